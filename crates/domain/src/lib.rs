@@ -1,0 +1,26 @@
+//! Lanyard's domain: plain data and the rules over it.
+//!
+//! Nothing here performs I/O or reads a clock. Every rule that depends on time takes `now`
+//! as a parameter, so callers (and tests) decide what time it is.
+
+pub mod aal;
+pub mod api_key;
+pub mod device;
+pub mod factor;
+pub mod identity;
+pub mod page_token;
+pub mod query;
+pub mod session;
+pub mod timestamp;
+pub mod token;
+
+pub use aal::Aal;
+pub use api_key::{ApiKey, Scope};
+pub use device::Device;
+pub use factor::{Factor, Method};
+pub use identity::{Credential, CredentialType, Identity, IdentityState};
+pub use page_token::{Cursor, PageTokenError, PageTokenKeys};
+pub use query::{DateFilter, DateMethod, SessionFilter, SessionQuery, SessionSort, SessionPage};
+pub use session::Session;
+pub use timestamp::Micros;
+pub use token::{SessionToken, TokenDigest};
