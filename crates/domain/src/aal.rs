@@ -73,7 +73,10 @@ mod tests {
 
     #[test]
     fn password_and_totp_is_aal2() {
-        assert_eq!(Aal::from_factors(&[factor(Method::Password), factor(Method::Totp)]), Aal::Aal2);
+        assert_eq!(
+            Aal::from_factors(&[factor(Method::Password), factor(Method::Totp)]),
+            Aal::Aal2
+        );
     }
 
     #[test]

@@ -71,12 +71,17 @@ impl CredentialType {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        CredentialType::ALL.into_iter().find(|t| t.as_str() == value)
+        CredentialType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == value)
     }
 
     /// Whether holding this credential makes AAL2 available to the identity.
     pub fn is_second_factor(self) -> bool {
-        matches!(self, CredentialType::Totp | CredentialType::LookupSecret | CredentialType::Webauthn)
+        matches!(
+            self,
+            CredentialType::Totp | CredentialType::LookupSecret | CredentialType::Webauthn
+        )
     }
 }
 

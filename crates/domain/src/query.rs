@@ -57,8 +57,14 @@ pub enum SessionSort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionPage {
     /// Rows strictly after `after` in the sort order; reads `size + 1` to know if more exist.
-    Keyset { after: Option<Cursor>, size: u32 },
-    Offset { offset: u64, limit: u32 },
+    Keyset {
+        after: Option<Cursor>,
+        size: u32,
+    },
+    Offset {
+        offset: u64,
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

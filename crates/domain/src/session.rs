@@ -103,7 +103,10 @@ mod tests {
     #[test]
     fn revocation_and_inactive_identities_end_activity() {
         let mut s = session(None);
-        assert_eq!(s.lifecycle(Micros(0), Some(IdentityState::Inactive)), Lifecycle::Revoked);
+        assert_eq!(
+            s.lifecycle(Micros(0), Some(IdentityState::Inactive)),
+            Lifecycle::Revoked
+        );
         s.revoked_at = Some(Micros(1));
         assert_eq!(s.lifecycle(Micros(0), ACTIVE), Lifecycle::Revoked);
     }

@@ -22,7 +22,13 @@ impl Micros {
     }
 
     pub fn plus(self, duration: time::Duration) -> Self {
-        Micros(self.0.saturating_add(duration.whole_microseconds().clamp(i64::MIN as i128, i64::MAX as i128) as i64))
+        Micros(
+            self.0.saturating_add(
+                duration
+                    .whole_microseconds()
+                    .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
+            ),
+        )
     }
 }
 
@@ -45,6 +51,9 @@ mod tests {
 
     #[test]
     fn plus_saturates_instead_of_overflowing() {
-        assert_eq!(Micros(i64::MAX - 1).plus(time::Duration::days(1)), Micros(i64::MAX));
+        assert_eq!(
+            Micros(i64::MAX - 1).plus(time::Duration::days(1)),
+            Micros(i64::MAX)
+        );
     }
 }

@@ -87,7 +87,10 @@ mod tests {
     fn presented_tokens_are_bounded() {
         assert!(TokenDigest::of_presented("").is_none());
         assert!(TokenDigest::of_presented(&"a".repeat(201)).is_none());
-        assert_eq!(TokenDigest::of_presented("ory_st_abc"), Some(TokenDigest::of("ory_st_abc")));
+        assert_eq!(
+            TokenDigest::of_presented("ory_st_abc"),
+            Some(TokenDigest::of("ory_st_abc"))
+        );
     }
 
     #[test]

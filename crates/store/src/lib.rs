@@ -1,1 +1,111 @@
+//! Storage for Lanyard: one trait, one implementation per database.
+//!
+//! Every implementation must pass the conformance suite in `tests/`. Implementations hold no
+//! business rules beyond what a query needs (the definition of "active" is shared through
+//! [`sql::SessionSql`], which mirrors `Session::is_active`).
 
+mod error;
+mod rows;
+pub mod sql;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use lanyard_domain::{
+    ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest,
+};
+use uuid::Uuid;
+
+pub use error::{ConflictOn, StoreError};
+pub use sqlite::{SqliteOptions, SqliteStore};
+
+/// A session together with the state of its identity, which decides whether it is active.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub session: Session,
+    pub identity_state: Option<IdentityState>,
+}
+
+impl SessionRow {
+    pub fn is_active(&self, now: Micros) -> bool {
+        self.session.is_active(now, self.identity_state)
+    }
+}
+
+/// Mutually exclusive identity list filters, as Kratos defines them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IdentityFilter {
+    #[default]
+    All,
+    Ids(Vec<Uuid>),
+    /// Exact (case-insensitive) login identifier.
+    Identifier(String),
+    /// Identifiers starting with this prefix (case-insensitive).
+    IdentifierPrefix(String),
+    Organization(Uuid),
+}
+
+/// Which sessions a revocation touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// One session, whatever its state (revoking a revoked session changes nothing).
+    Session(Uuid),
+    /// Every active session of an identity, optionally keeping one.
+    IdentityActive {
+        identity_id: Uuid,
+        except: Option<Uuid>,
+    },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Cheap round trip for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn insert_identity(&self, identity: &Identity) -> StoreResult<()>;
+    /// Replaces every field; `Ok(false)` when the identity does not exist.
+    async fn update_identity(&self, identity: &Identity) -> StoreResult<bool>;
+    async fn identity(&self, id: Uuid) -> StoreResult<Option<Identity>>;
+    async fn identities_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Identity>>;
+    async fn identity_by_identifier(&self, identifier: &str) -> StoreResult<Option<Identity>>;
+    async fn identity_by_external_id(&self, external_id: &str) -> StoreResult<Option<Identity>>;
+    /// Ordered by id; `after` is exclusive.
+    async fn list_identities(
+        &self,
+        filter: &IdentityFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<Identity>>;
+    /// Deletes the identity and, by cascade, its sessions and devices.
+    async fn delete_identity(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// Stores a new session with its devices; returns the sequence it was given.
+    async fn insert_session(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64>;
+    async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>>;
+    async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRow>>;
+    async fn list_sessions(
+        &self,
+        query: &SessionQuery,
+        now: Micros,
+    ) -> StoreResult<Vec<SessionRow>>;
+    async fn count_sessions(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64>;
+    /// Writes the session's mutable fields if its sequence is still `expected_sequence`;
+    /// replaces the token digest when one is given. Returns the new sequence, or `None` when
+    /// the session is gone or changed concurrently.
+    async fn update_session(
+        &self,
+        session: &Session,
+        expected_sequence: i64,
+        new_digest: Option<&TokenDigest>,
+    ) -> StoreResult<Option<i64>>;
+    /// Marks sessions revoked; returns the ids that were not revoked before.
+    async fn revoke_sessions(&self, target: RevokeTarget, now: Micros) -> StoreResult<Vec<Uuid>>;
+    /// Hard-deletes every session of an identity; returns their ids.
+    async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>>;
+
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn api_key_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>>;
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    async fn revoke_api_key(&self, id: Uuid, now: Micros) -> StoreResult<bool>;
+}

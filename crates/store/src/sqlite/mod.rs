@@ -1,0 +1,237 @@
+//! The embedded default: one SQLite file in WAL mode.
+//!
+//! Writes go through a pool of exactly one connection, so writers queue in Lanyard instead of
+//! contending for SQLite's lock (no SQLITE_BUSY under load); reads use a separate pool and never
+//! wait for writers, which WAL allows.
+
+mod identities;
+mod keys;
+mod sessions;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use crate::sql::Param;
+use crate::StoreResult;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    /// `FULL` survives power loss; `NORMAL` (default) survives process crashes.
+    pub synchronous_full: bool,
+    pub read_connections: u32,
+    pub busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            synchronous_full: false,
+            read_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    reader: SqlitePool,
+    writer: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file. Does not migrate.
+    pub async fn open(options: &SqliteOptions) -> StoreResult<Self> {
+        let connect = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(&options.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if options.synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .foreign_keys(true)
+            .busy_timeout(options.busy_timeout)
+            .pragma("cache_size", "-16000")
+            .pragma("temp_store", "memory");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.read_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(SqliteStore { reader, writer })
+    }
+
+    /// Opens and applies pending migrations.
+    pub async fn open_and_migrate(options: &SqliteOptions) -> StoreResult<Self> {
+        let store = Self::open(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.writer).await?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`, for crash tests and operators.
+    pub async fn integrity_check(&self) -> StoreResult<String> {
+        let result: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(result)
+    }
+
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.reader.close().await;
+    }
+}
+
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
+    params: &'q [Param],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    for param in params {
+        query = match param {
+            Param::I64(v) => query.bind(*v),
+            Param::Text(v) => query.bind(v.as_str()),
+            Param::Uuid(v) => query.bind(*v),
+        };
+    }
+    query
+}
+
+#[async_trait::async_trait]
+impl crate::Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn insert_identity(&self, identity: &lanyard_domain::Identity) -> StoreResult<()> {
+        self.insert_identity_impl(identity).await
+    }
+    async fn update_identity(&self, identity: &lanyard_domain::Identity) -> StoreResult<bool> {
+        self.update_identity_impl(identity).await
+    }
+    async fn identity(&self, id: uuid::Uuid) -> StoreResult<Option<lanyard_domain::Identity>> {
+        self.identity_impl(id).await
+    }
+    async fn identities_by_ids(
+        &self,
+        ids: &[uuid::Uuid],
+    ) -> StoreResult<Vec<lanyard_domain::Identity>> {
+        self.identities_by_ids_impl(ids).await
+    }
+    async fn identity_by_identifier(
+        &self,
+        identifier: &str,
+    ) -> StoreResult<Option<lanyard_domain::Identity>> {
+        self.identity_by_identifier_impl(identifier).await
+    }
+    async fn identity_by_external_id(
+        &self,
+        external_id: &str,
+    ) -> StoreResult<Option<lanyard_domain::Identity>> {
+        self.identity_by_external_id_impl(external_id).await
+    }
+    async fn list_identities(
+        &self,
+        filter: &crate::IdentityFilter,
+        after: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<lanyard_domain::Identity>> {
+        self.list_identities_impl(filter, after, limit).await
+    }
+    async fn delete_identity(&self, id: uuid::Uuid) -> StoreResult<bool> {
+        self.delete_identity_impl(id).await
+    }
+
+    async fn insert_session(
+        &self,
+        session: &lanyard_domain::Session,
+        digest: &lanyard_domain::TokenDigest,
+    ) -> StoreResult<i64> {
+        self.insert_session_impl(session, digest).await
+    }
+    async fn session_by_digest(
+        &self,
+        digest: &lanyard_domain::TokenDigest,
+    ) -> StoreResult<Option<crate::SessionRow>> {
+        self.session_by_digest_impl(digest).await
+    }
+    async fn session(&self, id: uuid::Uuid) -> StoreResult<Option<crate::SessionRow>> {
+        self.session_impl(id).await
+    }
+    async fn list_sessions(
+        &self,
+        query: &lanyard_domain::SessionQuery,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<Vec<crate::SessionRow>> {
+        self.list_sessions_impl(query, now).await
+    }
+    async fn count_sessions(
+        &self,
+        filter: &lanyard_domain::SessionFilter,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<u64> {
+        self.count_sessions_impl(filter, now).await
+    }
+    async fn update_session(
+        &self,
+        session: &lanyard_domain::Session,
+        expected_sequence: i64,
+        new_digest: Option<&lanyard_domain::TokenDigest>,
+    ) -> StoreResult<Option<i64>> {
+        self.update_session_impl(session, expected_sequence, new_digest)
+            .await
+    }
+    async fn revoke_sessions(
+        &self,
+        target: crate::RevokeTarget,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<Vec<uuid::Uuid>> {
+        self.revoke_sessions_impl(target, now).await
+    }
+    async fn delete_sessions_of_identity(
+        &self,
+        identity_id: uuid::Uuid,
+    ) -> StoreResult<Vec<uuid::Uuid>> {
+        self.delete_sessions_of_identity_impl(identity_id).await
+    }
+
+    async fn insert_api_key(&self, key: &lanyard_domain::ApiKey) -> StoreResult<()> {
+        self.insert_api_key_impl(key).await
+    }
+    async fn api_key_by_digest(
+        &self,
+        digest: &lanyard_domain::TokenDigest,
+    ) -> StoreResult<Option<lanyard_domain::ApiKey>> {
+        self.api_key_by_digest_impl(digest).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<lanyard_domain::ApiKey>> {
+        self.list_api_keys_impl().await
+    }
+    async fn revoke_api_key(
+        &self,
+        id: uuid::Uuid,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<bool> {
+        self.revoke_api_key_impl(id, now).await
+    }
+}
