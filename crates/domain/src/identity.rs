@@ -108,6 +108,9 @@ pub struct Identity {
     pub metadata_admin: Option<Value>,
     pub organization_id: Option<Uuid>,
     pub external_id: Option<String>,
+    /// Login identifiers taken from the traits the schema marks as identifiers, lower-cased.
+    /// Unique across all identities.
+    pub identifiers: Vec<String>,
     pub credentials: BTreeMap<CredentialType, Credential>,
     pub created_at: Micros,
     pub updated_at: Micros,
@@ -127,14 +130,9 @@ impl Identity {
         }
     }
 
-    /// The login identifiers of this identity, lower-cased: unique across all identities.
+    /// The login identifiers of this identity, lower-cased and de-duplicated.
     pub fn login_identifiers(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .credentials
-            .values()
-            .filter(|c| matches!(c.kind, CredentialType::Password | CredentialType::Code))
-            .flat_map(|c| c.identifiers.iter().map(|i| i.to_lowercase()))
-            .collect();
+        let mut all: Vec<String> = self.identifiers.iter().map(|i| i.to_lowercase()).collect();
         all.sort();
         all.dedup();
         all

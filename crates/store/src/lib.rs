@@ -104,6 +104,9 @@ pub trait Store: Send + Sync + 'static {
     /// Hard-deletes every session of an identity; returns their ids.
     async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>>;
 
+    /// Stores `value` under `name` unless a value is already there; returns the stored value.
+    async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;
+
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     async fn api_key_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;

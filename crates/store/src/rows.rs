@@ -119,6 +119,7 @@ where
 {
     let traits: String = get(row, "traits")?;
     let credentials: String = get(row, "credentials")?;
+    let identifiers: String = get(row, "identifiers")?;
     let state_text: String = get(row, "state")?;
     let credentials: Vec<lanyard_domain::Credential> = json(&credentials, "credentials")?;
     Ok(Identity {
@@ -131,6 +132,7 @@ where
         metadata_admin: opt_json(get(row, "metadata_admin")?, "metadata_admin")?,
         organization_id: get(row, "organization_id")?,
         external_id: get(row, "external_id")?,
+        identifiers: json(&identifiers, "identifiers")?,
         credentials: credentials.into_iter().map(|c| (c.kind, c)).collect(),
         created_at: micros(row, "created_us")?,
         updated_at: micros(row, "updated_us")?,

@@ -11,6 +11,7 @@ CREATE TABLE identities (
     metadata_admin   TEXT,
     organization_id  BLOB,
     external_id      TEXT UNIQUE,
+    identifiers      TEXT NOT NULL,
     credentials      TEXT NOT NULL,
     created_us       INTEGER NOT NULL,
     updated_us       INTEGER NOT NULL
@@ -73,3 +74,9 @@ CREATE TABLE lanyard_counters (
     value INTEGER NOT NULL
 ) WITHOUT ROWID;
 INSERT INTO lanyard_counters (name, value) VALUES ('session_sequence', 0);
+
+-- Generated defaults that every node must share (e.g. the page-token secret when none is configured).
+CREATE TABLE lanyard_settings (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

@@ -33,8 +33,8 @@ impl SqliteStore {
         let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO identities (id, schema_id, traits, state, state_changed_us, metadata_public, metadata_admin, \
-             organization_id, external_id, credentials, created_us, updated_us) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             organization_id, external_id, credentials, created_us, updated_us, identifiers) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .bind(identity.id)
         .bind(&identity.schema_id)
@@ -48,6 +48,7 @@ impl SqliteStore {
         .bind(encode_credentials(identity)?)
         .bind(identity.created_at.0)
         .bind(identity.updated_at.0)
+        .bind(serde_json::to_string(&identity.login_identifiers())?)
         .execute(&mut *tx)
         .await?;
         write_identifiers(&mut tx, identity).await?;
@@ -59,7 +60,7 @@ impl SqliteStore {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE identities SET schema_id = ?2, traits = ?3, state = ?4, state_changed_us = ?5, metadata_public = ?6, \
-             metadata_admin = ?7, organization_id = ?8, external_id = ?9, credentials = ?10, updated_us = ?11 WHERE id = ?1",
+             metadata_admin = ?7, organization_id = ?8, external_id = ?9, credentials = ?10, updated_us = ?11, identifiers = ?12 WHERE id = ?1",
         )
         .bind(identity.id)
         .bind(&identity.schema_id)
@@ -72,6 +73,7 @@ impl SqliteStore {
         .bind(&identity.external_id)
         .bind(encode_credentials(identity)?)
         .bind(identity.updated_at.0)
+        .bind(serde_json::to_string(&identity.login_identifiers())?)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {

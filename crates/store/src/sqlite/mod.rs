@@ -215,6 +215,19 @@ impl crate::Store for SqliteStore {
         self.delete_sessions_of_identity_impl(identity_id).await
     }
 
+    async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {
+        sqlx::query("INSERT INTO lanyard_settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = ?1")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
+        Ok(stored)
+    }
+
     async fn insert_api_key(&self, key: &lanyard_domain::ApiKey) -> StoreResult<()> {
         self.insert_api_key_impl(key).await
     }

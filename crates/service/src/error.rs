@@ -1,0 +1,48 @@
+use lanyard_domain::{Aal, PageTokenError};
+use lanyard_store::{ConflictOn, StoreError};
+
+/// Everything a use case can refuse, in terms both APIs can translate.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("the page token is invalid: {0}")]
+    PageToken(#[from] PageTokenError),
+    #[error("the traits do not match identity schema {schema_id}: {}", .problems.join("; "))]
+    SchemaViolation { schema_id: String, problems: Vec<String> },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// No credentials, or credentials that match nothing valid.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the session does not fulfil the required assurance level {required:?}")]
+    AalRequired { required: Aal },
+    #[error("the identity is disabled")]
+    IdentityDisabled,
+    #[error("the store is unavailable")]
+    Unavailable(#[source] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(ConflictOn::Identifier) => {
+                ServiceError::Conflict("an identity with the same identifier (e.g. email or username) already exists".into())
+            }
+            StoreError::Conflict(ConflictOn::ExternalId) => {
+                ServiceError::Conflict("an identity with the same external_id already exists".into())
+            }
+            StoreError::Conflict(ConflictOn::Id) => ServiceError::Conflict("an object with this id already exists".into()),
+            error if error.is_unavailable() => ServiceError::Unavailable(error),
+            error => ServiceError::Internal(error.to_string()),
+        }
+    }
+}

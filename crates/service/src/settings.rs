@@ -1,0 +1,43 @@
+use lanyard_domain::Aal;
+
+/// What `whoami` and `GET /sessions` demand of a session's assurance level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequiredAal {
+    /// The highest level the identity's credentials allow (Kratos default).
+    HighestAvailable,
+    Aal1,
+}
+
+/// Use-case rules that operators configure.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub session_lifespan: time::Duration,
+    /// An extend only moves `expires_at` once the session is this close to expiring.
+    pub earliest_possible_extend: time::Duration,
+    pub whoami_required_aal: RequiredAal,
+    /// Concurrent password hashes (each takes ~19 MiB).
+    pub password_hash_concurrency: usize,
+    /// Most identity ids in one `ids` filter.
+    pub max_ids_per_filter: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            session_lifespan: time::Duration::hours(24),
+            earliest_possible_extend: time::Duration::hours(24),
+            whoami_required_aal: RequiredAal::HighestAvailable,
+            password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            max_ids_per_filter: 500,
+        }
+    }
+}
+
+impl Settings {
+    pub fn required_aal_for(&self, highest_available: Aal) -> Aal {
+        match self.whoami_required_aal {
+            RequiredAal::HighestAvailable => highest_available,
+            RequiredAal::Aal1 => Aal::Aal1,
+        }
+    }
+}
