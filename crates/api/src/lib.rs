@@ -1,1 +1,68 @@
+//! HTTP adapters. Each API module only translates: wire JSON to service calls, service
+//! results and errors to the protocol's own JSON.
 
+pub mod kratos;
+pub mod lanyard;
+mod query;
+
+use std::sync::Arc;
+
+use axum::Router;
+use lanyard_service::Lanyard;
+
+/// What the HTTP layer needs to know beyond the service.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Public base URL, used for `schema_url` and redirects, e.g. `http://127.0.0.1:4433/`.
+    pub public_base_url: String,
+    /// The cookie that may carry a session token.
+    pub session_cookie_name: String,
+    /// Kratos v26 answers an extend with 200 and the session; 204 is the spec's default.
+    pub extend_returns_session: bool,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            public_base_url: "http://127.0.0.1:4433/".into(),
+            session_cookie_name: "ory_kratos_session".into(),
+            extend_returns_session: true,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Lanyard>,
+    pub config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    pub fn new(service: Arc<Lanyard>, config: ApiConfig) -> Self {
+        AppState {
+            service,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// Routes for the public port: whoami, self-service session management, schemas, health.
+pub fn public_router(state: AppState) -> Router {
+    Router::new()
+        .merge(kratos::public_routes())
+        .merge(lanyard::health_routes())
+        .fallback(kratos::not_found)
+        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .with_state(state)
+}
+
+/// Routes for the admin port (loopback by default): Kratos admin API and Lanyard extensions.
+pub fn admin_router(state: AppState) -> Router {
+    Router::new()
+        .merge(kratos::admin_routes(state.clone()))
+        .merge(lanyard::admin_routes(state.clone()))
+        .merge(lanyard::health_routes())
+        .fallback(kratos::not_found)
+        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .with_state(state)
+}

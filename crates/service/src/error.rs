@@ -9,7 +9,10 @@ pub enum ServiceError {
     #[error("the page token is invalid: {0}")]
     PageToken(#[from] PageTokenError),
     #[error("the traits do not match identity schema {schema_id}: {}", .problems.join("; "))]
-    SchemaViolation { schema_id: String, problems: Vec<String> },
+    SchemaViolation {
+        schema_id: String,
+        problems: Vec<String>,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0} not found")]
@@ -34,13 +37,16 @@ pub type ServiceResult<T> = Result<T, ServiceError>;
 impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(ConflictOn::Identifier) => {
-                ServiceError::Conflict("an identity with the same identifier (e.g. email or username) already exists".into())
+            StoreError::Conflict(ConflictOn::Identifier) => ServiceError::Conflict(
+                "an identity with the same identifier (e.g. email or username) already exists"
+                    .into(),
+            ),
+            StoreError::Conflict(ConflictOn::ExternalId) => ServiceError::Conflict(
+                "an identity with the same external_id already exists".into(),
+            ),
+            StoreError::Conflict(ConflictOn::Id) => {
+                ServiceError::Conflict("an object with this id already exists".into())
             }
-            StoreError::Conflict(ConflictOn::ExternalId) => {
-                ServiceError::Conflict("an identity with the same external_id already exists".into())
-            }
-            StoreError::Conflict(ConflictOn::Id) => ServiceError::Conflict("an object with this id already exists".into()),
             error if error.is_unavailable() => ServiceError::Unavailable(error),
             error => ServiceError::Internal(error.to_string()),
         }

@@ -10,7 +10,10 @@ use crate::{Lanyard, ServiceError, ServiceResult};
 pub enum Principal {
     ApiKey(ApiKey),
     /// An identity presenting one of its own session tokens.
-    Session { session_id: Uuid, identity_id: Uuid },
+    Session {
+        session_id: Uuid,
+        identity_id: Uuid,
+    },
 }
 
 impl Principal {
@@ -37,9 +40,15 @@ impl Lanyard {
     pub async fn create_api_key(&self, name: &str, scopes: Vec<Scope>) -> ServiceResult<NewApiKey> {
         let name = name.trim();
         if name.is_empty() || name.len() > 200 {
-            return Err(ServiceError::Invalid("an API key needs a name of 1 to 200 characters".into()));
+            return Err(ServiceError::Invalid(
+                "an API key needs a name of 1 to 200 characters".into(),
+            ));
         }
-        let mut scopes = if scopes.is_empty() { Scope::ALL.to_vec() } else { scopes };
+        let mut scopes = if scopes.is_empty() {
+            Scope::ALL.to_vec()
+        } else {
+            scopes
+        };
         scopes.sort();
         scopes.dedup();
         let secret = new_token(API_KEY_PREFIX);
@@ -69,10 +78,13 @@ impl Lanyard {
     /// Resolves a presented admin key. The lookup is by digest, so no secret is compared byte
     /// by byte; the final digest comparison is constant-time regardless.
     pub async fn authenticate_api_key(&self, presented: &str) -> ServiceResult<ApiKey> {
-        let digest = TokenDigest::of_presented(presented).ok_or(ServiceError::Unauthenticated("missing API key"))?;
+        let digest = TokenDigest::of_presented(presented)
+            .ok_or(ServiceError::Unauthenticated("missing API key"))?;
         match self.store.api_key_by_digest(&digest).await? {
             Some(key) if key.digest.ct_eq(&digest) && key.revoked_at.is_none() => Ok(key),
-            _ => Err(ServiceError::Unauthenticated("the API key is unknown or revoked")),
+            _ => Err(ServiceError::Unauthenticated(
+                "the API key is unknown or revoked",
+            )),
         }
     }
 }

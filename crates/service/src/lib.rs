@@ -18,12 +18,16 @@ use lanyard_store::Store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
+/// An RFC 6902 JSON Patch, as `patch_identity` takes it.
+pub use json_patch::Patch as JsonPatch;
 pub use keys::{NewApiKey, Principal};
+pub use lanyard_store::IdentityFilter;
 pub use passwords::PasswordHasher;
 pub use schemas::{IdentitySchema, SchemaRegistry, SchemaSource};
 pub use secrets::random_secret;
 pub use sessions::{
-    DeviceInput, FactorInput, IssueSession, IssuedSession, ListSessions, OffsetPage, SessionList, SessionView,
+    DeviceInput, FactorInput, IssueSession, IssuedSession, ListSessions, OffsetPage, SessionList,
+    SessionView,
 };
 pub use settings::{RequiredAal, Settings};
 
@@ -46,7 +50,14 @@ impl Lanyard {
         page_keys: PageTokenKeys,
     ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
-        Lanyard { store, clock, settings, schemas, passwords, page_keys }
+        Lanyard {
+            store,
+            clock,
+            settings,
+            schemas,
+            passwords,
+            page_keys,
+        }
     }
 
     pub fn settings(&self) -> &Settings {
@@ -59,6 +70,11 @@ impl Lanyard {
 
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The page token that points at `cursor`, e.g. the start of a list for `Link: rel="first"`.
+    pub fn page_token_for(&self, cursor: lanyard_domain::Cursor) -> String {
+        self.page_keys.encode(cursor)
     }
 
     /// Readiness: the store answers.

@@ -25,29 +25,47 @@ pub struct PasswordHasher {
 /// Why an imported hash is refused.
 pub(crate) fn check_importable_hash(hash: &str) -> Result<(), String> {
     if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
-        return hash.parse::<bcrypt::HashParts>().map(|_| ()).map_err(|e| format!("invalid bcrypt hash: {e}"));
+        return hash
+            .parse::<bcrypt::HashParts>()
+            .map(|_| ())
+            .map_err(|e| format!("invalid bcrypt hash: {e}"));
     }
     let parsed = PasswordHash::new(hash).map_err(|e| format!("invalid password hash: {e}"))?;
     match parsed.algorithm.as_str() {
         "argon2id" | "argon2i" | "argon2d" => Ok(()),
-        other => Err(format!("unsupported password hash algorithm {other:?}; use argon2 or bcrypt")),
+        other => Err(format!(
+            "unsupported password hash algorithm {other:?}; use argon2 or bcrypt"
+        )),
     }
 }
 
 impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
-        PasswordHasher { permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        PasswordHasher {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
-        let _permit = self.permits.acquire().await.map_err(|_| ServiceError::Internal("password pool closed".into()))?;
-        tokio::task::spawn_blocking(work).await.map_err(|e| ServiceError::Internal(format!("password task failed: {e}")))
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> ServiceResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("password pool closed".into()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| ServiceError::Internal(format!("password task failed: {e}")))
     }
 
     pub async fn hash(&self, password: String) -> ServiceResult<String> {
         self.run(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+            argon2()
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
         })
         .await?
         .map_err(|e| ServiceError::Internal(format!("hashing failed: {e}")))
@@ -61,7 +79,9 @@ impl PasswordHasher {
                 return bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
             }
             match PasswordHash::new(&hash) {
-                Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+                Ok(parsed) => Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok(),
                 Err(_) => false,
             }
         })
@@ -78,7 +98,10 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher.verify("correct horse".into(), hash.clone()).await.unwrap());
+        assert!(hasher
+            .verify("correct horse".into(), hash.clone())
+            .await
+            .unwrap());
         assert!(!hasher.verify("wrong".into(), hash).await.unwrap());
     }
 
@@ -86,7 +109,10 @@ mod tests {
     async fn imported_bcrypt_hashes_verify() {
         let hash = bcrypt::hash("secret", 4).unwrap();
         assert!(check_importable_hash(&hash).is_ok());
-        assert!(PasswordHasher::new(1).verify("secret".into(), hash).await.unwrap());
+        assert!(PasswordHasher::new(1)
+            .verify("secret".into(), hash)
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -4,8 +4,8 @@ use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
 use lanyard_domain::{
-    Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage, SessionQuery,
-    SessionSort, SessionToken, TokenDigest,
+    Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage,
+    SessionQuery, SessionSort, SessionToken, TokenDigest,
 };
 use lanyard_store::{RevokeTarget, SessionRow};
 use uuid::Uuid;
@@ -82,39 +82,62 @@ const MAX_LIFESPAN: time::Duration = time::Duration::days(3650);
 
 impl Lanyard {
     fn view(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
-        SessionView { active: row.is_active(now), session: row.session, identity }
+        SessionView {
+            active: row.is_active(now),
+            session: row.session,
+            identity,
+        }
     }
 
-    async fn views_with_identities(&self, rows: Vec<SessionRow>, now: Micros) -> ServiceResult<Vec<SessionView>> {
+    async fn views_with_identities(
+        &self,
+        rows: Vec<SessionRow>,
+        now: Micros,
+    ) -> ServiceResult<Vec<SessionView>> {
         let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r.session.identity_id).collect();
         ids.sort();
         ids.dedup();
-        let identities: HashMap<Uuid, Identity> =
-            self.store.identities_by_ids(&ids).await?.into_iter().map(|i| (i.id, i)).collect();
+        let identities: HashMap<Uuid, Identity> = self
+            .store
+            .identities_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|i| (i.id, i))
+            .collect();
         Ok(rows
             .into_iter()
             .map(|row| {
-                let identity = row.session.identity_id.and_then(|id| identities.get(&id).cloned());
+                let identity = row
+                    .session
+                    .identity_id
+                    .and_then(|id| identities.get(&id).cloned());
                 self.view(row, identity, now)
             })
             .collect())
     }
 
-    pub async fn issue_session(&self, caller: &Principal, request: IssueSession) -> ServiceResult<IssuedSession> {
+    pub async fn issue_session(
+        &self,
+        caller: &Principal,
+        request: IssueSession,
+    ) -> ServiceResult<IssuedSession> {
         let identity = self.identity(request.identity_id).await?;
         if !identity.is_active() {
             return Err(ServiceError::IdentityDisabled);
         }
         let lifespan = request.lifespan.unwrap_or(self.settings.session_lifespan);
         if lifespan <= time::Duration::ZERO || lifespan > MAX_LIFESPAN {
-            return Err(ServiceError::Invalid("lifespan must be positive and at most 3650 days".into()));
+            return Err(ServiceError::Invalid(
+                "lifespan must be positive and at most 3650 days".into(),
+            ));
         }
         let now = self.now();
         let factors: Vec<Factor> = request
             .factors
             .into_iter()
             .map(|input| {
-                let mut factor = Factor::new(input.method, input.completed_at.unwrap_or(now).min(now));
+                let mut factor =
+                    Factor::new(input.method, input.completed_at.unwrap_or(now).min(now));
                 if let Some(aal) = input.aal {
                     factor.aal = aal;
                 }
@@ -138,7 +161,9 @@ impl Lanyard {
             devices: vec![Device {
                 id: Uuid::now_v7(),
                 ip_address: device.ip_address.filter(|v| !v.is_empty()),
-                user_agent: device.user_agent.map(|ua| truncate_utf8(&ua, MAX_USER_AGENT_BYTES).to_owned()),
+                user_agent: device
+                    .user_agent
+                    .map(|ua| truncate_utf8(&ua, MAX_USER_AGENT_BYTES).to_owned()),
                 location: device.location.filter(|v| !v.is_empty()),
                 fingerprint_id: device.fingerprint_id.filter(|v| !v.is_empty()),
                 headers: device.headers,
@@ -153,26 +178,41 @@ impl Lanyard {
         session.sequence = self.store.insert_session(&session, &token.digest()).await?;
         tracing::info!(session_id = %session.id, identity_id = %identity.id, "session issued");
         let identity_state = Some(identity.state);
-        let view = self.view(SessionRow { session, identity_state }, Some(identity), now);
+        let view = self.view(
+            SessionRow {
+                session,
+                identity_state,
+            },
+            Some(identity),
+            now,
+        );
         Ok(IssuedSession { view, token })
     }
 
     /// Resolves a presented session token to an active session and its identity.
     async fn active_session_for_token(&self, token: &str) -> ServiceResult<SessionView> {
-        let digest = TokenDigest::of_presented(token).ok_or(ServiceError::Unauthenticated("no session token"))?;
+        let digest = TokenDigest::of_presented(token)
+            .ok_or(ServiceError::Unauthenticated("no session token"))?;
         let now = self.now();
         let row = self
             .store
             .session_by_digest(&digest)
             .await?
             .filter(|row| row.is_active(now))
-            .ok_or(ServiceError::Unauthenticated("the session token is unknown, expired or revoked"))?;
-        let identity_id = row.session.identity_id.ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
-        let identity = self
-            .store
-            .identity(identity_id)
-            .await?
-            .ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
+            .ok_or(ServiceError::Unauthenticated(
+                "the session token is unknown, expired or revoked",
+            ))?;
+        let identity_id = row
+            .session
+            .identity_id
+            .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
+        let identity =
+            self.store
+                .identity(identity_id)
+                .await?
+                .ok_or(ServiceError::Unauthenticated(
+                    "the session's identity no longer exists",
+                ))?;
         Ok(self.view(row, Some(identity), now))
     }
 
@@ -184,8 +224,12 @@ impl Lanyard {
     }
 
     fn require_aal(&self, view: &SessionView) -> ServiceResult<()> {
-        let Some(identity) = &view.identity else { return Ok(()) };
-        let required = self.settings.required_aal_for(identity.highest_available_aal());
+        let Some(identity) = &view.identity else {
+            return Ok(());
+        };
+        let required = self
+            .settings
+            .required_aal_for(identity.highest_available_aal());
         if view.session.aal() < required {
             return Err(ServiceError::AalRequired { required });
         }
@@ -195,8 +239,14 @@ impl Lanyard {
     /// The session a bearer of `token` is, as a principal for APIs that accept session tokens.
     pub async fn principal_for_session_token(&self, token: &str) -> ServiceResult<Principal> {
         let view = self.active_session_for_token(token).await?;
-        let identity_id = view.session.identity_id.ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
-        Ok(Principal::Session { session_id: view.session.id, identity_id })
+        let identity_id = view
+            .session
+            .identity_id
+            .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
+        Ok(Principal::Session {
+            session_id: view.session.id,
+            identity_id,
+        })
     }
 
     pub async fn list_sessions(&self, request: ListSessions) -> ServiceResult<SessionList> {
@@ -207,7 +257,11 @@ impl Lanyard {
         let size = request.page_size.clamp(1, 1000);
         let now = self.now();
         let query = SessionQuery {
-            filter: SessionFilter { scope: ListScope::WithIdentity, active: request.active, ..Default::default() },
+            filter: SessionFilter {
+                scope: ListScope::WithIdentity,
+                active: request.active,
+                ..Default::default()
+            },
             sort: SessionSort::CreatedDesc,
             page: SessionPage::Keyset { after, size },
         };
@@ -215,16 +269,26 @@ impl Lanyard {
         let more = rows.len() > size as usize;
         rows.truncate(size as usize);
         let next_page_token = if more {
-            rows.last().map(|r| self.page_keys.encode(Cursor { created_at: r.session.created_at, id: r.session.id }))
+            rows.last().map(|r| {
+                self.page_keys.encode(Cursor {
+                    created_at: r.session.created_at,
+                    id: r.session.id,
+                })
+            })
         } else {
             None
         };
         let sessions = if request.expand_identity {
             self.views_with_identities(rows, now).await?
         } else {
-            rows.into_iter().map(|row| self.view(row, None, now)).collect()
+            rows.into_iter()
+                .map(|row| self.view(row, None, now))
+                .collect()
         };
-        Ok(SessionList { sessions, next_page_token })
+        Ok(SessionList {
+            sessions,
+            next_page_token,
+        })
     }
 
     /// The sessions of one identity, offset-paged, with the total before paging.
@@ -235,7 +299,11 @@ impl Lanyard {
         page: OffsetPage,
     ) -> ServiceResult<(Vec<SessionView>, u64)> {
         let identity = self.identity(identity_id).await?;
-        let filter = SessionFilter { identity_id: Some(identity_id), active, ..Default::default() };
+        let filter = SessionFilter {
+            identity_id: Some(identity_id),
+            active,
+            ..Default::default()
+        };
         self.offset_page_of(filter, identity, page).await
     }
 
@@ -250,10 +318,16 @@ impl Lanyard {
         let query = SessionQuery {
             filter,
             sort: SessionSort::CreatedDesc,
-            page: SessionPage::Offset { offset: page.offset, limit: page.limit.clamp(1, 1000) },
+            page: SessionPage::Offset {
+                offset: page.offset,
+                limit: page.limit.clamp(1, 1000),
+            },
         };
         let rows = self.store.list_sessions(&query, now).await?;
-        let views = rows.into_iter().map(|row| self.view(row, Some(identity.clone()), now)).collect();
+        let views = rows
+            .into_iter()
+            .map(|row| self.view(row, Some(identity.clone()), now))
+            .collect();
         Ok((views, total))
     }
 
@@ -285,7 +359,10 @@ impl Lanyard {
                 .filter(|row| row.session.identity_id.is_some())
                 .ok_or(ServiceError::NotFound("session"))?;
             let due = match row.session.expires_at {
-                Some(expires) => expires.0 - self.settings.earliest_possible_extend.whole_microseconds() as i64 <= now.0,
+                Some(expires) => {
+                    expires.0 - self.settings.earliest_possible_extend.whole_microseconds() as i64
+                        <= now.0
+                }
                 None => false,
             };
             if !due {
@@ -294,10 +371,20 @@ impl Lanyard {
             let mut session = row.session.clone();
             session.expires_at = Some(now.plus(self.settings.session_lifespan));
             session.changed_at = now;
-            if let Some(sequence) = self.store.update_session(&session, row.session.sequence, None).await? {
+            if let Some(sequence) = self
+                .store
+                .update_session(&session, row.session.sequence, None)
+                .await?
+            {
                 session.sequence = sequence;
-                let updated = SessionRow { session, identity_state: row.identity_state };
-                return Ok(self.views_with_identities(vec![updated], now).await?.remove(0));
+                let updated = SessionRow {
+                    session,
+                    identity_state: row.identity_state,
+                };
+                return Ok(self
+                    .views_with_identities(vec![updated], now)
+                    .await?
+                    .remove(0));
             }
         }
         // Lost both races: someone else extended it; show what is stored now.
@@ -306,10 +393,19 @@ impl Lanyard {
 
     /// Kratos "disable": revoked, but the row stays visible to admins.
     pub async fn disable_session(&self, id: Uuid) -> ServiceResult<()> {
-        if self.store.session(id).await?.filter(|r| r.session.identity_id.is_some()).is_none() {
+        if self
+            .store
+            .session(id)
+            .await?
+            .filter(|r| r.session.identity_id.is_some())
+            .is_none()
+        {
             return Err(ServiceError::NotFound("session"));
         }
-        let revoked = self.store.revoke_sessions(RevokeTarget::Session(id), self.now()).await?;
+        let revoked = self
+            .store
+            .revoke_sessions(RevokeTarget::Session(id), self.now())
+            .await?;
         if !revoked.is_empty() {
             tracing::info!(session_id = %id, "session disabled");
         }
@@ -324,9 +420,15 @@ impl Lanyard {
     }
 
     /// The caller's other active sessions.
-    pub async fn my_other_sessions(&self, token: &str, page: OffsetPage) -> ServiceResult<(Vec<SessionView>, u64)> {
+    pub async fn my_other_sessions(
+        &self,
+        token: &str,
+        page: OffsetPage,
+    ) -> ServiceResult<(Vec<SessionView>, u64)> {
         let current = self.whoami(token).await?;
-        let identity = current.identity.ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
+        let identity = current
+            .identity
+            .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
         let filter = SessionFilter {
             identity_id: Some(identity.id),
             active: Some(true),
@@ -339,10 +441,19 @@ impl Lanyard {
     /// Revokes the caller's other active sessions; returns how many changed.
     pub async fn revoke_my_other_sessions(&self, token: &str) -> ServiceResult<u64> {
         let current = self.whoami(token).await?;
-        let identity_id = current.session.identity_id.ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
+        let identity_id = current
+            .session
+            .identity_id
+            .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
         let revoked = self
             .store
-            .revoke_sessions(RevokeTarget::IdentityActive { identity_id, except: Some(current.session.id) }, self.now())
+            .revoke_sessions(
+                RevokeTarget::IdentityActive {
+                    identity_id,
+                    except: Some(current.session.id),
+                },
+                self.now(),
+            )
             .await?;
         Ok(revoked.len() as u64)
     }
@@ -352,26 +463,39 @@ impl Lanyard {
     pub async fn revoke_my_session(&self, token: &str, id: Uuid) -> ServiceResult<()> {
         let current = self.whoami(token).await?;
         if current.session.id == id {
-            return Err(ServiceError::Invalid("cannot revoke current session; use the logout flow instead".into()));
+            return Err(ServiceError::Invalid(
+                "cannot revoke current session; use the logout flow instead".into(),
+            ));
         }
-        let mine = self.store.session(id).await?.is_some_and(|row| row.session.identity_id == current.session.identity_id);
+        let mine = self
+            .store
+            .session(id)
+            .await?
+            .is_some_and(|row| row.session.identity_id == current.session.identity_id);
         if mine {
-            self.store.revoke_sessions(RevokeTarget::Session(id), self.now()).await?;
+            self.store
+                .revoke_sessions(RevokeTarget::Session(id), self.now())
+                .await?;
         }
         Ok(())
     }
 
     /// Native logout: revokes the session the token belongs to.
     pub async fn logout(&self, token: &str) -> ServiceResult<()> {
-        let digest = TokenDigest::of_presented(token).ok_or(ServiceError::Unauthenticated("no session token"))?;
+        let digest = TokenDigest::of_presented(token)
+            .ok_or(ServiceError::Unauthenticated("no session token"))?;
         let now = self.now();
         let row = self
             .store
             .session_by_digest(&digest)
             .await?
             .filter(|row| row.is_active(now))
-            .ok_or(ServiceError::Forbidden("the session token is unknown, expired or already logged out".into()))?;
-        self.store.revoke_sessions(RevokeTarget::Session(row.session.id), now).await?;
+            .ok_or(ServiceError::Forbidden(
+                "the session token is unknown, expired or already logged out".into(),
+            ))?;
+        self.store
+            .revoke_sessions(RevokeTarget::Session(row.session.id), now)
+            .await?;
         Ok(())
     }
 }

@@ -28,7 +28,9 @@ pub struct IdentitySchema {
 
 impl std::fmt::Debug for IdentitySchema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IdentitySchema").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("IdentitySchema")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -40,7 +42,9 @@ fn is_identifier(property: &Value) -> bool {
 }
 
 fn collect_identifier_pointers(schema: &Value, prefix: &str, out: &mut Vec<String>) {
-    let Some(properties) = schema.get("properties").and_then(Value::as_object) else { return };
+    let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
     for (name, property) in properties {
         let pointer = format!("{prefix}/{}", name.replace('~', "~0").replace('/', "~1"));
         if is_identifier(property) {
@@ -61,7 +65,12 @@ impl IdentitySchema {
         })?;
         let mut identifier_pointers = Vec::new();
         collect_identifier_pointers(traits, "", &mut identifier_pointers);
-        Ok(IdentitySchema { id: id.to_owned(), raw, validator, identifier_pointers })
+        Ok(IdentitySchema {
+            id: id.to_owned(),
+            raw,
+            validator,
+            identifier_pointers,
+        })
     }
 
     /// Checks `traits` and returns its login identifiers.
@@ -80,14 +89,23 @@ impl IdentitySchema {
             })
             .collect();
         if !problems.is_empty() {
-            return Err(ServiceError::SchemaViolation { schema_id: self.id.clone(), problems });
+            return Err(ServiceError::SchemaViolation {
+                schema_id: self.id.clone(),
+                problems,
+            });
         }
         let mut identifiers = Vec::new();
         for pointer in &self.identifier_pointers {
             match traits.pointer(pointer) {
-                Some(Value::String(value)) if !value.trim().is_empty() => identifiers.push(value.trim().to_lowercase()),
+                Some(Value::String(value)) if !value.trim().is_empty() => {
+                    identifiers.push(value.trim().to_lowercase())
+                }
                 Some(Value::Array(values)) => identifiers.extend(
-                    values.iter().filter_map(Value::as_str).filter(|v| !v.trim().is_empty()).map(|v| v.trim().to_lowercase()),
+                    values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .filter(|v| !v.trim().is_empty())
+                        .map(|v| v.trim().to_lowercase()),
                 ),
                 _ => {}
             }
@@ -111,15 +129,26 @@ impl SchemaRegistry {
     pub fn new(configured: Vec<SchemaSource>, default_id: Option<String>) -> Result<Self, String> {
         let mut schemas = BTreeMap::new();
         let builtin: Value = serde_json::from_str(DEFAULT_SCHEMA).map_err(|e| e.to_string())?;
-        schemas.insert(DEFAULT_SCHEMA_ID.to_owned(), Arc::new(IdentitySchema::compile(DEFAULT_SCHEMA_ID, builtin)?));
+        schemas.insert(
+            DEFAULT_SCHEMA_ID.to_owned(),
+            Arc::new(IdentitySchema::compile(DEFAULT_SCHEMA_ID, builtin)?),
+        );
         for source in configured {
-            schemas.insert(source.id.clone(), Arc::new(IdentitySchema::compile(&source.id, source.schema)?));
+            schemas.insert(
+                source.id.clone(),
+                Arc::new(IdentitySchema::compile(&source.id, source.schema)?),
+            );
         }
         let default_id = default_id.unwrap_or_else(|| DEFAULT_SCHEMA_ID.to_owned());
         if !schemas.contains_key(&default_id) {
-            return Err(format!("the default identity schema {default_id:?} is not configured"));
+            return Err(format!(
+                "the default identity schema {default_id:?} is not configured"
+            ));
         }
-        Ok(SchemaRegistry { default_id, schemas })
+        Ok(SchemaRegistry {
+            default_id,
+            schemas,
+        })
     }
 
     pub fn builtin() -> Self {
@@ -135,7 +164,8 @@ impl SchemaRegistry {
     }
 
     pub fn require(&self, id: &str) -> ServiceResult<&Arc<IdentitySchema>> {
-        self.get(id).ok_or_else(|| ServiceError::Invalid(format!("identity schema {id:?} does not exist")))
+        self.get(id)
+            .ok_or_else(|| ServiceError::Invalid(format!("identity schema {id:?} does not exist")))
     }
 
     pub fn all(&self) -> impl Iterator<Item = &Arc<IdentitySchema>> {
@@ -152,19 +182,28 @@ mod tests {
     fn the_default_schema_yields_lower_cased_identifiers() {
         let registry = SchemaRegistry::builtin();
         let schema = registry.require("default").unwrap();
-        let ids = schema.validate(&json!({"email": "Ada@Example.org", "username": "Ada"})).unwrap();
+        let ids = schema
+            .validate(&json!({"email": "Ada@Example.org", "username": "Ada"}))
+            .unwrap();
         assert_eq!(ids, vec!["ada".to_string(), "ada@example.org".to_string()]);
     }
 
     #[test]
     fn the_default_schema_rejects_bad_traits_with_a_path() {
-        let schema = SchemaRegistry::builtin().require("default").unwrap().clone();
-        let ServiceError::SchemaViolation { problems, .. } = schema.validate(&json!({"email": "not-an-email"})).unwrap_err()
+        let schema = SchemaRegistry::builtin()
+            .require("default")
+            .unwrap()
+            .clone();
+        let ServiceError::SchemaViolation { problems, .. } = schema
+            .validate(&json!({"email": "not-an-email"}))
+            .unwrap_err()
         else {
             panic!("expected a schema violation")
         };
         assert!(problems[0].contains("/traits/email"), "{problems:?}");
         assert!(schema.validate(&json!({"username": "x"})).is_err());
-        assert!(schema.validate(&json!({"email": "a@b.co", "extra": 1})).is_err());
+        assert!(schema
+            .validate(&json!({"email": "a@b.co", "extra": 1}))
+            .is_err());
     }
 }

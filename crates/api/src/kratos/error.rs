@@ -1,0 +1,172 @@
+//! Kratos's error JSON: `{"error": {"id"?, "code", "status", "reason", "message", "debug"?}}`.
+//! Every failure on a Kratos route turns into one of these here, and nowhere else.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lanyard_domain::Aal;
+use lanyard_service::ServiceError;
+use serde_json::{json, Map, Value};
+
+#[derive(Debug, Clone)]
+pub struct KratosError {
+    pub status: StatusCode,
+    pub id: Option<&'static str>,
+    pub reason: String,
+    pub message: Option<String>,
+    pub debug: Option<String>,
+    /// Top-level `redirect_browser_to`, for the AAL error.
+    pub redirect_browser_to: Option<String>,
+}
+
+fn standard_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request was malformed or contained invalid parameters",
+        401 => "The request could not be authorized",
+        403 => "The requested action was forbidden",
+        404 => "The requested resource could not be found",
+        405 => "The requested method is not allowed for this resource",
+        409 => "The resource could not be created due to a conflict",
+        413 => "The request body is too large",
+        501 => "The requested feature is not implemented",
+        503 => "The service is temporarily unavailable",
+        _ => "An internal server error occurred, please contact the system administrator",
+    }
+}
+
+impl KratosError {
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> Self {
+        KratosError {
+            status,
+            id: None,
+            reason: reason.into(),
+            message: None,
+            debug: None,
+            redirect_browser_to: None,
+        }
+    }
+
+    pub fn bad_request(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, reason)
+    }
+
+    pub fn not_found(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, reason)
+    }
+
+    pub fn unauthorized(reason: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, reason)
+    }
+
+    pub fn with_id(mut self, id: &'static str) -> Self {
+        self.id = Some(id);
+        self
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    pub fn with_debug(mut self, debug: impl Into<String>) -> Self {
+        self.debug = Some(debug.into());
+        self
+    }
+
+    /// A path or query id that is not a UUID, as Kratos reports it.
+    pub fn bad_uuid(what: &str, error: uuid::Error) -> Self {
+        Self::bad_request(format!("{what} is not a valid UUID: {error}"))
+            .with_message(error.to_string())
+            .with_debug("could not parse UUID")
+    }
+
+    /// The whoami 401. Kratos sends no `error.id`; Lanyard adds `session_inactive`.
+    pub fn no_valid_session() -> Self {
+        Self::unauthorized("No valid session credentials found in the request.")
+            .with_id("session_inactive")
+    }
+
+    pub fn from_service(error: ServiceError, public_base_url: &str) -> Self {
+        match error {
+            ServiceError::Invalid(reason) => Self::bad_request(reason),
+            ServiceError::PageToken(e) => {
+                Self::bad_request("The page token is invalid, do not craft your own page tokens")
+                    .with_debug(e.to_string())
+            }
+            error @ ServiceError::SchemaViolation { .. } => Self::bad_request(error.to_string()),
+            ServiceError::Conflict(reason) => Self::new(StatusCode::CONFLICT, reason),
+            ServiceError::NotFound(what) => Self::not_found(format!(
+                "Unable to locate the resource: the {what} does not exist"
+            )),
+            ServiceError::Unauthenticated(_) => Self::no_valid_session(),
+            ServiceError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, reason),
+            ServiceError::AalRequired { required } => {
+                let aal = if required >= Aal::Aal2 {
+                    "aal2"
+                } else {
+                    required.as_str()
+                };
+                let mut error = Self::new(
+                    StatusCode::FORBIDDEN,
+                    format!("the session must be at least {aal}; a second factor is needed"),
+                )
+                .with_id("session_aal2_required")
+                .with_message(
+                    "Session does not fulfill the requested Authenticator Assurance Level",
+                );
+                error.redirect_browser_to = Some(format!(
+                    "{}self-service/login/browser?aal={aal}",
+                    public_base_url
+                ));
+                error
+            }
+            ServiceError::IdentityDisabled => Self::bad_request("This account was disabled.")
+                .with_id("identity_disabled")
+                .with_message("identity is disabled"),
+            ServiceError::Unavailable(e) => {
+                tracing::error!(error = %e, "store unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the session store is unreachable; retry shortly",
+                )
+            }
+            ServiceError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "an unexpected error occurred; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for KratosError {
+    fn into_response(self) -> Response {
+        let mut error = Map::new();
+        if let Some(id) = self.id {
+            error.insert("id".into(), json!(id));
+        }
+        error.insert("code".into(), json!(self.status.as_u16()));
+        error.insert(
+            "status".into(),
+            json!(self.status.canonical_reason().unwrap_or("Error")),
+        );
+        error.insert("reason".into(), json!(self.reason));
+        if let Some(debug) = self.debug {
+            error.insert("debug".into(), json!(debug));
+        }
+        error.insert(
+            "message".into(),
+            json!(self
+                .message
+                .unwrap_or_else(|| standard_message(self.status).to_owned())),
+        );
+        let mut body = Map::new();
+        body.insert("error".into(), Value::Object(error));
+        if let Some(to) = self.redirect_browser_to {
+            body.insert("redirect_browser_to".into(), json!(to));
+        }
+        (self.status, Json(Value::Object(body))).into_response()
+    }
+}

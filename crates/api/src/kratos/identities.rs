@@ -1,0 +1,335 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lanyard_domain::{CredentialType, IdentityState};
+use lanyard_service::IdentityFilter;
+use lanyard_service::{IdentityListRequest, IdentityWrite, PasswordInput};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use super::error::KratosError;
+use super::extract::{
+    parse_uuid, AdminKey, IdentityRead, IdentityWrite as IdentityWriteScope, KratosJson,
+};
+use super::paging::{self, link_url, set_link};
+use super::wire::{identity_json, Audience};
+use crate::query::QueryParams;
+use crate::AppState;
+
+const DEFAULT_IDENTITY_PAGE: u32 = 250;
+const MAX_IDENTITY_PAGE: u32 = 500;
+
+fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> KratosError + '_ {
+    move |e| KratosError::from_service(e, &state.config.public_base_url)
+}
+
+fn identity_response(
+    state: &AppState,
+    status: StatusCode,
+    identity: &lanyard_domain::Identity,
+) -> Response {
+    (
+        status,
+        Json(identity_json(
+            identity,
+            Audience::AdminIdentity,
+            &state.config.public_base_url,
+        )),
+    )
+        .into_response()
+}
+
+/// The body of `POST /admin/identities` and `PUT /admin/identities/{id}`.
+#[derive(Debug, Deserialize)]
+pub struct IdentityBody {
+    schema_id: Option<String>,
+    traits: Option<Value>,
+    state: Option<String>,
+    metadata_public: Option<Value>,
+    metadata_admin: Option<Value>,
+    organization_id: Option<String>,
+    external_id: Option<String>,
+    credentials: Option<Map<String, Value>>,
+}
+
+fn password_from(
+    credentials: Option<Map<String, Value>>,
+) -> Result<Option<PasswordInput>, KratosError> {
+    let Some(credentials) = credentials else {
+        return Ok(None);
+    };
+    let mut password = None;
+    for (kind, value) in credentials {
+        match kind.as_str() {
+            "password" => {
+                let config = &value["config"];
+                password = match (config["password"].as_str(), config["hashed_password"].as_str()) {
+                    (Some(p), None) => Some(PasswordInput::Cleartext(p.to_owned())),
+                    (None, Some(h)) => Some(PasswordInput::Hashed(h.to_owned())),
+                    (Some(_), Some(_)) => {
+                        return Err(KratosError::bad_request(
+                            "credentials.password.config takes either password or hashed_password, not both",
+                        ))
+                    }
+                    (None, None) => {
+                        return Err(KratosError::bad_request(
+                            "credentials.password.config needs a password or a hashed_password",
+                        ))
+                    }
+                };
+            }
+            other => {
+                return Err(KratosError::bad_request(format!(
+                    "credentials of type {other:?} cannot be imported; Lanyard imports password credentials only"
+                )))
+            }
+        }
+    }
+    Ok(password)
+}
+
+impl IdentityBody {
+    fn into_write(self, require_state: bool) -> Result<IdentityWrite, KratosError> {
+        let schema_id = self.schema_id.filter(|s| !s.trim().is_empty());
+        if schema_id.is_none() {
+            return Err(KratosError::bad_request("schema_id is required"));
+        }
+        let traits = self
+            .traits
+            .ok_or_else(|| KratosError::bad_request("traits is required"))?;
+        let state = match self.state.as_deref() {
+            None if require_state => {
+                return Err(KratosError::bad_request(
+                    "state is required (active or inactive)",
+                ))
+            }
+            None => None,
+            Some(s) => Some(IdentityState::parse(s).ok_or_else(|| {
+                KratosError::bad_request(format!(
+                    "state must be \"active\" or \"inactive\", not {s:?}"
+                ))
+            })?),
+        };
+        let organization_id = match self.organization_id.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(parse_uuid("organization_id", s)?),
+        };
+        Ok(IdentityWrite {
+            schema_id,
+            traits,
+            state,
+            metadata_public: self.metadata_public,
+            metadata_admin: self.metadata_admin,
+            organization_id,
+            external_id: self.external_id,
+            password: password_from(self.credentials)?,
+        })
+    }
+}
+
+pub async fn create(
+    _: AdminKey<IdentityWriteScope>,
+    State(state): State<AppState>,
+    KratosJson(body): KratosJson<IdentityBody>,
+) -> Result<Response, KratosError> {
+    let identity = state
+        .service
+        .create_identity(body.into_write(false)?)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(identity_response(&state, StatusCode::CREATED, &identity))
+}
+
+pub async fn replace(
+    _: AdminKey<IdentityWriteScope>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    KratosJson(body): KratosJson<IdentityBody>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let identity = state
+        .service
+        .replace_identity(id, body.into_write(true)?)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(identity_response(&state, StatusCode::OK, &identity))
+}
+
+pub async fn patch(
+    _: AdminKey<IdentityWriteScope>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    KratosJson(patch): KratosJson<json_patch_wire::Patch>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let identity = state
+        .service
+        .patch_identity(id, patch)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(identity_response(&state, StatusCode::OK, &identity))
+}
+
+/// The JSON Patch document type, re-exported so handlers name it without a direct dependency.
+mod json_patch_wire {
+    pub use lanyard_service::JsonPatch as Patch;
+}
+
+pub async fn get(
+    _: AdminKey<IdentityRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let identity = state
+        .service
+        .identity(id)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(identity_response(&state, StatusCode::OK, &identity))
+}
+
+pub async fn get_by_external_id(
+    _: AdminKey<IdentityRead>,
+    State(state): State<AppState>,
+    Path(external_id): Path<String>,
+) -> Result<Response, KratosError> {
+    let identity = state
+        .service
+        .identity_by_external_id(&external_id)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(identity_response(&state, StatusCode::OK, &identity))
+}
+
+pub async fn delete(
+    _: AdminKey<IdentityWriteScope>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    state
+        .service
+        .delete_identity(id)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn delete_credential(
+    _: AdminKey<IdentityWriteScope>,
+    State(state): State<AppState>,
+    Path((id, kind)): Path<(String, String)>,
+) -> Result<StatusCode, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let kind = CredentialType::parse(&kind).ok_or_else(|| {
+        KratosError::bad_request(format!(
+            "unknown credential type {kind:?}; known types are password, oidc, totp, lookup_secret, webauthn, passkey, code, saml"
+        ))
+    })?;
+    state
+        .service
+        .delete_identity_credential(id, kind)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
+    let ids: Vec<&str> = query.all("ids").filter(|v| !v.is_empty()).collect();
+    let mut filters = Vec::new();
+    if !ids.is_empty() {
+        let parsed = ids
+            .iter()
+            .map(|v| parse_uuid("ids", v))
+            .collect::<Result<Vec<Uuid>, _>>()?;
+        filters.push(IdentityFilter::Ids(parsed));
+    }
+    if let Some(identifier) = query.first("credentials_identifier") {
+        filters.push(IdentityFilter::Identifier(identifier.to_owned()));
+    }
+    if let Some(prefix) = query.first("preview_credentials_identifier_similar") {
+        filters.push(IdentityFilter::IdentifierPrefix(prefix.to_owned()));
+    }
+    if let Some(org) = query.first("organization_id") {
+        filters.push(IdentityFilter::Organization(parse_uuid(
+            "organization_id",
+            org,
+        )?));
+    }
+    match filters.len() {
+        0 => Ok(IdentityFilter::All),
+        1 => Ok(filters.remove(0)),
+        _ => Err(KratosError::bad_request(
+            "ids, credentials_identifier, preview_credentials_identifier_similar and organization_id cannot be combined",
+        )),
+    }
+}
+
+/// `GET /admin/identities`: keyset-paged by id; the page token is the last id of the page.
+pub async fn list(
+    _: AdminKey<IdentityRead>,
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    let page_size = paging::page_size(
+        &query,
+        "page_size",
+        DEFAULT_IDENTITY_PAGE,
+        MAX_IDENTITY_PAGE,
+    )?;
+    let after = match query.first("page_token") {
+        None => None,
+        Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
+            KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
+        })?),
+    };
+    let filter = identity_filter(&query)?;
+    let list = state
+        .service
+        .list_identities(IdentityListRequest {
+            filter,
+            after,
+            page_size,
+        })
+        .await
+        .map_err(service_error(&state))?;
+    let body: Vec<_> = list
+        .identities
+        .iter()
+        .map(|i| {
+            let mut json = identity_json(i, Audience::AdminIdentity, &state.config.public_base_url);
+            json.credentials = None;
+            json
+        })
+        .collect();
+    let mut links = vec![(
+        link_url(
+            "/admin/identities",
+            &query,
+            &[
+                ("page_size", page_size.to_string()),
+                ("page_token", Uuid::nil().to_string()),
+            ],
+        ),
+        "first",
+    )];
+    if let Some(next) = list.next_after {
+        links.push((
+            link_url(
+                "/admin/identities",
+                &query,
+                &[
+                    ("page_size", page_size.to_string()),
+                    ("page_token", next.to_string()),
+                ],
+            ),
+            "next",
+        ));
+    }
+    let mut headers = HeaderMap::new();
+    set_link(&mut headers, &links);
+    Ok((headers, Json(body)).into_response())
+}

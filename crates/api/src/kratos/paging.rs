@@ -1,0 +1,177 @@
+//! Page sizes, page tokens and `Link` headers, as Kratos clients expect them.
+
+use axum::http::{HeaderMap, HeaderValue};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use lanyard_service::OffsetPage;
+
+use super::error::KratosError;
+use crate::query::QueryParams;
+
+pub const DEFAULT_PAGE_SIZE: u32 = 250;
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// `page_size`: absent or ≤ 0 → the default; above the maximum → the maximum; not an
+/// integer → 400.
+pub fn page_size(
+    query: &QueryParams,
+    name: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, KratosError> {
+    let Some(raw) = query.first(name) else {
+        return Ok(default);
+    };
+    let value: i64 = raw.trim().parse().map_err(|_| {
+        KratosError::bad_request(format!(
+            "could not parse parameter {name}: {raw:?} is not an integer"
+        ))
+    })?;
+    Ok(if value <= 0 {
+        default
+    } else {
+        value.min(i64::from(max)) as u32
+    })
+}
+
+/// The request's path and query with some parameters replaced, for `Link` URLs.
+pub fn link_url(path: &str, query: &QueryParams, replace: &[(&str, String)]) -> String {
+    let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in query.pairs() {
+        if !replace.iter().any(|(name, _)| *name == key) {
+            serializer.append_pair(key, value);
+        }
+    }
+    for (name, value) in replace {
+        serializer.append_pair(name, value);
+    }
+    format!("{path}?{}", serializer.finish())
+}
+
+pub fn set_link(headers: &mut HeaderMap, links: &[(String, &str)]) {
+    let value = links
+        .iter()
+        .map(|(url, rel)| format!("<{url}>; rel=\"{rel}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert("link", value);
+    }
+}
+
+/// Offset paging of the identity-sessions and my-sessions lists: token style
+/// (`page_token`/`page_size`) when either is present, otherwise `page`/`per_page`. Pages are
+/// 0-based for real (Kratos maps page 0 and 1 to the same rows).
+pub fn offset_page(query: &QueryParams) -> Result<OffsetPage, KratosError> {
+    if query.has("page_token") || query.has("page_size") {
+        let limit = page_size(query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let offset = match query.first("page_token") {
+            None => 0,
+            Some(token) => decode_offset_token(token)?,
+        };
+        return Ok(OffsetPage { offset, limit });
+    }
+    let limit = page_size(query, "per_page", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let page = match query.first("page") {
+        None => 0,
+        Some(raw) => raw.trim().parse::<u64>().map_err(|_| {
+            KratosError::bad_request(format!(
+                "could not parse parameter page: {raw:?} is not a non-negative integer"
+            ))
+        })?,
+    };
+    Ok(OffsetPage {
+        offset: page.saturating_mul(u64::from(limit)),
+        limit,
+    })
+}
+
+pub fn encode_offset_token(offset: u64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{{\"offset\":\"{offset}\",\"v\":2}}"))
+}
+
+fn decode_offset_token(token: &str) -> Result<u64, KratosError> {
+    let invalid =
+        || KratosError::bad_request("The page token is invalid, do not craft your own page tokens");
+    let cleaned = token.trim().replace(' ', "+");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cleaned.trim_end_matches('='))
+        .or_else(|_| {
+            base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned.trim_end_matches('='))
+        })
+        .map_err(|_| invalid())?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    match &value["offset"] {
+        serde_json::Value::String(s) => s.parse().map_err(|_| invalid()),
+        serde_json::Value::Number(n) => n.as_u64().ok_or_else(invalid),
+        _ => Err(invalid()),
+    }
+}
+
+/// `Link` and `X-Total-Count` for an offset-paged response.
+pub fn offset_headers(path: &str, query: &QueryParams, page: OffsetPage, total: u64) -> HeaderMap {
+    let size = u64::from(page.limit);
+    let url = |offset: u64| {
+        link_url(
+            path,
+            query,
+            &[
+                ("page_size", size.to_string()),
+                ("page_token", encode_offset_token(offset)),
+                ("per_page", size.to_string()),
+                ("page", (offset / size).to_string()),
+            ],
+        )
+    };
+    let mut links = vec![(url(0), "first")];
+    if page.offset + size < total {
+        links.push((url(page.offset + size), "next"));
+    }
+    if page.offset > 0 {
+        links.push((url(page.offset.saturating_sub(size)), "prev"));
+    }
+    if total > size {
+        links.push((url((total - 1) / size * size), "last"));
+    }
+    let mut headers = HeaderMap::new();
+    set_link(&mut headers, &links);
+    headers.insert("x-total-count", HeaderValue::from(total));
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_rules() {
+        let q = |s: &str| QueryParams::parse(Some(s));
+        assert_eq!(page_size(&q(""), "page_size", 250, 1000).unwrap(), 250);
+        assert_eq!(
+            page_size(&q("page_size=0"), "page_size", 250, 1000).unwrap(),
+            250
+        );
+        assert_eq!(
+            page_size(&q("page_size=-5"), "page_size", 250, 1000).unwrap(),
+            250
+        );
+        assert_eq!(
+            page_size(&q("page_size=5000"), "page_size", 250, 1000).unwrap(),
+            1000
+        );
+        assert!(page_size(&q("page_size=ten"), "page_size", 250, 1000).is_err());
+    }
+
+    #[test]
+    fn offset_tokens_round_trip_and_garbage_is_rejected() {
+        let q = QueryParams::parse(Some(&format!("page_token={}", encode_offset_token(500))));
+        assert_eq!(offset_page(&q).unwrap().offset, 500);
+        assert!(offset_page(&QueryParams::parse(Some("page_token=zzz"))).is_err());
+    }
+
+    #[test]
+    fn legacy_pages_are_zero_based() {
+        let page = offset_page(&QueryParams::parse(Some("page=2&per_page=10"))).unwrap();
+        assert_eq!((page.offset, page.limit), (20, 10));
+    }
+}

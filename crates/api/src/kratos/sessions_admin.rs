@@ -1,0 +1,192 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lanyard_domain::{Cursor, Micros};
+use lanyard_service::ListSessions;
+use uuid::Uuid;
+
+use super::error::KratosError;
+use super::extract::{parse_uuid, AdminKey, SessionDelete, SessionRead, SessionWrite};
+use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use super::params::{active, expand};
+use super::wire::{session_json, Audience, HiddenDevices, SessionOptions};
+use crate::query::QueryParams;
+use crate::AppState;
+
+fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> KratosError + '_ {
+    move |e| KratosError::from_service(e, &state.config.public_base_url)
+}
+
+/// `GET /admin/sessions`: keyset-paged, newest first.
+pub async fn list(
+    _: AdminKey<SessionRead>,
+    State(state): State<AppState>,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    let page_size = paging::page_size(&query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+    let expand = expand(&query)?;
+    let request = ListSessions {
+        active: active(&query)?,
+        page_token: query.first("page_token").map(str::to_owned),
+        page_size,
+        expand_identity: expand.identity,
+    };
+    let list = state
+        .service
+        .list_sessions(request)
+        .await
+        .map_err(service_error(&state))?;
+    let options = SessionOptions {
+        audience: Audience::AdminSession,
+        expand_identity: expand.identity,
+        expand_devices: expand.devices,
+        hidden_devices: HiddenDevices::Null,
+        public_base_url: &state.config.public_base_url,
+    };
+    let body: Vec<_> = list
+        .sessions
+        .iter()
+        .map(|view| session_json(view, &options))
+        .collect();
+
+    let first_token = state.service.page_token_for(Cursor {
+        created_at: Micros(i64::MAX),
+        id: Uuid::nil(),
+    });
+    let mut links = vec![(
+        link_url(
+            "/admin/sessions",
+            &query,
+            &[
+                ("page_size", page_size.to_string()),
+                ("page_token", first_token),
+            ],
+        ),
+        "first",
+    )];
+    if let Some(next) = list.next_page_token {
+        links.push((
+            link_url(
+                "/admin/sessions",
+                &query,
+                &[("page_size", page_size.to_string()), ("page_token", next)],
+            ),
+            "next",
+        ));
+    }
+    let mut headers = HeaderMap::new();
+    set_link(&mut headers, &links);
+    Ok((headers, Json(body)).into_response())
+}
+
+pub async fn get(
+    _: AdminKey<SessionRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the session id", &id)?;
+    let expand = expand(&query)?;
+    let view = state
+        .service
+        .session(id, expand.identity)
+        .await
+        .map_err(service_error(&state))?;
+    let options = SessionOptions {
+        audience: Audience::AdminSession,
+        expand_identity: expand.identity,
+        expand_devices: expand.devices,
+        hidden_devices: HiddenDevices::Empty,
+        public_base_url: &state.config.public_base_url,
+    };
+    Ok(Json(session_json(&view, &options)).into_response())
+}
+
+/// `DELETE /admin/sessions/{id}`: disable (the row stays, `active` becomes false).
+pub async fn disable(
+    _: AdminKey<SessionDelete>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KratosError> {
+    let id = parse_uuid("the session id", &id)?;
+    state
+        .service
+        .disable_session(id)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PATCH /admin/sessions/{id}/extend`: 200 with the session (what Kratos v26 does and the SDK
+/// expects), or 204 when configured.
+pub async fn extend(
+    _: AdminKey<SessionWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the session id", &id)?;
+    let view = state
+        .service
+        .extend_session(id)
+        .await
+        .map_err(service_error(&state))?;
+    if !state.config.extend_returns_session {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let options = SessionOptions {
+        audience: Audience::AdminSession,
+        expand_identity: true,
+        expand_devices: true,
+        hidden_devices: HiddenDevices::Empty,
+        public_base_url: &state.config.public_base_url,
+    };
+    Ok(Json(session_json(&view, &options)).into_response())
+}
+
+/// `GET /admin/identities/{id}/sessions`: offset-paged, identity and devices expanded.
+pub async fn list_for_identity(
+    _: AdminKey<SessionRead>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    let identity_id = parse_uuid("the identity id", &id)?;
+    let active = active(&query)?;
+    let page = paging::offset_page(&query)?;
+    let (views, total) = state
+        .service
+        .identity_sessions(identity_id, active, page)
+        .await
+        .map_err(service_error(&state))?;
+    let options = SessionOptions {
+        audience: Audience::AdminSession,
+        expand_identity: true,
+        expand_devices: true,
+        hidden_devices: HiddenDevices::Empty,
+        public_base_url: &state.config.public_base_url,
+    };
+    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+    let headers = paging::offset_headers(
+        &format!("/admin/identities/{identity_id}/sessions"),
+        &query,
+        page,
+        total,
+    );
+    Ok((headers, Json(body)).into_response())
+}
+
+/// `DELETE /admin/identities/{id}/sessions`: hard delete; 204 even when there were none.
+pub async fn delete_for_identity(
+    _: AdminKey<SessionDelete>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KratosError> {
+    let identity_id = parse_uuid("the identity id", &id)?;
+    state
+        .service
+        .delete_identity_sessions(identity_id)
+        .await
+        .map_err(service_error(&state))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,134 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::error::KratosError;
+use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
+use super::paging;
+use super::wire::{session_json, Audience, HiddenDevices, SessionOptions};
+use crate::query::QueryParams;
+use crate::AppState;
+
+fn owner_options(state: &AppState) -> SessionOptions<'_> {
+    SessionOptions {
+        audience: Audience::Owner,
+        expand_identity: true,
+        expand_devices: true,
+        hidden_devices: HiddenDevices::Empty,
+        public_base_url: &state.config.public_base_url,
+    }
+}
+
+fn require_token(token: SessionTokenHeader) -> Result<String, KratosError> {
+    token.0.ok_or_else(KratosError::no_valid_session)
+}
+
+/// `/sessions/whoami` (any method): the session behind the presented token.
+pub async fn whoami(
+    State(state): State<AppState>,
+    token: SessionTokenHeader,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    if query.first("tokenize_as").is_some() {
+        return Err(KratosError::bad_request(
+            "tokenize_as is not supported: Lanyard has no session-to-JWT templates configured",
+        ));
+    }
+    let token = require_token(token)?;
+    let view = state
+        .service
+        .whoami(&token)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    let mut headers = HeaderMap::new();
+    if let Some(identity_id) = view.session.identity_id {
+        if let Ok(value) = HeaderValue::from_str(&identity_id.to_string()) {
+            headers.insert("x-kratos-authenticated-identity-id", value);
+        }
+    }
+    Ok((headers, Json(session_json(&view, &owner_options(&state)))).into_response())
+}
+
+/// `GET /sessions`: the caller's other active sessions.
+pub async fn list_mine(
+    State(state): State<AppState>,
+    token: SessionTokenHeader,
+    query: QueryParams,
+) -> Result<Response, KratosError> {
+    let token = require_token(token)?;
+    let page = paging::offset_page(&query)?;
+    let (views, total) = state
+        .service
+        .my_other_sessions(&token, page)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    let options = owner_options(&state);
+    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+    Ok((
+        paging::offset_headers("/sessions", &query, page, total),
+        Json(body),
+    )
+        .into_response())
+}
+
+/// `DELETE /sessions`: revoke all my other sessions.
+pub async fn revoke_my_others(
+    State(state): State<AppState>,
+    token: SessionTokenHeader,
+) -> Result<Response, KratosError> {
+    let token = require_token(token)?;
+    let count = state
+        .service
+        .revoke_my_other_sessions(&token)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    Ok(Json(json!({ "count": count })).into_response())
+}
+
+/// `DELETE /sessions/{id}`: revoke one of my other sessions.
+pub async fn revoke_mine(
+    State(state): State<AppState>,
+    token: SessionTokenHeader,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KratosError> {
+    let token = require_token(token)?;
+    let id = parse_uuid("the session id", &id)?;
+    state
+        .service
+        .revoke_my_session(&token, id)
+        .await
+        .map_err(|e| match e {
+            lanyard_service::ServiceError::Invalid(_) => {
+                KratosError::bad_request("cannot revoke current session")
+                    .with_debug("use the logout flow instead")
+            }
+            other => KratosError::from_service(other, &state.config.public_base_url),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct LogoutBody {
+    session_token: String,
+}
+
+/// `DELETE /self-service/logout/api` with `{"session_token": …}`.
+pub async fn logout(
+    State(state): State<AppState>,
+    KratosJson(body): KratosJson<LogoutBody>,
+) -> Result<StatusCode, KratosError> {
+    state
+        .service
+        .logout(&body.session_token)
+        .await
+        .map_err(|e| match e {
+            lanyard_service::ServiceError::Unauthenticated(_) => {
+                KratosError::bad_request("session_token is empty or longer than 200 characters")
+            }
+            other => KratosError::from_service(other, &state.config.public_base_url),
+        })?;
+    Ok(StatusCode::NO_CONTENT)
+}

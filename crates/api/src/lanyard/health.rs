@@ -1,0 +1,31 @@
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::AppState;
+
+/// Static liveness: no I/O, so it doubles as the throughput baseline in benchmarks.
+pub async fn alive() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"ok"}"#,
+    )
+        .into_response()
+}
+
+/// Ready when the store answers (and so its migrations have run, which happens before serving).
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.service.ready().await {
+        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "errors": { "database": "the session store is unreachable" } })),
+            )
+                .into_response()
+        }
+    }
+}

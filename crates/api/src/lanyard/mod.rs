@@ -1,0 +1,19 @@
+//! Lanyard's own endpoints: health, and the admin extensions that Kratos has no word for.
+
+mod health;
+mod issue;
+
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::AppState;
+
+pub fn health_routes() -> Router<AppState> {
+    Router::new()
+        .route("/health/alive", get(health::alive))
+        .route("/health/ready", get(health::ready))
+}
+
+pub fn admin_routes(_state: AppState) -> Router<AppState> {
+    Router::new().route("/admin/lanyard/sessions", post(issue::issue_session))
+}
