@@ -221,10 +221,11 @@ impl crate::Store for SqliteStore {
             .bind(value)
             .execute(&self.writer)
             .await?;
-        let stored: String = sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = ?1")
-            .bind(name)
-            .fetch_one(&self.writer)
-            .await?;
+        let stored: String =
+            sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = ?1")
+                .bind(name)
+                .fetch_one(&self.writer)
+                .await?;
         Ok(stored)
     }
 

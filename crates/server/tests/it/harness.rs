@@ -1,0 +1,276 @@
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lanyard_api::{admin_router, public_router, ApiConfig, AppState};
+use lanyard_domain::PageTokenKeys;
+use lanyard_service::{
+    Clock, IssueSession, Lanyard, ManualClock, Principal, SchemaRegistry, Settings, SystemClock,
+};
+use lanyard_store::{SqliteOptions, SqliteStore, Store};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+pub struct TestApp {
+    pub public: String,
+    pub admin: String,
+    pub key: String,
+    pub service: Arc<Lanyard>,
+    /// Set when the app runs on a manual clock.
+    pub clock: Option<Arc<ManualClock>>,
+    pub http: reqwest::Client,
+    _dir: TempDir,
+}
+
+async fn spawn(router: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a free port");
+    let addr = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .ok();
+    });
+    addr
+}
+
+impl TestApp {
+    /// An app whose clock stands still until the test moves it.
+    pub async fn start() -> Self {
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        Self::start_with(
+            clock.clone(),
+            Some(clock),
+            Settings::default(),
+            ApiConfig::default(),
+        )
+        .await
+    }
+
+    pub async fn start_on_system_clock() -> Self {
+        Self::start_with(
+            Arc::new(SystemClock),
+            None,
+            Settings::default(),
+            ApiConfig::default(),
+        )
+        .await
+    }
+
+    pub async fn start_with(
+        clock: Arc<dyn Clock>,
+        manual: Option<Arc<ManualClock>>,
+        settings: Settings,
+        mut api: ApiConfig,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
+                .await
+                .expect("open SQLite store");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let keys =
+            PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
+        let service = Arc::new(Lanyard::new(
+            store,
+            clock,
+            settings,
+            SchemaRegistry::builtin(),
+            keys,
+        ));
+        let key = service
+            .create_api_key("integration tests", vec![])
+            .await
+            .expect("create API key");
+
+        let public_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let public_addr = public_listener.local_addr().expect("addr");
+        api.public_base_url = format!("http://{public_addr}/");
+        let state = AppState::new(service.clone(), api);
+        let public_router = public_router(state.clone());
+        tokio::spawn(async move {
+            axum::serve(
+                public_listener,
+                public_router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .ok();
+        });
+        let admin_addr = spawn(admin_router(state)).await;
+        TestApp {
+            public: format!("http://{public_addr}"),
+            admin: format!("http://{admin_addr}"),
+            key: key.secret.into_string(),
+            service,
+            clock: manual,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        }
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        self.clock
+            .as_ref()
+            .expect("this app runs on the system clock")
+            .advance(by);
+    }
+
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http
+            .request(method, format!("{}{path}", self.admin))
+            .bearer_auth(&self.key)
+    }
+
+    pub fn public(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.public))
+    }
+
+    pub async fn create_identity(&self, email: &str) -> Value {
+        let response = self
+            .admin(Method::POST, "/admin/identities")
+            .json(&json!({"schema_id": "default", "traits": {"email": email}}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201, "create identity {email}");
+        response.json().await.expect("identity JSON")
+    }
+
+    pub async fn create_identity_id(&self) -> Uuid {
+        let identity = self
+            .create_identity(&format!("{}@example.org", Uuid::new_v4()))
+            .await;
+        identity_id(&identity)
+    }
+
+    /// Issues a session over HTTP; returns the session JSON and its token.
+    pub async fn issue(&self, identity: Uuid, extra: Value) -> (Value, String) {
+        let mut body = json!({"identity_id": identity, "methods": [{"method": "password"}],
+            "device": {"ip_address": "203.0.113.9", "user_agent": "it", "location": "Berlin, DE"}});
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        let response = self
+            .admin(Method::POST, "/admin/lanyard/sessions")
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 201, "issue session");
+        let json: Value = response.json().await.expect("JSON");
+        let token = json["session_token"].as_str().expect("token").to_owned();
+        (json["session"].clone(), token)
+    }
+
+    /// Issues a session through the service directly: for tests that need thousands.
+    pub async fn issue_fast(&self, identity: Uuid) -> Uuid {
+        let key = self.service.list_api_keys().await.expect("keys").remove(0);
+        let issued = self
+            .service
+            .issue_session(
+                &Principal::ApiKey(key),
+                IssueSession {
+                    identity_id: identity,
+                    factors: vec![],
+                    device: Default::default(),
+                    lifespan: None,
+                },
+            )
+            .await
+            .expect("issue");
+        issued.view.session.id
+    }
+
+    pub async fn whoami_status(&self, token: &str) -> u16 {
+        self.public(Method::GET, "/sessions/whoami")
+            .header("X-Session-Token", token)
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+}
+
+pub fn identity_id(identity: &Value) -> Uuid {
+    identity["id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .expect("identity id")
+}
+
+pub fn session_id(session: &Value) -> Uuid {
+    session["id"]
+        .as_str()
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .expect("session id")
+}
+
+/// Status and JSON body of a response.
+pub async fn read(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, body)
+}
+
+/// Asserts a Kratos error body with this status and returns its `error` object.
+pub fn assert_kratos_error(status: u16, body: &Value, expected: u16) -> Value {
+    assert_eq!(status, expected, "unexpected status; body: {body}");
+    let error = &body["error"];
+    assert_eq!(error["code"], expected, "error.code; body: {body}");
+    assert!(
+        error["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "error.message; body: {body}"
+    );
+    assert!(
+        error["reason"].as_str().is_some_and(|m| !m.is_empty()),
+        "error.reason says what was wrong; body: {body}"
+    );
+    error.clone()
+}
+
+/// The `rel` → URL map of a `Link` header.
+pub fn links(response: &Response) -> Vec<(String, String)> {
+    let Some(value) = response.headers().get("link").and_then(|v| v.to_str().ok()) else {
+        return vec![];
+    };
+    value
+        .split(',')
+        .filter_map(|part| {
+            let (url, rel) = part.split_once(';')?;
+            let url = url
+                .trim()
+                .trim_start_matches('<')
+                .trim_end_matches('>')
+                .to_owned();
+            let rel = rel
+                .trim()
+                .trim_start_matches("rel=")
+                .trim_matches('"')
+                .to_owned();
+            Some((rel, url))
+        })
+        .collect()
+}
+
+pub fn link(response: &Response, rel: &str) -> Option<String> {
+    links(response)
+        .into_iter()
+        .find(|(r, _)| r == rel)
+        .map(|(_, url)| url)
+}

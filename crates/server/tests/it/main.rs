@@ -1,0 +1,12 @@
+//! Every integration test in one binary, to link once.
+//!
+//! The tests drive the real HTTP routers over TCP against a real SQLite file; only the clock
+//! is controlled, so expiry can be tested without sleeping.
+
+mod contract;
+mod harness;
+mod kratos_admin_sessions;
+mod kratos_errors;
+mod kratos_identities;
+mod kratos_paging;
+mod kratos_public;
