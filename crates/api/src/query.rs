@@ -25,10 +25,7 @@ impl QueryParams {
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
@@ -55,9 +52,7 @@ mod tests {
 
     #[test]
     fn keeps_repeats_and_decodes() {
-        let q = QueryParams::parse(Some(
-            "expand=identity&expand=devices&page_token=a%2Bb&page_size=",
-        ));
+        let q = QueryParams::parse(Some("expand=identity&expand=devices&page_token=a%2Bb&page_size="));
         assert_eq!(q.all("expand").collect::<Vec<_>>(), ["identity", "devices"]);
         assert_eq!(q.first("page_token"), Some("a+b"));
         assert_eq!(q.first("page_size"), None);

@@ -147,20 +147,14 @@ mod tests {
     #[test]
     fn every_method_maps_to_one_of_the_eleven_kratos_names() {
         for method in ALL {
-            assert!(
-                KRATOS_METHOD_NAMES.contains(&method.kratos_name()),
-                "{method:?}"
-            );
+            assert!(KRATOS_METHOD_NAMES.contains(&method.kratos_name()), "{method:?}");
         }
     }
 
     #[test]
     fn kratos_names_round_trip() {
         for name in KRATOS_METHOD_NAMES {
-            assert_eq!(
-                Method::from_kratos_name(name).map(Method::kratos_name),
-                Some(name)
-            );
+            assert_eq!(Method::from_kratos_name(name).map(Method::kratos_name), Some(name));
         }
         assert_eq!(Method::from_kratos_name("v0.6_legacy_session"), None);
     }

@@ -71,9 +71,7 @@ impl CredentialType {
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        CredentialType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == value)
+        CredentialType::ALL.into_iter().find(|t| t.as_str() == value)
     }
 
     /// Whether holding this credential makes AAL2 available to the identity.

@@ -58,8 +58,7 @@ impl PageTokenKeys {
     }
 
     fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
         mac.update(body);
         mac
     }
@@ -85,11 +84,7 @@ impl PageTokenKeys {
             if !verified {
                 return Err(PageTokenError::BadSignature);
             }
-            let created = i64::from_be_bytes(
-                body[1..9]
-                    .try_into()
-                    .map_err(|_| PageTokenError::UnknownFormat)?,
-            );
+            let created = i64::from_be_bytes(body[1..9].try_into().map_err(|_| PageTokenError::UnknownFormat)?);
             let id = Uuid::from_slice(&body[9..25]).map_err(|_| PageTokenError::UnknownFormat)?;
             return Ok(Cursor {
                 created_at: Micros(created),
@@ -131,8 +126,7 @@ fn parse_kratos_token(bytes: &[u8]) -> Option<Cursor> {
 }
 
 fn parse_kratos_timestamp(value: &str) -> Option<Micros> {
-    let with_fraction =
-        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
+    let with_fraction = format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
     let without_fraction = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let parsed = PrimitiveDateTime::parse(value, with_fraction)
         .or_else(|_| PrimitiveDateTime::parse(value, without_fraction))
@@ -164,16 +158,12 @@ mod tests {
         let token = keys("old").encode(cursor);
         let rotated = PageTokenKeys::new(vec![b"new".to_vec(), b"old".to_vec()]).unwrap();
         assert_eq!(rotated.decode(&token), Ok(cursor));
-        assert_eq!(
-            keys("other").decode(&token),
-            Err(PageTokenError::BadSignature)
-        );
+        assert_eq!(keys("other").decode(&token), Err(PageTokenError::BadSignature));
     }
 
     #[test]
     fn accepts_the_kratos_first_page_token() {
-        let token = STANDARD_NO_PAD
-            .encode("id=00000000-0000-0000-0000-000000000000/created_at=2200-12-31 23:59:59");
+        let token = STANDARD_NO_PAD.encode("id=00000000-0000-0000-0000-000000000000/created_at=2200-12-31 23:59:59");
         let cursor = keys("k").decode(&token).unwrap();
         assert_eq!(cursor.id, Uuid::nil());
         assert_eq!(cursor.created_at.to_datetime().year(), 2200);

@@ -17,17 +17,13 @@ impl Micros {
     }
 
     pub fn to_datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     pub fn plus(self, duration: time::Duration) -> Self {
         Micros(
-            self.0.saturating_add(
-                duration
-                    .whole_microseconds()
-                    .clamp(i64::MIN as i128, i64::MAX as i128) as i64,
-            ),
+            self.0
+                .saturating_add(duration.whole_microseconds().clamp(i64::MIN as i128, i64::MAX as i128) as i64),
         )
     }
 }
@@ -51,9 +47,6 @@ mod tests {
 
     #[test]
     fn plus_saturates_instead_of_overflowing() {
-        assert_eq!(
-            Micros(i64::MAX - 1).plus(time::Duration::days(1)),
-            Micros(i64::MAX)
-        );
+        assert_eq!(Micros(i64::MAX - 1).plus(time::Duration::days(1)), Micros(i64::MAX));
     }
 }

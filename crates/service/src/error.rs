@@ -9,10 +9,7 @@ pub enum ServiceError {
     #[error("the page token is invalid: {0}")]
     PageToken(#[from] PageTokenError),
     #[error("the traits do not match identity schema {schema_id}: {}", .problems.join("; "))]
-    SchemaViolation {
-        schema_id: String,
-        problems: Vec<String>,
-    },
+    SchemaViolation { schema_id: String, problems: Vec<String> },
     #[error("{0}")]
     Conflict(String),
     #[error("{0} not found")]
@@ -38,12 +35,11 @@ impl From<StoreError> for ServiceError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(ConflictOn::Identifier) => ServiceError::Conflict(
-                "an identity with the same identifier (e.g. email or username) already exists"
-                    .into(),
+                "an identity with the same identifier (e.g. email or username) already exists".into(),
             ),
-            StoreError::Conflict(ConflictOn::ExternalId) => ServiceError::Conflict(
-                "an identity with the same external_id already exists".into(),
-            ),
+            StoreError::Conflict(ConflictOn::ExternalId) => {
+                ServiceError::Conflict("an identity with the same external_id already exists".into())
+            }
             StoreError::Conflict(ConflictOn::Id) => {
                 ServiceError::Conflict("an object with this id already exists".into())
             }

@@ -82,13 +82,8 @@ impl Lanyard {
     }
 
     /// Validates the traits and fills an identity from the writable fields.
-    async fn apply_write(
-        &self,
-        identity: &mut Identity,
-        input: IdentityWrite,
-    ) -> ServiceResult<()> {
-        let schema_id =
-            nonempty(input.schema_id).unwrap_or_else(|| self.schemas.default_id().to_owned());
+    async fn apply_write(&self, identity: &mut Identity, input: IdentityWrite) -> ServiceResult<()> {
+        let schema_id = nonempty(input.schema_id).unwrap_or_else(|| self.schemas.default_id().to_owned());
         if !input.traits.is_object() {
             return Err(ServiceError::Invalid("traits must be a JSON object".into()));
         }
@@ -97,13 +92,8 @@ impl Lanyard {
             ("metadata_public", &input.metadata_public),
             ("metadata_admin", &input.metadata_admin),
         ] {
-            if value
-                .as_ref()
-                .is_some_and(|v| !v.is_object() && !v.is_null())
-            {
-                return Err(ServiceError::Invalid(format!(
-                    "{name} must be a JSON object or null"
-                )));
+            if value.as_ref().is_some_and(|v| !v.is_object() && !v.is_null()) {
+                return Err(ServiceError::Invalid(format!("{name} must be a JSON object or null")));
             }
         }
         let now = self.now();
@@ -125,9 +115,7 @@ impl Lanyard {
             let credential = self
                 .password_credential(password, &identifiers, existing.as_ref())
                 .await?;
-            identity
-                .credentials
-                .insert(CredentialType::Password, credential);
+            identity.credentials.insert(CredentialType::Password, credential);
         } else if let Some(password) = identity.credentials.get_mut(&CredentialType::Password) {
             password.identifiers = identifiers;
         }
@@ -157,10 +145,7 @@ impl Lanyard {
     }
 
     pub async fn identity(&self, id: Uuid) -> ServiceResult<Identity> {
-        self.store
-            .identity(id)
-            .await?
-            .ok_or(ServiceError::NotFound("identity"))
+        self.store.identity(id).await?.ok_or(ServiceError::NotFound("identity"))
     }
 
     pub async fn identity_by_external_id(&self, external_id: &str) -> ServiceResult<Identity> {
@@ -170,10 +155,7 @@ impl Lanyard {
             .ok_or(ServiceError::NotFound("identity"))
     }
 
-    pub async fn list_identities(
-        &self,
-        request: IdentityListRequest,
-    ) -> ServiceResult<IdentityList> {
+    pub async fn list_identities(&self, request: IdentityListRequest) -> ServiceResult<IdentityList> {
         if let IdentityFilter::Ids(ids) = &request.filter {
             if ids.len() > self.settings.max_ids_per_filter {
                 return Err(ServiceError::Invalid(format!(
@@ -189,23 +171,12 @@ impl Lanyard {
             .await?;
         let more = identities.len() > size as usize;
         identities.truncate(size as usize);
-        let next_after = if more {
-            identities.last().map(|i| i.id)
-        } else {
-            None
-        };
-        Ok(IdentityList {
-            identities,
-            next_after,
-        })
+        let next_after = if more { identities.last().map(|i| i.id) } else { None };
+        Ok(IdentityList { identities, next_after })
     }
 
     /// PUT: replaces every writable field. Credentials are kept unless a password is given.
-    pub async fn replace_identity(
-        &self,
-        id: Uuid,
-        input: IdentityWrite,
-    ) -> ServiceResult<Identity> {
+    pub async fn replace_identity(&self, id: Uuid, input: IdentityWrite) -> ServiceResult<Identity> {
         let mut identity = self.identity(id).await?;
         self.apply_write(&mut identity, input).await?;
         if !self.store.update_identity(&identity).await? {
@@ -215,11 +186,7 @@ impl Lanyard {
     }
 
     /// PATCH: an RFC 6902 JSON Patch over the writable fields, in their Kratos JSON names.
-    pub async fn patch_identity(
-        &self,
-        id: Uuid,
-        patch: json_patch::Patch,
-    ) -> ServiceResult<Identity> {
+    pub async fn patch_identity(&self, id: Uuid, patch: json_patch::Patch) -> ServiceResult<Identity> {
         let identity = self.identity(id).await?;
         let mut document = json!({
             "schema_id": identity.schema_id,
@@ -247,11 +214,7 @@ impl Lanyard {
         Ok(())
     }
 
-    pub async fn delete_identity_credential(
-        &self,
-        id: Uuid,
-        kind: CredentialType,
-    ) -> ServiceResult<()> {
+    pub async fn delete_identity_credential(&self, id: Uuid, kind: CredentialType) -> ServiceResult<()> {
         let mut identity = self.identity(id).await?;
         if identity.credentials.remove(&kind).is_none() {
             return Err(ServiceError::NotFound("credential"));
@@ -269,25 +232,19 @@ fn write_from_document(document: Value) -> ServiceResult<IdentityWrite> {
         match &document[name] {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
-            other => Err(ServiceError::Invalid(format!(
-                "{name} must be a string, not {other}"
-            ))),
+            other => Err(ServiceError::Invalid(format!("{name} must be a string, not {other}"))),
         }
     };
     let state = match text("state")? {
         None => None,
-        Some(s) => Some(IdentityState::parse(&s).ok_or_else(|| {
-            ServiceError::Invalid(format!(
-                "state must be \"active\" or \"inactive\", not {s:?}"
-            ))
-        })?),
+        Some(s) => Some(
+            IdentityState::parse(&s)
+                .ok_or_else(|| ServiceError::Invalid(format!("state must be \"active\" or \"inactive\", not {s:?}")))?,
+        ),
     };
     let organization_id = match text("organization_id")? {
         None => None,
-        Some(s) => Some(
-            Uuid::parse_str(&s)
-                .map_err(|e| ServiceError::Invalid(format!("organization_id: {e}")))?,
-        ),
+        Some(s) => Some(Uuid::parse_str(&s).map_err(|e| ServiceError::Invalid(format!("organization_id: {e}")))?),
     };
     Ok(IdentityWrite {
         schema_id: text("schema_id")?,

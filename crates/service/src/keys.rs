@@ -44,11 +44,7 @@ impl Lanyard {
                 "an API key needs a name of 1 to 200 characters".into(),
             ));
         }
-        let mut scopes = if scopes.is_empty() {
-            Scope::ALL.to_vec()
-        } else {
-            scopes
-        };
+        let mut scopes = if scopes.is_empty() { Scope::ALL.to_vec() } else { scopes };
         scopes.sort();
         scopes.dedup();
         let secret = new_token(API_KEY_PREFIX);
@@ -78,13 +74,10 @@ impl Lanyard {
     /// Resolves a presented admin key. The lookup is by digest, so no secret is compared byte
     /// by byte; the final digest comparison is constant-time regardless.
     pub async fn authenticate_api_key(&self, presented: &str) -> ServiceResult<ApiKey> {
-        let digest = TokenDigest::of_presented(presented)
-            .ok_or(ServiceError::Unauthenticated("missing API key"))?;
+        let digest = TokenDigest::of_presented(presented).ok_or(ServiceError::Unauthenticated("missing API key"))?;
         match self.store.api_key_by_digest(&digest).await? {
             Some(key) if key.digest.ct_eq(&digest) && key.revoked_at.is_none() => Ok(key),
-            _ => Err(ServiceError::Unauthenticated(
-                "the API key is unknown or revoked",
-            )),
+            _ => Err(ServiceError::Unauthenticated("the API key is unknown or revoked")),
         }
     }
 }

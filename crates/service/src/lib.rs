@@ -26,8 +26,7 @@ pub use passwords::PasswordHasher;
 pub use schemas::{IdentitySchema, SchemaRegistry, SchemaSource};
 pub use secrets::random_secret;
 pub use sessions::{
-    DeviceInput, FactorInput, IssueSession, IssuedSession, ListSessions, OffsetPage, SessionList,
-    SessionView,
+    DeviceInput, FactorInput, IssueSession, IssuedSession, ListSessions, OffsetPage, SessionList, SessionView,
 };
 pub use settings::{RequiredAal, Settings};
 

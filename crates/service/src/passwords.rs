@@ -46,10 +46,7 @@ impl PasswordHasher {
         }
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> ServiceResult<T> {
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
         let _permit = self
             .permits
             .acquire()
@@ -79,9 +76,7 @@ impl PasswordHasher {
                 return bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
             }
             match PasswordHash::new(&hash) {
-                Ok(parsed) => Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok(),
+                Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
                 Err(_) => false,
             }
         })
@@ -98,10 +93,7 @@ mod tests {
         let hasher = PasswordHasher::new(1);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(hasher
-            .verify("correct horse".into(), hash.clone())
-            .await
-            .unwrap());
+        assert!(hasher.verify("correct horse".into(), hash.clone()).await.unwrap());
         assert!(!hasher.verify("wrong".into(), hash).await.unwrap());
     }
 
@@ -109,10 +101,7 @@ mod tests {
     async fn imported_bcrypt_hashes_verify() {
         let hash = bcrypt::hash("secret", 4).unwrap();
         assert!(check_importable_hash(&hash).is_ok());
-        assert!(PasswordHasher::new(1)
-            .verify("secret".into(), hash)
-            .await
-            .unwrap());
+        assert!(PasswordHasher::new(1).verify("secret".into(), hash).await.unwrap());
     }
 
     #[test]

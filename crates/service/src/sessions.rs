@@ -4,8 +4,8 @@ use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
 use lanyard_domain::{
-    Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage,
-    SessionQuery, SessionSort, SessionToken, TokenDigest,
+    Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage, SessionQuery,
+    SessionSort, SessionToken, TokenDigest,
 };
 use lanyard_store::{RevokeTarget, SessionRow};
 use uuid::Uuid;
@@ -89,11 +89,7 @@ impl Lanyard {
         }
     }
 
-    async fn views_with_identities(
-        &self,
-        rows: Vec<SessionRow>,
-        now: Micros,
-    ) -> ServiceResult<Vec<SessionView>> {
+    async fn views_with_identities(&self, rows: Vec<SessionRow>, now: Micros) -> ServiceResult<Vec<SessionView>> {
         let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r.session.identity_id).collect();
         ids.sort();
         ids.dedup();
@@ -107,20 +103,13 @@ impl Lanyard {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let identity = row
-                    .session
-                    .identity_id
-                    .and_then(|id| identities.get(&id).cloned());
+                let identity = row.session.identity_id.and_then(|id| identities.get(&id).cloned());
                 self.view(row, identity, now)
             })
             .collect())
     }
 
-    pub async fn issue_session(
-        &self,
-        caller: &Principal,
-        request: IssueSession,
-    ) -> ServiceResult<IssuedSession> {
+    pub async fn issue_session(&self, caller: &Principal, request: IssueSession) -> ServiceResult<IssuedSession> {
         let identity = self.identity(request.identity_id).await?;
         if !identity.is_active() {
             return Err(ServiceError::IdentityDisabled);
@@ -136,8 +125,7 @@ impl Lanyard {
             .factors
             .into_iter()
             .map(|input| {
-                let mut factor =
-                    Factor::new(input.method, input.completed_at.unwrap_or(now).min(now));
+                let mut factor = Factor::new(input.method, input.completed_at.unwrap_or(now).min(now));
                 if let Some(aal) = input.aal {
                     factor.aal = aal;
                 }
@@ -191,8 +179,7 @@ impl Lanyard {
 
     /// Resolves a presented session token to an active session and its identity.
     async fn active_session_for_token(&self, token: &str) -> ServiceResult<SessionView> {
-        let digest = TokenDigest::of_presented(token)
-            .ok_or(ServiceError::Unauthenticated("no session token"))?;
+        let digest = TokenDigest::of_presented(token).ok_or(ServiceError::Unauthenticated("no session token"))?;
         let now = self.now();
         let row = self
             .store
@@ -206,13 +193,11 @@ impl Lanyard {
             .session
             .identity_id
             .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
-        let identity =
-            self.store
-                .identity(identity_id)
-                .await?
-                .ok_or(ServiceError::Unauthenticated(
-                    "the session's identity no longer exists",
-                ))?;
+        let identity = self
+            .store
+            .identity(identity_id)
+            .await?
+            .ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
         Ok(self.view(row, Some(identity), now))
     }
 
@@ -227,9 +212,7 @@ impl Lanyard {
         let Some(identity) = &view.identity else {
             return Ok(());
         };
-        let required = self
-            .settings
-            .required_aal_for(identity.highest_available_aal());
+        let required = self.settings.required_aal_for(identity.highest_available_aal());
         if view.session.aal() < required {
             return Err(ServiceError::AalRequired { required });
         }
@@ -281,9 +264,7 @@ impl Lanyard {
         let sessions = if request.expand_identity {
             self.views_with_identities(rows, now).await?
         } else {
-            rows.into_iter()
-                .map(|row| self.view(row, None, now))
-                .collect()
+            rows.into_iter().map(|row| self.view(row, None, now)).collect()
         };
         Ok(SessionList {
             sessions,
@@ -360,8 +341,7 @@ impl Lanyard {
                 .ok_or(ServiceError::NotFound("session"))?;
             let due = match row.session.expires_at {
                 Some(expires) => {
-                    expires.0 - self.settings.earliest_possible_extend.whole_microseconds() as i64
-                        <= now.0
+                    expires.0 - self.settings.earliest_possible_extend.whole_microseconds() as i64 <= now.0
                 }
                 None => false,
             };
@@ -371,20 +351,13 @@ impl Lanyard {
             let mut session = row.session.clone();
             session.expires_at = Some(now.plus(self.settings.session_lifespan));
             session.changed_at = now;
-            if let Some(sequence) = self
-                .store
-                .update_session(&session, row.session.sequence, None)
-                .await?
-            {
+            if let Some(sequence) = self.store.update_session(&session, row.session.sequence, None).await? {
                 session.sequence = sequence;
                 let updated = SessionRow {
                     session,
                     identity_state: row.identity_state,
                 };
-                return Ok(self
-                    .views_with_identities(vec![updated], now)
-                    .await?
-                    .remove(0));
+                return Ok(self.views_with_identities(vec![updated], now).await?.remove(0));
             }
         }
         // Lost both races: someone else extended it; show what is stored now.
@@ -420,11 +393,7 @@ impl Lanyard {
     }
 
     /// The caller's other active sessions.
-    pub async fn my_other_sessions(
-        &self,
-        token: &str,
-        page: OffsetPage,
-    ) -> ServiceResult<(Vec<SessionView>, u64)> {
+    pub async fn my_other_sessions(&self, token: &str, page: OffsetPage) -> ServiceResult<(Vec<SessionView>, u64)> {
         let current = self.whoami(token).await?;
         let identity = current
             .identity
@@ -482,8 +451,7 @@ impl Lanyard {
 
     /// Native logout: revokes the session the token belongs to.
     pub async fn logout(&self, token: &str) -> ServiceResult<()> {
-        let digest = TokenDigest::of_presented(token)
-            .ok_or(ServiceError::Unauthenticated("no session token"))?;
+        let digest = TokenDigest::of_presented(token).ok_or(ServiceError::Unauthenticated("no session token"))?;
         let now = self.now();
         let row = self
             .store

@@ -27,9 +27,7 @@ impl Default for Settings {
             session_lifespan: time::Duration::hours(24),
             earliest_possible_extend: time::Duration::hours(24),
             whoami_required_aal: RequiredAal::HighestAvailable,
-            password_hash_concurrency: std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2),
+            password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             max_ids_per_filter: 500,
         }
     }

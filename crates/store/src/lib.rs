@@ -10,9 +10,7 @@ pub mod sql;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use lanyard_domain::{
-    ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest,
-};
+use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use uuid::Uuid;
 
 pub use error::{ConflictOn, StoreError};
@@ -50,10 +48,7 @@ pub enum RevokeTarget {
     /// One session, whatever its state (revoking a revoked session changes nothing).
     Session(Uuid),
     /// Every active session of an identity, optionally keeping one.
-    IdentityActive {
-        identity_id: Uuid,
-        except: Option<Uuid>,
-    },
+    IdentityActive { identity_id: Uuid, except: Option<Uuid> },
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -84,11 +79,7 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_session(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64>;
     async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>>;
     async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRow>>;
-    async fn list_sessions(
-        &self,
-        query: &SessionQuery,
-        now: Micros,
-    ) -> StoreResult<Vec<SessionRow>>;
+    async fn list_sessions(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>>;
     async fn count_sessions(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64>;
     /// Writes the session's mutable fields if its sequence is still `expected_sequence`;
     /// replaces the token digest when one is given. Returns the new sequence, or `None` when

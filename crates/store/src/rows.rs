@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_domain::{
-    ApiKey, Device, Identity, IdentityState, Micros, Scope, Session, TokenDigest,
-};
+use lanyard_domain::{ApiKey, Device, Identity, IdentityState, Micros, Scope, Session, TokenDigest};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
@@ -48,8 +46,7 @@ fn opt_json(text: Option<String>, column: &str) -> Result<Option<serde_json::Val
 }
 
 fn state(text: &str) -> Result<IdentityState, StoreError> {
-    IdentityState::parse(text)
-        .ok_or_else(|| StoreError::Corrupt(format!("unknown identity state {text:?}")))
+    IdentityState::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown identity state {text:?}")))
 }
 
 /// Metadata values are bytes; they are stored as a JSON map of base64-free byte arrays.
@@ -145,11 +142,7 @@ pub(crate) fn encode_credentials(identity: &Identity) -> Result<String, StoreErr
 }
 
 pub(crate) fn encode_scopes(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(" ")
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
 }
 
 pub(crate) fn decode_api_key<'r, R>(row: &'r R) -> Result<ApiKey, StoreError>

@@ -82,8 +82,7 @@ impl KratosError {
 
     /// The whoami 401. Kratos sends no `error.id`; Lanyard adds `session_inactive`.
     pub fn no_valid_session() -> Self {
-        Self::unauthorized("No valid session credentials found in the request.")
-            .with_id("session_inactive")
+        Self::unauthorized("No valid session credentials found in the request.").with_id("session_inactive")
     }
 
     pub fn from_service(error: ServiceError, public_base_url: &str) -> Self {
@@ -95,9 +94,9 @@ impl KratosError {
             }
             error @ ServiceError::SchemaViolation { .. } => Self::bad_request(error.to_string()),
             ServiceError::Conflict(reason) => Self::new(StatusCode::CONFLICT, reason),
-            ServiceError::NotFound(what) => Self::not_found(format!(
-                "Unable to locate the resource: the {what} does not exist"
-            )),
+            ServiceError::NotFound(what) => {
+                Self::not_found(format!("Unable to locate the resource: the {what} does not exist"))
+            }
             ServiceError::Unauthenticated(_) => Self::no_valid_session(),
             ServiceError::Forbidden(reason) => Self::new(StatusCode::FORBIDDEN, reason),
             ServiceError::AalRequired { required } => {
@@ -111,13 +110,8 @@ impl KratosError {
                     format!("the session must be at least {aal}; a second factor is needed"),
                 )
                 .with_id("session_aal2_required")
-                .with_message(
-                    "Session does not fulfill the requested Authenticator Assurance Level",
-                );
-                error.redirect_browser_to = Some(format!(
-                    "{}self-service/login/browser?aal={aal}",
-                    public_base_url
-                ));
+                .with_message("Session does not fulfill the requested Authenticator Assurance Level");
+                error.redirect_browser_to = Some(format!("{}self-service/login/browser?aal={aal}", public_base_url));
                 error
             }
             ServiceError::IdentityDisabled => Self::bad_request("This account was disabled.")
@@ -158,9 +152,7 @@ impl IntoResponse for KratosError {
         }
         error.insert(
             "message".into(),
-            json!(self
-                .message
-                .unwrap_or_else(|| standard_message(self.status).to_owned())),
+            json!(self.message.unwrap_or_else(|| standard_message(self.status).to_owned())),
         );
         let mut body = Map::new();
         body.insert("error".into(), Value::Object(error));

@@ -54,34 +54,23 @@ pub fn bearer_or_bare(headers: &HeaderMap) -> Option<&str> {
 impl<S: RequiredScope> FromRequestParts<AppState> for AdminKey<S> {
     type Rejection = KratosError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let presented = bearer_or_bare(&parts.headers).ok_or_else(|| {
-            KratosError::unauthorized(
-                "an admin API key is required: send Authorization: Bearer <key>",
-            )
-            .with_id("security_identity_mismatch")
+            KratosError::unauthorized("an admin API key is required: send Authorization: Bearer <key>")
+                .with_id("security_identity_mismatch")
         })?;
         let key = state
             .service
             .authenticate_api_key(presented)
             .await
             .map_err(|e| match e {
-                lanyard_service::ServiceError::Unauthenticated(reason) => {
-                    KratosError::unauthorized(reason)
-                }
+                lanyard_service::ServiceError::Unauthenticated(reason) => KratosError::unauthorized(reason),
                 other => KratosError::from_service(other, &state.config.public_base_url),
             })?;
         if !key.allows(S::SCOPE) {
             return Err(KratosError::new(
                 axum::http::StatusCode::FORBIDDEN,
-                format!(
-                    "the API key {:?} lacks the scope {}",
-                    key.name,
-                    S::SCOPE.as_str()
-                ),
+                format!("the API key {:?} lacks the scope {}", key.name, S::SCOPE.as_str()),
             ));
         }
         Ok(AdminKey {
@@ -98,10 +87,7 @@ pub struct SessionTokenHeader(pub Option<String>);
 impl FromRequestParts<AppState> for SessionTokenHeader {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let headers = &parts.headers;
         if let Some(token) = headers
             .get("x-session-token")
@@ -111,11 +97,7 @@ impl FromRequestParts<AppState> for SessionTokenHeader {
             return Ok(SessionTokenHeader(Some(token.trim().to_owned())));
         }
         let cookie_name = state.config.session_cookie_name.as_str();
-        for cookies in headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
+        for cookies in headers.get_all(COOKIE).iter().filter_map(|v| v.to_str().ok()) {
             for pair in cookies.split(';') {
                 if let Some((name, value)) = pair.trim().split_once('=') {
                     if name == cookie_name && !value.is_empty() {
@@ -153,11 +135,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KratosJson<T> {
                 "the request body must be a JSON document, but it is empty",
             ));
         }
-        serde_json::from_slice(&bytes).map(KratosJson).map_err(|e| {
-            KratosError::bad_request(format!(
-                "the request body is not valid JSON for this endpoint: {e}"
-            ))
-        })
+        serde_json::from_slice(&bytes)
+            .map(KratosJson)
+            .map_err(|e| KratosError::bad_request(format!("the request body is not valid JSON for this endpoint: {e}")))
     }
 }
 

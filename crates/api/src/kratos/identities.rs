@@ -10,9 +10,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::error::KratosError;
-use super::extract::{
-    parse_uuid, AdminKey, IdentityRead, IdentityWrite as IdentityWriteScope, KratosJson,
-};
+use super::extract::{parse_uuid, AdminKey, IdentityRead, IdentityWrite as IdentityWriteScope, KratosJson};
 use super::paging::{self, link_url, set_link};
 use super::wire::{identity_json, Audience};
 use crate::query::QueryParams;
@@ -25,11 +23,7 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
     move |e| KratosError::from_service(e, &state.config.public_base_url)
 }
 
-fn identity_response(
-    state: &AppState,
-    status: StatusCode,
-    identity: &lanyard_domain::Identity,
-) -> Response {
+fn identity_response(state: &AppState, status: StatusCode, identity: &lanyard_domain::Identity) -> Response {
     (
         status,
         Json(identity_json(
@@ -54,9 +48,7 @@ pub struct IdentityBody {
     credentials: Option<Map<String, Value>>,
 }
 
-fn password_from(
-    credentials: Option<Map<String, Value>>,
-) -> Result<Option<PasswordInput>, KratosError> {
+fn password_from(credentials: Option<Map<String, Value>>) -> Result<Option<PasswordInput>, KratosError> {
     let Some(credentials) = credentials else {
         return Ok(None);
     };
@@ -100,16 +92,10 @@ impl IdentityBody {
             .traits
             .ok_or_else(|| KratosError::bad_request("traits is required"))?;
         let state = match self.state.as_deref() {
-            None if require_state => {
-                return Err(KratosError::bad_request(
-                    "state is required (active or inactive)",
-                ))
-            }
+            None if require_state => return Err(KratosError::bad_request("state is required (active or inactive)")),
             None => None,
             Some(s) => Some(IdentityState::parse(s).ok_or_else(|| {
-                KratosError::bad_request(format!(
-                    "state must be \"active\" or \"inactive\", not {s:?}"
-                ))
+                KratosError::bad_request(format!("state must be \"active\" or \"inactive\", not {s:?}"))
             })?),
         };
         let organization_id = match self.organization_id.as_deref().filter(|s| !s.is_empty()) {
@@ -183,11 +169,7 @@ pub async fn get(
     Path(id): Path<String>,
 ) -> Result<Response, KratosError> {
     let id = parse_uuid("the identity id", &id)?;
-    let identity = state
-        .service
-        .identity(id)
-        .await
-        .map_err(service_error(&state))?;
+    let identity = state.service.identity(id).await.map_err(service_error(&state))?;
     Ok(identity_response(&state, StatusCode::OK, &identity))
 }
 
@@ -210,11 +192,7 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> Result<StatusCode, KratosError> {
     let id = parse_uuid("the identity id", &id)?;
-    state
-        .service
-        .delete_identity(id)
-        .await
-        .map_err(service_error(&state))?;
+    state.service.delete_identity(id).await.map_err(service_error(&state))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -254,10 +232,7 @@ fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
         filters.push(IdentityFilter::IdentifierPrefix(prefix.to_owned()));
     }
     if let Some(org) = query.first("organization_id") {
-        filters.push(IdentityFilter::Organization(parse_uuid(
-            "organization_id",
-            org,
-        )?));
+        filters.push(IdentityFilter::Organization(parse_uuid("organization_id", org)?));
     }
     match filters.len() {
         0 => Ok(IdentityFilter::All),
@@ -274,18 +249,14 @@ pub async fn list(
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Response, KratosError> {
-    let page_size = paging::page_size(
-        &query,
-        "page_size",
-        DEFAULT_IDENTITY_PAGE,
-        MAX_IDENTITY_PAGE,
-    )?;
-    let after = match query.first("page_token") {
-        None => None,
-        Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
-            KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
-        })?),
-    };
+    let page_size = paging::page_size(&query, "page_size", DEFAULT_IDENTITY_PAGE, MAX_IDENTITY_PAGE)?;
+    let after =
+        match query.first("page_token") {
+            None => None,
+            Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
+                KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
+            })?),
+        };
     let filter = identity_filter(&query)?;
     let list = state
         .service
@@ -321,10 +292,7 @@ pub async fn list(
             link_url(
                 "/admin/identities",
                 &query,
-                &[
-                    ("page_size", page_size.to_string()),
-                    ("page_token", next.to_string()),
-                ],
+                &[("page_size", page_size.to_string()), ("page_token", next.to_string())],
             ),
             "next",
         ));

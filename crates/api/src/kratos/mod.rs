@@ -30,10 +30,7 @@ pub fn admin_routes(_state: AppState) -> Router<AppState> {
             "/admin/identities/{id}/sessions",
             get(sessions_admin::list_for_identity).delete(sessions_admin::delete_for_identity),
         )
-        .route(
-            "/admin/identities",
-            get(identities::list).post(identities::create),
-        )
+        .route("/admin/identities", get(identities::list).post(identities::create))
         .route(
             "/admin/identities/{id}",
             get(identities::get)

@@ -13,19 +13,12 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 
 /// `page_size`: absent or ≤ 0 → the default; above the maximum → the maximum; not an
 /// integer → 400.
-pub fn page_size(
-    query: &QueryParams,
-    name: &str,
-    default: u32,
-    max: u32,
-) -> Result<u32, KratosError> {
+pub fn page_size(query: &QueryParams, name: &str, default: u32, max: u32) -> Result<u32, KratosError> {
     let Some(raw) = query.first(name) else {
         return Ok(default);
     };
     let value: i64 = raw.trim().parse().map_err(|_| {
-        KratosError::bad_request(format!(
-            "could not parse parameter {name}: {raw:?} is not an integer"
-        ))
+        KratosError::bad_request(format!("could not parse parameter {name}: {raw:?} is not an integer"))
     })?;
     Ok(if value <= 0 {
         default
@@ -91,14 +84,11 @@ pub fn encode_offset_token(offset: u64) -> String {
 }
 
 fn decode_offset_token(token: &str) -> Result<u64, KratosError> {
-    let invalid =
-        || KratosError::bad_request("The page token is invalid, do not craft your own page tokens");
+    let invalid = || KratosError::bad_request("The page token is invalid, do not craft your own page tokens");
     let cleaned = token.trim().replace(' ', "+");
     let bytes = URL_SAFE_NO_PAD
         .decode(cleaned.trim_end_matches('='))
-        .or_else(|_| {
-            base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned.trim_end_matches('='))
-        })
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned.trim_end_matches('=')))
         .map_err(|_| invalid())?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     match &value["offset"] {
@@ -147,18 +137,9 @@ mod tests {
     fn page_size_rules() {
         let q = |s: &str| QueryParams::parse(Some(s));
         assert_eq!(page_size(&q(""), "page_size", 250, 1000).unwrap(), 250);
-        assert_eq!(
-            page_size(&q("page_size=0"), "page_size", 250, 1000).unwrap(),
-            250
-        );
-        assert_eq!(
-            page_size(&q("page_size=-5"), "page_size", 250, 1000).unwrap(),
-            250
-        );
-        assert_eq!(
-            page_size(&q("page_size=5000"), "page_size", 250, 1000).unwrap(),
-            1000
-        );
+        assert_eq!(page_size(&q("page_size=0"), "page_size", 250, 1000).unwrap(), 250);
+        assert_eq!(page_size(&q("page_size=-5"), "page_size", 250, 1000).unwrap(), 250);
+        assert_eq!(page_size(&q("page_size=5000"), "page_size", 250, 1000).unwrap(), 1000);
         assert!(page_size(&q("page_size=ten"), "page_size", 250, 1000).is_err());
     }
 

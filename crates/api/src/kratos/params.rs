@@ -44,14 +44,8 @@ mod tests {
 
     #[test]
     fn active_accepts_go_booleans_only() {
-        assert_eq!(
-            active(&QueryParams::parse(Some("active=T"))).unwrap(),
-            Some(true)
-        );
-        assert_eq!(
-            active(&QueryParams::parse(Some("active=0"))).unwrap(),
-            Some(false)
-        );
+        assert_eq!(active(&QueryParams::parse(Some("active=T"))).unwrap(), Some(true));
+        assert_eq!(active(&QueryParams::parse(Some("active=0"))).unwrap(), Some(false));
         assert!(active(&QueryParams::parse(Some("active=yes"))).is_err());
     }
 

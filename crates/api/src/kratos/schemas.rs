@@ -25,10 +25,7 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// Accepts the raw id or its base64url form (which is what `schema_url` contains).
-async fn get_one(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, KratosError> {
+async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, KratosError> {
     let schemas = state.service.schemas();
     let decoded = URL_SAFE_NO_PAD
         .decode(id.trim_end_matches('='))

@@ -44,11 +44,7 @@ pub async fn list(
         hidden_devices: HiddenDevices::Null,
         public_base_url: &state.config.public_base_url,
     };
-    let body: Vec<_> = list
-        .sessions
-        .iter()
-        .map(|view| session_json(view, &options))
-        .collect();
+    let body: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
 
     let first_token = state.service.page_token_for(Cursor {
         created_at: Micros(i64::MAX),
@@ -58,10 +54,7 @@ pub async fn list(
         link_url(
             "/admin/sessions",
             &query,
-            &[
-                ("page_size", page_size.to_string()),
-                ("page_token", first_token),
-            ],
+            &[("page_size", page_size.to_string()), ("page_token", first_token)],
         ),
         "first",
     )];
@@ -110,11 +103,7 @@ pub async fn disable(
     Path(id): Path<String>,
 ) -> Result<StatusCode, KratosError> {
     let id = parse_uuid("the session id", &id)?;
-    state
-        .service
-        .disable_session(id)
-        .await
-        .map_err(service_error(&state))?;
+    state.service.disable_session(id).await.map_err(service_error(&state))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,11 +115,7 @@ pub async fn extend(
     Path(id): Path<String>,
 ) -> Result<Response, KratosError> {
     let id = parse_uuid("the session id", &id)?;
-    let view = state
-        .service
-        .extend_session(id)
-        .await
-        .map_err(service_error(&state))?;
+    let view = state.service.extend_session(id).await.map_err(service_error(&state))?;
     if !state.config.extend_returns_session {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }

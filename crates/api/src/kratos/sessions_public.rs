@@ -67,11 +67,7 @@ pub async fn list_mine(
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
     let options = owner_options(&state);
     let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
-    Ok((
-        paging::offset_headers("/sessions", &query, page, total),
-        Json(body),
-    )
-        .into_response())
+    Ok((paging::offset_headers("/sessions", &query, page, total), Json(body)).into_response())
 }
 
 /// `DELETE /sessions`: revoke all my other sessions.
@@ -96,17 +92,12 @@ pub async fn revoke_mine(
 ) -> Result<StatusCode, KratosError> {
     let token = require_token(token)?;
     let id = parse_uuid("the session id", &id)?;
-    state
-        .service
-        .revoke_my_session(&token, id)
-        .await
-        .map_err(|e| match e {
-            lanyard_service::ServiceError::Invalid(_) => {
-                KratosError::bad_request("cannot revoke current session")
-                    .with_debug("use the logout flow instead")
-            }
-            other => KratosError::from_service(other, &state.config.public_base_url),
-        })?;
+    state.service.revoke_my_session(&token, id).await.map_err(|e| match e {
+        lanyard_service::ServiceError::Invalid(_) => {
+            KratosError::bad_request("cannot revoke current session").with_debug("use the logout flow instead")
+        }
+        other => KratosError::from_service(other, &state.config.public_base_url),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -120,15 +111,11 @@ pub async fn logout(
     State(state): State<AppState>,
     KratosJson(body): KratosJson<LogoutBody>,
 ) -> Result<StatusCode, KratosError> {
-    state
-        .service
-        .logout(&body.session_token)
-        .await
-        .map_err(|e| match e {
-            lanyard_service::ServiceError::Unauthenticated(_) => {
-                KratosError::bad_request("session_token is empty or longer than 200 characters")
-            }
-            other => KratosError::from_service(other, &state.config.public_base_url),
-        })?;
+    state.service.logout(&body.session_token).await.map_err(|e| match e {
+        lanyard_service::ServiceError::Unauthenticated(_) => {
+            KratosError::bad_request("session_token is empty or longer than 200 characters")
+        }
+        other => KratosError::from_service(other, &state.config.public_base_url),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }

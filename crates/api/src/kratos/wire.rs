@@ -17,10 +17,7 @@ fn at(micros: Micros) -> OffsetDateTime {
 pub struct SessionJson {
     pub id: Uuid,
     pub active: bool,
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub authenticated_at: OffsetDateTime,
@@ -58,10 +55,7 @@ pub struct IdentityJson {
     pub schema_id: String,
     pub schema_url: String,
     pub state: &'static str,
-    #[serde(
-        with = "time::serde::rfc3339::option",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(with = "time::serde::rfc3339::option", skip_serializing_if = "Option::is_none")]
     pub state_changed_at: Option<OffsetDateTime>,
     pub traits: Value,
     pub metadata_public: Option<Value>,
@@ -97,10 +91,7 @@ pub enum HiddenDevices {
 }
 
 pub fn schema_url(public_base_url: &str, schema_id: &str) -> String {
-    format!(
-        "{public_base_url}schemas/{}",
-        URL_SAFE_NO_PAD.encode(schema_id)
-    )
+    format!("{public_base_url}schemas/{}", URL_SAFE_NO_PAD.encode(schema_id))
 }
 
 fn method_json(factor: &Factor) -> MethodJson {
@@ -122,11 +113,7 @@ fn device_json(device: &Device) -> DeviceJson {
     }
 }
 
-pub fn identity_json(
-    identity: &Identity,
-    audience: Audience,
-    public_base_url: &str,
-) -> IdentityJson {
+pub fn identity_json(identity: &Identity, audience: Audience, public_base_url: &str) -> IdentityJson {
     let credentials = (audience == Audience::AdminIdentity).then(|| {
         identity
             .credentials

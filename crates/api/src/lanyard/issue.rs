@@ -56,17 +56,14 @@ fn factor(body: MethodBody) -> Result<FactorInput, KratosError> {
             lanyard_domain::factor::KRATOS_METHOD_NAMES.join(", ")
         ))
     })?;
-    let aal =
-        match body.aal.as_deref() {
-            None => None,
-            Some(value) => Some(Aal::parse(value).filter(|a| *a != Aal::Aal0).ok_or_else(
-                || {
-                    KratosError::bad_request(format!(
-                        "aal must be aal1, aal2 or aal3, not {value:?}"
-                    ))
-                },
-            )?),
-        };
+    let aal = match body.aal.as_deref() {
+        None => None,
+        Some(value) => Some(
+            Aal::parse(value)
+                .filter(|a| *a != Aal::Aal0)
+                .ok_or_else(|| KratosError::bad_request(format!("aal must be aal1, aal2 or aal3, not {value:?}")))?,
+        ),
+    };
     Ok(FactorInput {
         method,
         aal,
@@ -94,11 +91,7 @@ pub async fn issue_session(
     KratosJson(body): KratosJson<IssueBody>,
 ) -> Result<Response, KratosError> {
     let identity_id = parse_uuid("identity_id", &body.identity_id)?;
-    let factors = body
-        .methods
-        .into_iter()
-        .map(factor)
-        .collect::<Result<Vec<_>, _>>()?;
+    let factors = body.methods.into_iter().map(factor).collect::<Result<Vec<_>, _>>()?;
     let device = body.device.unwrap_or_default();
     let request = IssueSession {
         identity_id,

@@ -18,9 +18,7 @@ fn workspace_root() -> PathBuf {
 }
 
 fn run(command: &mut Command, what: &str) {
-    let status = command
-        .status()
-        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let status = command.status().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
     assert!(status.success(), "{what} failed with {status}");
 }
 
@@ -39,14 +37,7 @@ fn contract_python() -> PathBuf {
         );
         run(
             Command::new(&python)
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "-r",
-                ])
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
                 .arg(&requirements),
             "pip install -r tests/contract/requirements.txt",
         );
@@ -57,20 +48,11 @@ fn contract_python() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_kratos_python_sdk_works_against_lanyard() {
-    let python = tokio::task::spawn_blocking(contract_python)
-        .await
-        .expect("venv setup");
+    let python = tokio::task::spawn_blocking(contract_python).await.expect("venv setup");
     let app = TestApp::start_on_system_clock().await;
     let root = workspace_root();
     let output = tokio::process::Command::new(python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/contract/kratos",
-        ])
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/contract/kratos"])
         .current_dir(&root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("LANYARD_PUBLIC_URL", &app.public)

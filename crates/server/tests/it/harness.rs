@@ -1,11 +1,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use lanyard_api::{admin_router, public_router, ApiConfig, AppState};
+use lanyard_api::{ApiConfig, AppState};
 use lanyard_domain::PageTokenKeys;
-use lanyard_service::{
-    Clock, IssueSession, Lanyard, ManualClock, Principal, SchemaRegistry, Settings, SystemClock,
-};
+use lanyard_service::{Clock, IssueSession, Lanyard, ManualClock, Principal, SchemaRegistry, Settings, SystemClock};
 use lanyard_store::{SqliteOptions, SqliteStore, Store};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
@@ -30,12 +28,9 @@ async fn spawn(router: axum::Router) -> SocketAddr {
         .expect("bind a free port");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .ok();
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .await
+            .ok();
     });
     addr
 }
@@ -44,23 +39,11 @@ impl TestApp {
     /// An app whose clock stands still until the test moves it.
     pub async fn start() -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        Self::start_with(
-            clock.clone(),
-            Some(clock),
-            Settings::default(),
-            ApiConfig::default(),
-        )
-        .await
+        Self::start_with(clock.clone(), Some(clock), Settings::default(), ApiConfig::default()).await
     }
 
     pub async fn start_on_system_clock() -> Self {
-        Self::start_with(
-            Arc::new(SystemClock),
-            None,
-            Settings::default(),
-            ApiConfig::default(),
-        )
-        .await
+        Self::start_with(Arc::new(SystemClock), None, Settings::default(), ApiConfig::default()).await
     }
 
     pub async fn start_with(
@@ -70,32 +53,24 @@ impl TestApp {
         mut api: ApiConfig,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
-                .await
-                .expect("open SQLite store");
+        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
+            .await
+            .expect("open SQLite store");
         let store: Arc<dyn Store> = Arc::new(store);
-        let keys =
-            PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
-        let service = Arc::new(Lanyard::new(
-            store,
-            clock,
-            settings,
-            SchemaRegistry::builtin(),
-            keys,
-        ));
+        let keys = PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
+        let service = Arc::new(Lanyard::new(store, clock, settings, SchemaRegistry::builtin(), keys));
         let key = service
             .create_api_key("integration tests", vec![])
             .await
             .expect("create API key");
 
-        let public_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let public_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let public_addr = public_listener.local_addr().expect("addr");
         api.public_base_url = format!("http://{public_addr}/");
         let state = AppState::new(service.clone(), api);
-        let public_router = public_router(state.clone());
+        // The production layers (body limit, timeout, request ids, access log), default settings.
+        let config = lanyard::config::Config::from_toml_str("").expect("default config");
+        let (public_router, admin_router) = lanyard::app::build_routers(&config, state);
         tokio::spawn(async move {
             axum::serve(
                 public_listener,
@@ -104,7 +79,7 @@ impl TestApp {
             .await
             .ok();
         });
-        let admin_addr = spawn(admin_router(state)).await;
+        let admin_addr = spawn(admin_router).await;
         TestApp {
             public: format!("http://{public_addr}"),
             admin: format!("http://{admin_addr}"),
@@ -145,9 +120,7 @@ impl TestApp {
     }
 
     pub async fn create_identity_id(&self) -> Uuid {
-        let identity = self
-            .create_identity(&format!("{}@example.org", Uuid::new_v4()))
-            .await;
+        let identity = self.create_identity(&format!("{}@example.org", Uuid::new_v4())).await;
         identity_id(&identity)
     }
 
@@ -253,24 +226,13 @@ pub fn links(response: &Response) -> Vec<(String, String)> {
         .split(',')
         .filter_map(|part| {
             let (url, rel) = part.split_once(';')?;
-            let url = url
-                .trim()
-                .trim_start_matches('<')
-                .trim_end_matches('>')
-                .to_owned();
-            let rel = rel
-                .trim()
-                .trim_start_matches("rel=")
-                .trim_matches('"')
-                .to_owned();
+            let url = url.trim().trim_start_matches('<').trim_end_matches('>').to_owned();
+            let rel = rel.trim().trim_start_matches("rel=").trim_matches('"').to_owned();
             Some((rel, url))
         })
         .collect()
 }
 
 pub fn link(response: &Response, rel: &str) -> Option<String> {
-    links(response)
-        .into_iter()
-        .find(|(r, _)| r == rel)
-        .map(|(_, url)| url)
+    links(response).into_iter().find(|(r, _)| r == rel).map(|(_, url)| url)
 }

@@ -61,13 +61,7 @@ async fn unexpanded_fields_differ_between_list_and_get_as_in_kratos() {
     let (session, _) = app.issue(identity, json!({})).await;
     let id = session_id(&session);
 
-    let (_, list) = read(
-        app.admin(Method::GET, "/admin/sessions")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, list) = read(app.admin(Method::GET, "/admin/sessions").send().await.unwrap()).await;
     assert_eq!(list[0]["identity"], serde_json::Value::Null);
     assert_eq!(list[0]["devices"], serde_json::Value::Null);
 
@@ -109,19 +103,13 @@ async fn the_active_filter_matches_the_active_field_for_expired_revoked_and_disa
     let (active, _) = app.issue(alive_identity, json!({})).await;
     let (of_disabled, _) = app.issue(disabled_identity, json!({})).await;
     let r = app
-        .admin(
-            Method::DELETE,
-            &format!("/admin/sessions/{}", session_id(&revoked)),
-        )
+        .admin(Method::DELETE, &format!("/admin/sessions/{}", session_id(&revoked)))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
     let r = app
-        .admin(
-            Method::PATCH,
-            &format!("/admin/identities/{disabled_identity}"),
-        )
+        .admin(Method::PATCH, &format!("/admin/identities/{disabled_identity}"))
         .json(&json!([{"op": "replace", "path": "/state", "value": "inactive"}]))
         .send()
         .await
@@ -143,15 +131,8 @@ async fn the_active_filter_matches_the_active_field_for_expired_revoked_and_disa
             .unwrap(),
     )
     .await;
-    assert_eq!(
-        ids(&active_list),
-        vec![active["id"].as_str().unwrap().to_owned()]
-    );
-    assert!(active_list
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["active"] == true));
+    assert_eq!(ids(&active_list), vec![active["id"].as_str().unwrap().to_owned()]);
+    assert!(active_list.as_array().unwrap().iter().all(|s| s["active"] == true));
 
     let (_, inactive_list) = read(
         app.admin(Method::GET, "/admin/sessions?active=false")
@@ -168,11 +149,7 @@ async fn the_active_filter_matches_the_active_field_for_expired_revoked_and_disa
         .collect();
     expected.sort();
     assert_eq!(inactive, expected);
-    assert!(inactive_list
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|s| s["active"] == false));
+    assert!(inactive_list.as_array().unwrap().iter().all(|s| s["active"] == false));
 }
 
 #[tokio::test]
@@ -201,13 +178,10 @@ async fn disable_keeps_the_row_and_ends_the_session() {
     assert_eq!(status, 200);
     assert_eq!(body["active"], false);
     let (status, body) = read(
-        app.admin(
-            Method::DELETE,
-            &format!("/admin/sessions/{}", uuid::Uuid::now_v7()),
-        )
-        .send()
-        .await
-        .unwrap(),
+        app.admin(Method::DELETE, &format!("/admin/sessions/{}", uuid::Uuid::now_v7()))
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_kratos_error(status, &body, 404);
@@ -246,9 +220,7 @@ async fn extend_moves_expiry_to_now_plus_lifespan_and_revives_whoami() {
 
 #[tokio::test]
 async fn extend_is_a_no_op_before_the_earliest_possible_extend() {
-    let clock = std::sync::Arc::new(lanyard_service::ManualClock::new(
-        time::OffsetDateTime::now_utc(),
-    ));
+    let clock = std::sync::Arc::new(lanyard_service::ManualClock::new(time::OffsetDateTime::now_utc()));
     let settings = lanyard_service::Settings {
         earliest_possible_extend: time::Duration::hours(1),
         ..Default::default()
@@ -281,9 +253,7 @@ async fn extend_is_a_no_op_before_the_earliest_possible_extend() {
 
 #[tokio::test]
 async fn extend_can_answer_204_when_configured() {
-    let clock = std::sync::Arc::new(lanyard_service::ManualClock::new(
-        time::OffsetDateTime::now_utc(),
-    ));
+    let clock = std::sync::Arc::new(lanyard_service::ManualClock::new(time::OffsetDateTime::now_utc()));
     let api = lanyard_api::ApiConfig {
         extend_returns_session: false,
         ..Default::default()
@@ -324,11 +294,7 @@ async fn identity_sessions_are_offset_paged_with_total_and_links() {
         let (status, body) = read(response).await;
         assert_eq!(status, 200);
         for s in body.as_array().unwrap() {
-            assert_eq!(
-                s["identity"]["id"],
-                identity.to_string(),
-                "identity always expanded"
-            );
+            assert_eq!(s["identity"]["id"], identity.to_string(), "identity always expanded");
             assert!(s["devices"].is_array());
             seen.push(s["id"].as_str().unwrap().to_owned());
         }
@@ -356,37 +322,24 @@ async fn deleting_identity_sessions_removes_them_and_404s_only_for_unknown_ident
     let identity = app.create_identity_id().await;
     let (session, token) = app.issue(identity, json!({})).await;
     let r = app
-        .admin(
-            Method::DELETE,
-            &format!("/admin/identities/{identity}/sessions"),
-        )
+        .admin(Method::DELETE, &format!("/admin/identities/{identity}/sessions"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.whoami_status(&token).await, 401);
     let r = app
-        .admin(
-            Method::GET,
-            &format!("/admin/sessions/{}", session_id(&session)),
-        )
+        .admin(Method::GET, &format!("/admin/sessions/{}", session_id(&session)))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
     let r = app
-        .admin(
-            Method::DELETE,
-            &format!("/admin/identities/{identity}/sessions"),
-        )
+        .admin(Method::DELETE, &format!("/admin/identities/{identity}/sessions"))
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        204,
-        "an identity without sessions is not an error"
-    );
+    assert_eq!(r.status(), 204, "an identity without sessions is not an error");
     let (status, body) = read(
         app.admin(
             Method::DELETE,

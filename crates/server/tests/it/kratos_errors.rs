@@ -29,10 +29,7 @@ async fn bad_path_uuids_are_400_with_the_kratos_debug_text() {
 async fn bad_query_parameters_are_named_in_the_error() {
     let app = TestApp::start().await;
     for (query, needle) in [
-        (
-            "expand=everything",
-            "Could not parse expand option: everything",
-        ),
+        ("expand=everything", "Could not parse expand option: everything"),
         ("expand=identity,devices", "Could not parse expand option"),
         ("active=maybe", "could not parse parameter active"),
         ("page_size=1.5", "could not parse parameter page_size"),
@@ -45,10 +42,7 @@ async fn bad_query_parameters_are_named_in_the_error() {
         )
         .await;
         let error = assert_kratos_error(status, &body, 400);
-        assert!(
-            error["reason"].as_str().unwrap().contains(needle),
-            "{query}: {body}"
-        );
+        assert!(error["reason"].as_str().unwrap().contains(needle), "{query}: {body}");
     }
 }
 
@@ -100,11 +94,7 @@ async fn admin_routes_need_a_key_with_the_right_scope() {
     assert_eq!(r.status(), 200);
     let (status, body) = read(
         app.http
-            .delete(format!(
-                "{}/admin/sessions/{}",
-                app.admin,
-                uuid::Uuid::now_v7()
-            ))
+            .delete(format!("{}/admin/sessions/{}", app.admin, uuid::Uuid::now_v7()))
             .bearer_auth(&secret)
             .send()
             .await
@@ -164,28 +154,10 @@ async fn malformed_bodies_are_400() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_kratos_shape() {
     let app = TestApp::start().await;
-    let (status, body) = read(
-        app.admin(Method::GET, "/admin/nothing-here")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.admin(Method::GET, "/admin/nothing-here").send().await.unwrap()).await;
     assert_kratos_error(status, &body, 404);
-    let (status, body) = read(
-        app.admin(Method::POST, "/admin/sessions")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.admin(Method::POST, "/admin/sessions").send().await.unwrap()).await;
     assert_kratos_error(status, &body, 405);
-    let (status, body) = read(
-        app.public(Method::GET, "/admin/sessions")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.public(Method::GET, "/admin/sessions").send().await.unwrap()).await;
     assert_kratos_error(status, &body, 404);
 }

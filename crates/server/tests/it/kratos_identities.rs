@@ -8,9 +8,11 @@ async fn create_with_a_password_hashes_it_and_never_shows_it() {
     let app = TestApp::start().await;
     let (status, body) = read(
         app.admin(Method::POST, "/admin/identities")
-            .json(&json!({"schema_id": "default", "traits": {"email": "Ada@Example.org", "name": "Ada"},
+            .json(
+                &json!({"schema_id": "default", "traits": {"email": "Ada@Example.org", "name": "Ada"},
                 "metadata_public": {"plan": "pro"}, "metadata_admin": {"note": "vip"}, "external_id": "crm-1",
-                "credentials": {"password": {"config": {"password": "correct horse battery"}}}}))
+                "credentials": {"password": {"config": {"password": "correct horse battery"}}}}),
+            )
             .send()
             .await
             .unwrap(),
@@ -26,22 +28,15 @@ async fn create_with_a_password_hashes_it_and_never_shows_it() {
         json!(["ada@example.org"])
     );
     assert_eq!(body["credentials"]["password"]["config"], json!({}));
-    assert!(
-        !body.to_string().contains("argon2"),
-        "no hash leaves the service"
-    );
+    assert!(!body.to_string().contains("argon2"), "no hash leaves the service");
 
     let id = identity_id(&body);
     let stored = app.service.identity(id).await.unwrap();
-    let hash = stored.credentials[&lanyard_domain::CredentialType::Password].config
-        ["hashed_password"]
+    let hash = stored.credentials[&lanyard_domain::CredentialType::Password].config["hashed_password"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert!(
-        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-        "{hash}"
-    );
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
 
     let (status, by_external) = read(
         app.admin(Method::GET, "/admin/identities/by/external/crm-1")
@@ -75,11 +70,7 @@ async fn traits_are_validated_against_the_schema() {
     for (schema, traits, needle) in [
         ("default", json!({"email": "not-an-email"}), "/traits/email"),
         ("default", json!({"username": "x"}), "email"),
-        (
-            "default",
-            json!({"email": "a@b.co", "shoe_size": 44}),
-            "shoe_size",
-        ),
+        ("default", json!({"email": "a@b.co", "shoe_size": 44}), "shoe_size"),
         ("nope", json!({"email": "a@b.co"}), "nope"),
     ] {
         let (status, body) = read(
@@ -110,10 +101,8 @@ async fn imported_bcrypt_hashes_are_kept_and_unknown_credential_types_refused() 
     assert_eq!(status, 201);
     let (status, body) = read(
         app.admin(Method::POST, "/admin/identities")
-            .json(
-                &json!({"schema_id": "default", "traits": {"email": "c@example.org"},
-                "credentials": {"telepathy": {"config": {}}}}),
-            )
+            .json(&json!({"schema_id": "default", "traits": {"email": "c@example.org"},
+                "credentials": {"telepathy": {"config": {}}}}))
             .send()
             .await
             .unwrap(),
@@ -200,9 +189,7 @@ async fn identities_are_keyset_paged_by_id() {
     let app = TestApp::start().await;
     let mut created = Vec::new();
     for n in 0..7 {
-        created.push(
-            identity_id(&app.create_identity(&format!("p{n}@example.org")).await).to_string(),
-        );
+        created.push(identity_id(&app.create_identity(&format!("p{n}@example.org")).await).to_string());
     }
     let mut seen = Vec::new();
     let mut url = "/admin/identities?page_size=3".to_owned();
@@ -223,13 +210,10 @@ async fn identities_are_keyset_paged_by_id() {
     }
     assert_eq!(seen, created, "UUIDv7 ids ascend in creation order");
     let (_, found) = read(
-        app.admin(
-            Method::GET,
-            "/admin/identities?credentials_identifier=P3@EXAMPLE.ORG",
-        )
-        .send()
-        .await
-        .unwrap(),
+        app.admin(Method::GET, "/admin/identities?credentials_identifier=P3@EXAMPLE.ORG")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(found.as_array().unwrap().len(), 1);
@@ -266,10 +250,7 @@ async fn deleting_an_identity_deletes_its_sessions() {
     );
     assert_eq!(app.whoami_status(&token).await, 401);
     let r = app
-        .admin(
-            Method::GET,
-            &format!("/admin/sessions/{}", session_id(&session)),
-        )
+        .admin(Method::GET, &format!("/admin/sessions/{}", session_id(&session)))
         .send()
         .await
         .unwrap();
@@ -295,12 +276,6 @@ async fn schemas_are_served_on_both_ports_by_id_and_by_schema_url() {
     assert_eq!(schema["properties"]["traits"]["required"], json!(["email"]));
     let (_, all) = read(app.admin(Method::GET, "/schemas").send().await.unwrap()).await;
     assert_eq!(all[0]["id"], "default");
-    let (status, body) = read(
-        app.public(Method::GET, "/schemas/unknown")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = read(app.public(Method::GET, "/schemas/unknown").send().await.unwrap()).await;
     assert_kratos_error(status, &body, 404);
 }

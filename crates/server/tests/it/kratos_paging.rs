@@ -18,10 +18,7 @@ async fn walk(
     for page in 0.. {
         let response = app.admin(Method::GET, &url).send().await.expect("request");
         assert_eq!(response.status(), 200, "{url}");
-        assert!(
-            link(&response, "first").is_some(),
-            "every page links to the first"
-        );
+        assert!(link(&response, "first").is_some(), "every page links to the first");
         let next = link(&response, "next");
         let body: serde_json::Value = response.json().await.expect("JSON");
         seen.extend(
@@ -95,10 +92,7 @@ async fn the_page_size_rules_of_kratos_apply() {
             .await
             .unwrap();
         let first = link(&response, "first").expect("first link");
-        assert!(
-            first.contains(&format!("page_size={expected}")),
-            "{query}: {first}"
-        );
+        assert!(first.contains(&format!("page_size={expected}")), "{query}: {first}");
     }
     let (status, body) = read(
         app.admin(Method::GET, "/admin/sessions?page_size=ten")

@@ -13,8 +13,7 @@ async fn whoami_finds_the_token_in_header_cookie_or_bearer() {
             .header("X-Session-Token", &token),
         app.public(Method::GET, "/sessions/whoami")
             .header("Cookie", format!("theme=dark; ory_kratos_session={token}")),
-        app.public(Method::POST, "/sessions/whoami")
-            .bearer_auth(&token),
+        app.public(Method::POST, "/sessions/whoami").bearer_auth(&token),
     ] {
         let response = request.send().await.unwrap();
         assert_eq!(
@@ -51,10 +50,7 @@ async fn whoami_rejects_missing_unknown_and_expired_tokens_with_session_inactive
         let (status, body) = read(request.send().await.unwrap()).await;
         let error = assert_kratos_error(status, &body, 401);
         assert_eq!(error["id"], "session_inactive");
-        assert_eq!(
-            error["reason"],
-            "No valid session credentials found in the request."
-        );
+        assert_eq!(error["reason"], "No valid session credentials found in the request.");
     }
 }
 
@@ -74,11 +70,7 @@ async fn whoami_demands_aal2_from_identities_that_have_a_second_factor() {
             updated_at: identity.created_at,
         },
     );
-    app.service
-        .store()
-        .update_identity(&identity)
-        .await
-        .unwrap();
+    app.service.store().update_identity(&identity).await.unwrap();
     let (_, aal1) = app.issue(id, json!({})).await;
     let (status, body) = read(
         app.public(Method::GET, "/sessions/whoami")
@@ -90,15 +82,9 @@ async fn whoami_demands_aal2_from_identities_that_have_a_second_factor() {
     .await;
     let error = assert_kratos_error(status, &body, 403);
     assert_eq!(error["id"], "session_aal2_required");
-    assert!(body["redirect_browser_to"]
-        .as_str()
-        .unwrap()
-        .contains("aal=aal2"));
+    assert!(body["redirect_browser_to"].as_str().unwrap().contains("aal=aal2"));
     let (_, aal2) = app
-        .issue(
-            id,
-            json!({"methods": [{"method": "password"}, {"method": "totp"}]}),
-        )
+        .issue(id, json!({"methods": [{"method": "password"}, {"method": "totp"}]}))
         .await;
     assert_eq!(app.whoami_status(&aal2).await, 200);
 }
@@ -112,13 +98,10 @@ async fn my_sessions_lists_only_my_other_active_sessions() {
     let (other, _) = app.issue(me, json!({})).await;
     let (revoked, _) = app.issue(me, json!({})).await;
     app.issue(someone, json!({})).await;
-    app.admin(
-        Method::DELETE,
-        &format!("/admin/sessions/{}", session_id(&revoked)),
-    )
-    .send()
-    .await
-    .unwrap();
+    app.admin(Method::DELETE, &format!("/admin/sessions/{}", session_id(&revoked)))
+        .send()
+        .await
+        .unwrap();
     let response = app
         .public(Method::GET, "/sessions")
         .header("X-Session-Token", &token)
@@ -139,13 +122,10 @@ async fn revoking_my_other_sessions_counts_only_those_that_were_active() {
     let (_, token) = app.issue(me, json!({})).await;
     let (_, other_token) = app.issue(me, json!({})).await;
     let (already, _) = app.issue(me, json!({})).await;
-    app.admin(
-        Method::DELETE,
-        &format!("/admin/sessions/{}", session_id(&already)),
-    )
-    .send()
-    .await
-    .unwrap();
+    app.admin(Method::DELETE, &format!("/admin/sessions/{}", session_id(&already)))
+        .send()
+        .await
+        .unwrap();
     let (status, body) = read(
         app.public(Method::DELETE, "/sessions")
             .header("X-Session-Token", &token)
@@ -169,11 +149,8 @@ async fn revoking_one_session_spares_the_current_and_foreign_ones() {
     let (mine, mine_token) = app.issue(me, json!({})).await;
     let (foreign, foreign_token) = app.issue(someone, json!({})).await;
     let delete = |id: &serde_json::Value| {
-        app.public(
-            Method::DELETE,
-            &format!("/sessions/{}", id["id"].as_str().unwrap()),
-        )
-        .header("X-Session-Token", &token)
+        app.public(Method::DELETE, &format!("/sessions/{}", id["id"].as_str().unwrap()))
+            .header("X-Session-Token", &token)
     };
     let (status, body) = read(delete(&current).send().await.unwrap()).await;
     let error = assert_kratos_error(status, &body, 400);

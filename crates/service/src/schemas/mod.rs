@@ -97,9 +97,7 @@ impl IdentitySchema {
         let mut identifiers = Vec::new();
         for pointer in &self.identifier_pointers {
             match traits.pointer(pointer) {
-                Some(Value::String(value)) if !value.trim().is_empty() => {
-                    identifiers.push(value.trim().to_lowercase())
-                }
+                Some(Value::String(value)) if !value.trim().is_empty() => identifiers.push(value.trim().to_lowercase()),
                 Some(Value::Array(values)) => identifiers.extend(
                     values
                         .iter()
@@ -141,14 +139,9 @@ impl SchemaRegistry {
         }
         let default_id = default_id.unwrap_or_else(|| DEFAULT_SCHEMA_ID.to_owned());
         if !schemas.contains_key(&default_id) {
-            return Err(format!(
-                "the default identity schema {default_id:?} is not configured"
-            ));
+            return Err(format!("the default identity schema {default_id:?} is not configured"));
         }
-        Ok(SchemaRegistry {
-            default_id,
-            schemas,
-        })
+        Ok(SchemaRegistry { default_id, schemas })
     }
 
     pub fn builtin() -> Self {
@@ -190,20 +183,14 @@ mod tests {
 
     #[test]
     fn the_default_schema_rejects_bad_traits_with_a_path() {
-        let schema = SchemaRegistry::builtin()
-            .require("default")
-            .unwrap()
-            .clone();
-        let ServiceError::SchemaViolation { problems, .. } = schema
-            .validate(&json!({"email": "not-an-email"}))
-            .unwrap_err()
+        let schema = SchemaRegistry::builtin().require("default").unwrap().clone();
+        let ServiceError::SchemaViolation { problems, .. } =
+            schema.validate(&json!({"email": "not-an-email"})).unwrap_err()
         else {
             panic!("expected a schema violation")
         };
         assert!(problems[0].contains("/traits/email"), "{problems:?}");
         assert!(schema.validate(&json!({"username": "x"})).is_err());
-        assert!(schema
-            .validate(&json!({"email": "a@b.co", "extra": 1}))
-            .is_err());
+        assert!(schema.validate(&json!({"email": "a@b.co", "extra": 1})).is_err());
     }
 }

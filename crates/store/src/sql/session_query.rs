@@ -1,9 +1,7 @@
 use std::fmt::Write;
 
 use lanyard_domain::query::Scope;
-use lanyard_domain::{
-    DateFilter, DateMethod, Micros, SessionFilter, SessionPage, SessionQuery, SessionSort,
-};
+use lanyard_domain::{DateFilter, DateMethod, Micros, SessionFilter, SessionPage, SessionQuery, SessionSort};
 use uuid::Uuid;
 
 use super::SESSION_COLUMNS;
@@ -139,8 +137,7 @@ pub fn list_sessions(dialect: Dialect, query: &SessionQuery, now: Micros) -> Bui
     );
     push_filter(&mut b, &query.filter, now);
     if let SessionPage::Keyset {
-        after: Some(cursor),
-        ..
+        after: Some(cursor), ..
     } = query.page
     {
         let t = b.bind(Param::I64(cursor.created_at.0));
@@ -148,12 +145,8 @@ pub fn list_sessions(dialect: Dialect, query: &SessionQuery, now: Micros) -> Bui
         // The first conjunct is a plain range, so the index seeks straight to the cursor and
         // page N costs the same as page 1.
         match query.sort {
-            SessionSort::CreatedDesc => b.and(&format!(
-                "s.created_us <= {t} AND (s.created_us < {t} OR s.id > {id})"
-            )),
-            SessionSort::CreatedAsc => b.and(&format!(
-                "s.created_us >= {t} AND (s.created_us > {t} OR s.id < {id})"
-            )),
+            SessionSort::CreatedDesc => b.and(&format!("s.created_us <= {t} AND (s.created_us < {t} OR s.id > {id})")),
+            SessionSort::CreatedAsc => b.and(&format!("s.created_us >= {t} AND (s.created_us > {t} OR s.id < {id})")),
         }
     }
     b.sql.push_str(match query.sort {
@@ -179,10 +172,7 @@ pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> 
     } else {
         ""
     };
-    let mut b = Builder::new(
-        dialect,
-        &format!("SELECT COUNT(*) FROM sessions s{join} WHERE 1 = 1"),
-    );
+    let mut b = Builder::new(dialect, &format!("SELECT COUNT(*) FROM sessions s{join} WHERE 1 = 1"));
     push_filter(&mut b, filter, now);
     b.finish()
 }
@@ -210,10 +200,7 @@ mod tests {
         };
         let sqlite = list_sessions(Dialect::Sqlite, &query, Micros(0));
         assert!(sqlite.sql.contains("s.identity_id = ?1") && sqlite.sql.contains("LIMIT 11"));
-        query.page = SessionPage::Offset {
-            offset: 20,
-            limit: 10,
-        };
+        query.page = SessionPage::Offset { offset: 20, limit: 10 };
         let pg = list_sessions(Dialect::Postgres, &query, Micros(0));
         assert!(pg.sql.contains("s.identity_id = $1") && pg.sql.ends_with("LIMIT 10 OFFSET 20"));
     }

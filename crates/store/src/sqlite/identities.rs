@@ -10,10 +10,7 @@ fn opt_json(value: &Option<serde_json::Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
 }
 
-async fn write_identifiers(
-    tx: &mut Transaction<'_, Sqlite>,
-    identity: &Identity,
-) -> StoreResult<()> {
+async fn write_identifiers(tx: &mut Transaction<'_, Sqlite>, identity: &Identity) -> StoreResult<()> {
     sqlx::query("DELETE FROM identity_identifiers WHERE identity_id = ?1")
         .bind(identity.id)
         .execute(&mut **tx)
@@ -97,10 +94,7 @@ impl SqliteStore {
         // Chunked to stay far below SQLite's bound-parameter limit.
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
-            let sql = format!(
-                "SELECT * FROM identities WHERE id IN ({})",
-                placeholders.join(", ")
-            );
+            let sql = format!("SELECT * FROM identities WHERE id IN ({})", placeholders.join(", "));
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(*id);
@@ -112,10 +106,7 @@ impl SqliteStore {
         Ok(found)
     }
 
-    pub(super) async fn identity_by_identifier_impl(
-        &self,
-        identifier: &str,
-    ) -> StoreResult<Option<Identity>> {
+    pub(super) async fn identity_by_identifier_impl(&self, identifier: &str) -> StoreResult<Option<Identity>> {
         let row = sqlx::query(
             "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id WHERE x.identifier = ?1",
         )
@@ -125,10 +116,7 @@ impl SqliteStore {
         row.as_ref().map(decode_identity).transpose()
     }
 
-    pub(super) async fn identity_by_external_id_impl(
-        &self,
-        external_id: &str,
-    ) -> StoreResult<Option<Identity>> {
+    pub(super) async fn identity_by_external_id_impl(&self, external_id: &str) -> StoreResult<Option<Identity>> {
         let row = sqlx::query("SELECT * FROM identities WHERE external_id = ?1")
             .bind(external_id)
             .fetch_optional(&self.reader)

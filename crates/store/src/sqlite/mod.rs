@@ -132,22 +132,13 @@ impl crate::Store for SqliteStore {
     async fn identity(&self, id: uuid::Uuid) -> StoreResult<Option<lanyard_domain::Identity>> {
         self.identity_impl(id).await
     }
-    async fn identities_by_ids(
-        &self,
-        ids: &[uuid::Uuid],
-    ) -> StoreResult<Vec<lanyard_domain::Identity>> {
+    async fn identities_by_ids(&self, ids: &[uuid::Uuid]) -> StoreResult<Vec<lanyard_domain::Identity>> {
         self.identities_by_ids_impl(ids).await
     }
-    async fn identity_by_identifier(
-        &self,
-        identifier: &str,
-    ) -> StoreResult<Option<lanyard_domain::Identity>> {
+    async fn identity_by_identifier(&self, identifier: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
         self.identity_by_identifier_impl(identifier).await
     }
-    async fn identity_by_external_id(
-        &self,
-        external_id: &str,
-    ) -> StoreResult<Option<lanyard_domain::Identity>> {
+    async fn identity_by_external_id(&self, external_id: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
         self.identity_by_external_id_impl(external_id).await
     }
     async fn list_identities(
@@ -169,10 +160,7 @@ impl crate::Store for SqliteStore {
     ) -> StoreResult<i64> {
         self.insert_session_impl(session, digest).await
     }
-    async fn session_by_digest(
-        &self,
-        digest: &lanyard_domain::TokenDigest,
-    ) -> StoreResult<Option<crate::SessionRow>> {
+    async fn session_by_digest(&self, digest: &lanyard_domain::TokenDigest) -> StoreResult<Option<crate::SessionRow>> {
         self.session_by_digest_impl(digest).await
     }
     async fn session(&self, id: uuid::Uuid) -> StoreResult<Option<crate::SessionRow>> {
@@ -198,8 +186,7 @@ impl crate::Store for SqliteStore {
         expected_sequence: i64,
         new_digest: Option<&lanyard_domain::TokenDigest>,
     ) -> StoreResult<Option<i64>> {
-        self.update_session_impl(session, expected_sequence, new_digest)
-            .await
+        self.update_session_impl(session, expected_sequence, new_digest).await
     }
     async fn revoke_sessions(
         &self,
@@ -208,10 +195,7 @@ impl crate::Store for SqliteStore {
     ) -> StoreResult<Vec<uuid::Uuid>> {
         self.revoke_sessions_impl(target, now).await
     }
-    async fn delete_sessions_of_identity(
-        &self,
-        identity_id: uuid::Uuid,
-    ) -> StoreResult<Vec<uuid::Uuid>> {
+    async fn delete_sessions_of_identity(&self, identity_id: uuid::Uuid) -> StoreResult<Vec<uuid::Uuid>> {
         self.delete_sessions_of_identity_impl(identity_id).await
     }
 
@@ -221,11 +205,10 @@ impl crate::Store for SqliteStore {
             .bind(value)
             .execute(&self.writer)
             .await?;
-        let stored: String =
-            sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = ?1")
-                .bind(name)
-                .fetch_one(&self.writer)
-                .await?;
+        let stored: String = sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = ?1")
+            .bind(name)
+            .fetch_one(&self.writer)
+            .await?;
         Ok(stored)
     }
 
@@ -241,11 +224,7 @@ impl crate::Store for SqliteStore {
     async fn list_api_keys(&self) -> StoreResult<Vec<lanyard_domain::ApiKey>> {
         self.list_api_keys_impl().await
     }
-    async fn revoke_api_key(
-        &self,
-        id: uuid::Uuid,
-        now: lanyard_domain::Micros,
-    ) -> StoreResult<bool> {
+    async fn revoke_api_key(&self, id: uuid::Uuid, now: lanyard_domain::Micros) -> StoreResult<bool> {
         self.revoke_api_key_impl(id, now).await
     }
 }

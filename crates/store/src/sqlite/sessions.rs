@@ -10,18 +10,15 @@ use crate::sql::{self, Dialect, SESSION_COLUMNS};
 use crate::{RevokeTarget, SessionRow, StoreResult};
 
 async fn next_sequence(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<i64> {
-    let value: i64 =
-        sqlx::query_scalar("UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence' RETURNING value")
-            .fetch_one(&mut **tx)
-            .await?;
+    let value: i64 = sqlx::query_scalar(
+        "UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
     Ok(value)
 }
 
-async fn insert_device(
-    tx: &mut Transaction<'_, Sqlite>,
-    session_id: Uuid,
-    device: &Device,
-) -> StoreResult<()> {
+async fn insert_device(tx: &mut Transaction<'_, Sqlite>, session_id: Uuid, device: &Device) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, fingerprint_id, headers, created_us) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -40,18 +37,11 @@ async fn insert_device(
 }
 
 fn fingerprint(session: &Session) -> Option<&str> {
-    session
-        .devices
-        .iter()
-        .find_map(|d| d.fingerprint_id.as_deref())
+    session.devices.iter().find_map(|d| d.fingerprint_id.as_deref())
 }
 
 impl SqliteStore {
-    pub(super) async fn insert_session_impl(
-        &self,
-        session: &Session,
-        digest: &TokenDigest,
-    ) -> StoreResult<i64> {
+    pub(super) async fn insert_session_impl(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
         let mut tx = self.writer.begin().await?;
         let sequence = next_sequence(&mut tx).await?;
         sqlx::query(
@@ -82,10 +72,7 @@ impl SqliteStore {
         Ok(sequence)
     }
 
-    pub(super) async fn session_by_digest_impl(
-        &self,
-        digest: &TokenDigest,
-    ) -> StoreResult<Option<SessionRow>> {
+    pub(super) async fn session_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = ?1"
         );
@@ -93,57 +80,31 @@ impl SqliteStore {
             .bind(&digest.0[..])
             .fetch_optional(&self.reader)
             .await?;
-        self.with_devices(
-            row.as_ref()
-                .map(decode_session)
-                .transpose()?
-                .into_iter()
-                .collect(),
-        )
-        .await
-        .map(|mut rows| rows.pop())
+        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
+            .await
+            .map(|mut rows| rows.pop())
     }
 
     pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id = ?1"
         );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        self.with_devices(
-            row.as_ref()
-                .map(decode_session)
-                .transpose()?
-                .into_iter()
-                .collect(),
-        )
-        .await
-        .map(|mut rows| rows.pop())
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await?;
+        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
+            .await
+            .map(|mut rows| rows.pop())
     }
 
-    pub(super) async fn list_sessions_impl(
-        &self,
-        query: &SessionQuery,
-        now: Micros,
-    ) -> StoreResult<Vec<SessionRow>> {
+    pub(super) async fn list_sessions_impl(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>> {
         let built = sql::list_sessions(Dialect::Sqlite, query, now);
         let rows = bind_all(sqlx::query(&built.sql), &built.params)
             .fetch_all(&self.reader)
             .await?;
-        let sessions = rows
-            .iter()
-            .map(decode_session)
-            .collect::<StoreResult<Vec<_>>>()?;
+        let sessions = rows.iter().map(decode_session).collect::<StoreResult<Vec<_>>>()?;
         self.with_devices(sessions).await
     }
 
-    pub(super) async fn count_sessions_impl(
-        &self,
-        filter: &SessionFilter,
-        now: Micros,
-    ) -> StoreResult<u64> {
+    pub(super) async fn count_sessions_impl(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64> {
         let built = sql::count_sessions(Dialect::Sqlite, filter, now);
         let count: i64 = bind_all(sqlx::query(&built.sql), &built.params)
             .fetch_one(&self.reader)
@@ -214,11 +175,7 @@ impl SqliteStore {
         Ok(Some(sequence))
     }
 
-    pub(super) async fn revoke_sessions_impl(
-        &self,
-        target: RevokeTarget,
-        now: Micros,
-    ) -> StoreResult<Vec<Uuid>> {
+    pub(super) async fn revoke_sessions_impl(&self, target: RevokeTarget, now: Micros) -> StoreResult<Vec<Uuid>> {
         let mut tx = self.writer.begin().await?;
         let sequence = next_sequence(&mut tx).await?;
         let ids: Vec<Uuid> = match target {
@@ -251,15 +208,11 @@ impl SqliteStore {
         Ok(ids)
     }
 
-    pub(super) async fn delete_sessions_of_identity_impl(
-        &self,
-        identity_id: Uuid,
-    ) -> StoreResult<Vec<Uuid>> {
-        let ids: Vec<Uuid> =
-            sqlx::query_scalar("DELETE FROM sessions WHERE identity_id = ?1 RETURNING id")
-                .bind(identity_id)
-                .fetch_all(&self.writer)
-                .await?;
+    pub(super) async fn delete_sessions_of_identity_impl(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar("DELETE FROM sessions WHERE identity_id = ?1 RETURNING id")
+            .bind(identity_id)
+            .fetch_all(&self.writer)
+            .await?;
         Ok(ids)
     }
 }

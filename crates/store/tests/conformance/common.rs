@@ -4,8 +4,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
 use lanyard_domain::{
-    Credential, CredentialType, Cursor, Identity, IdentityState, Micros, Session, SessionFilter,
-    SessionPage, SessionQuery, SessionSort, TokenDigest,
+    Credential, CredentialType, Cursor, Identity, IdentityState, Micros, Session, SessionFilter, SessionPage,
+    SessionQuery, SessionSort, TokenDigest,
 };
 use lanyard_store::{SessionRow, Store};
 use serde_json::json;
@@ -76,10 +76,7 @@ pub fn stored(identity: &Identity) -> Identity {
 
 /// Inserts `identity`; returns it as the store will hand it back (see [`stored`]).
 pub async fn insert_identity(store: &dyn Store, identity: Identity) -> Identity {
-    store
-        .insert_identity(&identity)
-        .await
-        .expect("insert identity");
+    store.insert_identity(&identity).await.expect("insert identity");
     stored(&identity)
 }
 
@@ -143,12 +140,7 @@ pub fn key(session: &Session) -> (Micros, Uuid) {
 }
 
 /// Everything matching `filter`, in one page big enough for any test.
-pub async fn list_all(
-    store: &dyn Store,
-    filter: &SessionFilter,
-    sort: SessionSort,
-    now: Micros,
-) -> Vec<SessionRow> {
+pub async fn list_all(store: &dyn Store, filter: &SessionFilter, sort: SessionSort, now: Micros) -> Vec<SessionRow> {
     let rows = store
         .list_sessions(
             &SessionQuery {
@@ -168,10 +160,7 @@ pub async fn list_all(
 }
 
 pub async fn count(store: &dyn Store, filter: &SessionFilter, now: Micros) -> u64 {
-    store
-        .count_sessions(filter, now)
-        .await
-        .expect("count sessions")
+    store.count_sessions(filter, now).await.expect("count sessions")
 }
 
 /// One keyset page as a client sees it: at most `size` rows kept, whether more exist, and the
@@ -217,11 +206,7 @@ pub async fn keyset_page(
         "a keyset page of size {size} returned {} rows",
         rows.len()
     );
-    let lookahead = if rows.len() > size as usize {
-        rows.pop()
-    } else {
-        None
-    };
+    let lookahead = if rows.len() > size as usize { rows.pop() } else { None };
     Page { rows, lookahead }
 }
 

@@ -7,9 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use lanyard_domain::query::Scope;
-use lanyard_domain::{
-    DateFilter, DateMethod, Device, IdentityState, Micros, Session, SessionFilter, SessionSort,
-};
+use lanyard_domain::{DateFilter, DateMethod, Device, IdentityState, Micros, Session, SessionFilter, SessionSort};
 use lanyard_store::{SessionRow, Store};
 use uuid::Uuid;
 
@@ -59,22 +57,18 @@ async fn fixture(store: &dyn Store) -> Fixture {
     inactive.state = IdentityState::Inactive;
     let inactive = insert_identity(store, inactive).await;
 
-    let make =
-        |identity_id: Option<Uuid>, created: Micros, expires: Option<i64>, revoked: Option<i64>| {
-            let mut s = session(identity_id, created);
-            s.expires_at = expires.map(at);
-            s.revoked_at = revoked.map(at);
-            s
-        };
+    let make = |identity_id: Option<Uuid>, created: Micros, expires: Option<i64>, revoked: Option<i64>| {
+        let mut s = session(identity_id, created);
+        s.expires_at = expires.map(at);
+        s.revoked_at = revoked.map(at);
+        s
+    };
     let mut specs: Vec<(&'static str, Session)> = vec![
         ("a_active", make(Some(a.id), c(1), None, None)),
         ("a_future", make(Some(a.id), c(2), Some(HOUR), None)),
         ("a_expired", make(Some(a.id), c(3), Some(-HOUR), None)),
         ("a_boundary", make(Some(a.id), c(3), Some(0), None)),
-        (
-            "a_revoked",
-            make(Some(a.id), c(4), Some(2 * HOUR), Some(-5 * MINUTE)),
-        ),
+        ("a_revoked", make(Some(a.id), c(4), Some(2 * HOUR), Some(-5 * MINUTE))),
         ("i_session", make(Some(inactive.id), c(5), Some(HOUR), None)),
         ("b_active", make(Some(b.id), c(6), Some(30 * MINUTE), None)),
         ("n_nouser", make(None, c(6), Some(HOUR), None)),
@@ -164,9 +158,7 @@ impl Fixture {
                 };
                 scope
                     && filter.ids.as_ref().is_none_or(|ids| ids.contains(&s.id))
-                    && filter
-                        .identity_id
-                        .is_none_or(|id| s.identity_id == Some(id))
+                    && filter.identity_id.is_none_or(|id| s.identity_id == Some(id))
                     && filter.exclude_id.is_none_or(|id| s.id != id)
                     && filter
                         .active
@@ -185,9 +177,10 @@ impl Fixture {
                         .creator
                         .as_ref()
                         .is_none_or(|creator| s.creator.as_ref() == Some(creator))
-                    && filter.fingerprint_id.as_ref().is_none_or(|fp| {
-                        s.devices.first().and_then(|d| d.fingerprint_id.as_ref()) == Some(fp)
-                    })
+                    && filter
+                        .fingerprint_id
+                        .as_ref()
+                        .is_none_or(|fp| s.devices.first().and_then(|d| d.fingerprint_id.as_ref()) == Some(fp))
             })
             .collect();
         names.sort();
@@ -197,20 +190,10 @@ impl Fixture {
 
 /// Asserts that `filter` at `now` selects exactly `names`: full rows in both sort orders,
 /// with keyset and offset pages, and the same number from `count_sessions`.
-async fn check(
-    store: &dyn Store,
-    fx: &Fixture,
-    filter: &SessionFilter,
-    now: Micros,
-    names: &[&str],
-) {
+async fn check(store: &dyn Store, fx: &Fixture, filter: &SessionFilter, now: Micros, names: &[&str]) {
     let mut wanted: Vec<&str> = names.to_vec();
     wanted.sort();
-    assert_eq!(
-        fx.model(filter, now),
-        wanted,
-        "model disagrees for {filter:?}"
-    );
+    assert_eq!(fx.model(filter, now), wanted, "model disagrees for {filter:?}");
     for sort in [SessionSort::CreatedDesc, SessionSort::CreatedAsc] {
         let expected = fx.rows(sort, names);
         assert_eq!(
@@ -229,11 +212,7 @@ async fn check(
             "offset {sort:?} {filter:?}"
         );
     }
-    assert_eq!(
-        count(store, filter, now).await,
-        names.len() as u64,
-        "count {filter:?}"
-    );
+    assert_eq!(count(store, filter, now).await, names.len() as u64, "count {filter:?}");
 }
 
 fn with_scope(scope: Scope) -> SessionFilter {
@@ -336,14 +315,7 @@ pub async fn active_filter_partitions_sessions_by_is_active(store: Arc<dyn Store
         &["a_active", "a_future"],
     )
     .await;
-    check(
-        store,
-        &fx,
-        &filter(Scope::WithIdentity, true),
-        at(HOUR),
-        &["a_active"],
-    )
-    .await;
+    check(store, &fx, &filter(Scope::WithIdentity, true), at(HOUR), &["a_active"]).await;
     check(
         store,
         &fx,
@@ -373,8 +345,7 @@ pub async fn active_filter_partitions_sessions_by_is_active(store: Arc<dyn Store
     // `SessionRow::is_active` row by row.
     for scope in [Scope::WithIdentity, Scope::NotRevoked] {
         for now in [at(-2 * HOUR), at(-1), NOW, at(45 * MINUTE), at(3 * HOUR)] {
-            let everything =
-                ids(&list_all(store, &with_scope(scope), Default::default(), now).await);
+            let everything = ids(&list_all(store, &with_scope(scope), Default::default(), now).await);
             let mut halves = Vec::new();
             for active in [true, false] {
                 let rows = list_all(store, &filter(scope, active), Default::default(), now).await;
@@ -410,14 +381,7 @@ pub async fn active_filter_follows_identity_state_changes(store: Arc<dyn Store>)
 
     a.state = IdentityState::Active;
     assert!(store.update_identity(&a).await.unwrap());
-    check(
-        store,
-        &fx,
-        &active,
-        NOW,
-        &["a_active", "a_future", "b_active"],
-    )
-    .await;
+    check(store, &fx, &active, NOW, &["a_active", "a_future", "b_active"]).await;
 
     let mut inactive = store.identity(fx.inactive).await.unwrap().unwrap();
     inactive.state = IdentityState::Active;
@@ -446,37 +410,11 @@ pub async fn ids_identity_exclude_creator_and_fingerprint_filters(store: Arc<dyn
     use Scope::{NotRevoked, WithIdentity};
 
     // ids
-    let some_ids = vec![
-        fx.id("a_active"),
-        fx.id("n_nouser"),
-        fx.id("a_revoked"),
-        Uuid::now_v7(),
-    ];
+    let some_ids = vec![fx.id("a_active"), fx.id("n_nouser"), fx.id("a_revoked"), Uuid::now_v7()];
     let by_ids = |scope| with(scope, &|f| f.ids = Some(some_ids.clone()));
-    check(
-        store,
-        &fx,
-        &by_ids(WithIdentity),
-        NOW,
-        &["a_active", "a_revoked"],
-    )
-    .await;
-    check(
-        store,
-        &fx,
-        &by_ids(NotRevoked),
-        NOW,
-        &["a_active", "n_nouser"],
-    )
-    .await;
-    check(
-        store,
-        &fx,
-        &with(NotRevoked, &|f| f.ids = Some(vec![])),
-        NOW,
-        &[],
-    )
-    .await;
+    check(store, &fx, &by_ids(WithIdentity), NOW, &["a_active", "a_revoked"]).await;
+    check(store, &fx, &by_ids(NotRevoked), NOW, &["a_active", "n_nouser"]).await;
+    check(store, &fx, &with(NotRevoked, &|f| f.ids = Some(vec![])), NOW, &[]).await;
 
     // identity
     let of_a = with(WithIdentity, &|f| f.identity_id = Some(fx.a));
@@ -485,13 +423,7 @@ pub async fn ids_identity_exclude_creator_and_fingerprint_filters(store: Arc<dyn
         &fx,
         &of_a,
         NOW,
-        &[
-            "a_active",
-            "a_future",
-            "a_expired",
-            "a_boundary",
-            "a_revoked",
-        ],
+        &["a_active", "a_future", "a_expired", "a_boundary", "a_revoked"],
     )
     .await;
     check(
@@ -658,10 +590,7 @@ pub async fn created_filters_with_every_date_method(store: Arc<dyn Store>) {
             created(WithIdentity, &[(Equals, c(3))]),
             vec!["a_expired", "a_boundary"],
         ),
-        (
-            created(WithIdentity, &[(Less, c(3))]),
-            vec!["a_active", "a_future"],
-        ),
+        (created(WithIdentity, &[(Less, c(3))]), vec!["a_active", "a_future"]),
         (
             created(WithIdentity, &[(LessOrEquals, c(3))]),
             vec!["a_active", "a_future", "a_expired", "a_boundary"],
@@ -672,18 +601,9 @@ pub async fn created_filters_with_every_date_method(store: Arc<dyn Store>) {
         ),
         (
             created(WithIdentity, &[(GreaterOrEquals, c(3))]),
-            vec![
-                "a_expired",
-                "a_boundary",
-                "a_revoked",
-                "i_session",
-                "b_active",
-            ],
+            vec!["a_expired", "a_boundary", "a_revoked", "i_session", "b_active"],
         ),
-        (
-            created(NotRevoked, &[(Equals, c(6))]),
-            vec!["b_active", "n_nouser"],
-        ),
+        (created(NotRevoked, &[(Equals, c(6))]), vec!["b_active", "n_nouser"]),
         (
             created(NotRevoked, &[(GreaterOrEquals, c(6))]),
             vec!["b_active", "n_nouser"],
@@ -697,23 +617,14 @@ pub async fn created_filters_with_every_date_method(store: Arc<dyn Store>) {
         ),
         (
             created(WithIdentity, &[(Greater, plus_us(c(3), -1))]),
-            vec![
-                "a_expired",
-                "a_boundary",
-                "a_revoked",
-                "i_session",
-                "b_active",
-            ],
+            vec!["a_expired", "a_boundary", "a_revoked", "i_session", "b_active"],
         ),
         // Several filters all apply.
         (
             created(WithIdentity, &[(Greater, c(1)), (LessOrEquals, c(4))]),
             vec!["a_future", "a_expired", "a_boundary", "a_revoked"],
         ),
-        (
-            created(WithIdentity, &[(GreaterOrEquals, c(5)), (Less, c(2))]),
-            vec![],
-        ),
+        (created(WithIdentity, &[(GreaterOrEquals, c(5)), (Less, c(2))]), vec![]),
     ];
     for (filter, names) in cases {
         check(store, &fx, &filter, NOW, &names).await;
@@ -740,14 +651,8 @@ pub async fn expires_filters_treat_no_expiry_as_later_than_any_date(store: Arc<d
     // Expiry times: a_active never, a_future +1h, a_expired -1h, a_boundary 0, a_revoked +2h,
     // i_session +1h, b_active +30m, n_nouser +1h, n_revoked never.
     let cases: Vec<(SessionFilter, Vec<&str>)> = vec![
-        (
-            expires(WithIdentity, &[(Equals, HOUR)]),
-            vec!["a_future", "i_session"],
-        ),
-        (
-            expires(WithIdentity, &[(Greater, HOUR)]),
-            vec!["a_active", "a_revoked"],
-        ),
+        (expires(WithIdentity, &[(Equals, HOUR)]), vec!["a_future", "i_session"]),
+        (expires(WithIdentity, &[(Greater, HOUR)]), vec!["a_active", "a_revoked"]),
         (
             expires(WithIdentity, &[(GreaterOrEquals, HOUR)]),
             vec!["a_active", "a_future", "a_revoked", "i_session"],
@@ -758,22 +663,13 @@ pub async fn expires_filters_treat_no_expiry_as_later_than_any_date(store: Arc<d
         ),
         (
             expires(WithIdentity, &[(LessOrEquals, HOUR)]),
-            vec![
-                "a_expired",
-                "a_boundary",
-                "b_active",
-                "a_future",
-                "i_session",
-            ],
+            vec!["a_expired", "a_boundary", "b_active", "a_future", "i_session"],
         ),
         (
             expires(NotRevoked, &[(GreaterOrEquals, HOUR)]),
             vec!["a_active", "a_future", "i_session", "n_nouser"],
         ),
-        (
-            expires(NotRevoked, &[(Greater, 100 * HOUR)]),
-            vec!["a_active"],
-        ),
+        (expires(NotRevoked, &[(Greater, 100 * HOUR)]), vec!["a_active"]),
         (expires(NotRevoked, &[(Less, -100 * HOUR)]), vec![]),
         (expires(WithIdentity, &[(Equals, 0)]), vec!["a_boundary"]),
         // "Not expired at NOW" and "expired at NOW" as date filters.
@@ -785,10 +681,7 @@ pub async fn expires_filters_treat_no_expiry_as_later_than_any_date(store: Arc<d
             expires(WithIdentity, &[(LessOrEquals, 0)]),
             vec!["a_expired", "a_boundary"],
         ),
-        (
-            expires(WithIdentity, &[(Greater, 0), (Less, HOUR)]),
-            vec!["b_active"],
-        ),
+        (expires(WithIdentity, &[(Greater, 0), (Less, HOUR)]), vec!["b_active"]),
     ];
     for (filter, names) in cases {
         check(store, &fx, &filter, NOW, &names).await;
@@ -803,10 +696,7 @@ pub async fn every_filter_combination_matches_the_model_and_count(store: Arc<dyn
     let created_sets = [
         vec![],
         vec![date(DateMethod::GreaterOrEquals, c(3))],
-        vec![
-            date(DateMethod::Greater, c(3)),
-            date(DateMethod::LessOrEquals, c(6)),
-        ],
+        vec![date(DateMethod::Greater, c(3)), date(DateMethod::LessOrEquals, c(6))],
     ];
     let expires_sets = [
         vec![],
@@ -851,13 +741,7 @@ pub async fn every_filter_combination_matches_the_model_and_count(store: Arc<dyn
                                         .iter()
                                         .map(|r| r.session.id)
                                         .collect();
-                                    let listed = ids(&list_all(
-                                        store,
-                                        &filter,
-                                        SessionSort::CreatedDesc,
-                                        now,
-                                    )
-                                    .await);
+                                    let listed = ids(&list_all(store, &filter, SessionSort::CreatedDesc, now).await);
                                     assert_eq!(listed, expected, "{filter:?} at {now:?}");
                                     assert_eq!(
                                         count(store, &filter, now).await,
@@ -875,8 +759,5 @@ pub async fn every_filter_combination_matches_the_model_and_count(store: Arc<dyn
         }
     }
     assert_eq!(checked, 2 * 3 * 4 * 2 * 3 * 3 * 4 * 2);
-    assert!(
-        non_empty > checked / 10,
-        "the combinations must select something"
-    );
+    assert!(non_empty > checked / 10, "the combinations must select something");
 }

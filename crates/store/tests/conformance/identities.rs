@@ -97,10 +97,7 @@ fn conflict(result: Result<(), StoreError>) -> ConflictOn {
 pub async fn identity_round_trips_every_field(store: Arc<dyn Store>) {
     let store = &*store;
     let full = insert_identity(store, full_identity()).await;
-    assert_eq!(
-        full.identifiers,
-        vec!["+4915112345678", "alice@example.com"]
-    );
+    assert_eq!(full.identifiers, vec!["+4915112345678", "alice@example.com"]);
     let minimal = insert_identity(store, identity(&[])).await;
     // Already normalised identifiers come back exactly as given.
     let canonical = identity(&["a@example.com", "b@example.com"]);
@@ -108,10 +105,7 @@ pub async fn identity_round_trips_every_field(store: Arc<dyn Store>) {
     assert_eq!(canonical_stored, canonical);
 
     for expected in [&full, &minimal, &canonical] {
-        assert_eq!(
-            store.identity(expected.id).await.unwrap().as_ref(),
-            Some(expected)
-        );
+        assert_eq!(store.identity(expected.id).await.unwrap().as_ref(), Some(expected));
     }
     let mut both = store
         .identities_by_ids(&[minimal.id, full.id, Uuid::now_v7()])
@@ -124,17 +118,11 @@ pub async fn identity_round_trips_every_field(store: Arc<dyn Store>) {
         Some(full.clone())
     );
     assert_eq!(
-        store
-            .identity_by_identifier("alice@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("alice@example.com").await.unwrap(),
         Some(full.clone())
     );
     assert_eq!(
-        store
-            .identity_by_identifier("+4915112345678")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("+4915112345678").await.unwrap(),
         Some(full.clone())
     );
 }
@@ -146,13 +134,7 @@ pub async fn missing_identities_are_none(store: Arc<dyn Store>) {
     assert_eq!(store.identity(unknown).await.unwrap(), None);
     assert_eq!(store.identities_by_ids(&[unknown]).await.unwrap(), vec![]);
     assert_eq!(store.identities_by_ids(&[]).await.unwrap(), vec![]);
-    assert_eq!(
-        store
-            .identity_by_identifier("nobody@example.com")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.identity_by_identifier("nobody@example.com").await.unwrap(), None);
     assert_eq!(store.identity_by_external_id("nope").await.unwrap(), None);
     assert!(!store.delete_identity(unknown).await.unwrap());
 }
@@ -167,10 +149,7 @@ pub async fn duplicate_login_identifier_conflicts_case_insensitively(store: Arc<
     .await;
     assert_eq!(alice.identifiers, vec!["alice.smith", "alice@example.com"]);
 
-    for taken in [
-        vec!["ALICE@Example.COM"],
-        vec!["bob@example.com", "Alice.Smith"],
-    ] {
+    for taken in [vec!["ALICE@Example.COM"], vec!["bob@example.com", "Alice.Smith"]] {
         let intruder = identity(&taken);
         assert_eq!(
             conflict(store.insert_identity(&intruder).await),
@@ -196,21 +175,12 @@ pub async fn duplicate_login_identifier_conflicts_case_insensitively(store: Arc<
     assert_eq!(store.identity(federated.id).await.unwrap(), Some(federated));
 
     assert_eq!(
-        store
-            .identity_by_identifier("alice@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("alice@example.com").await.unwrap(),
         Some(alice.clone())
     );
+    assert_eq!(store.identity_by_identifier("alice.smith").await.unwrap(), Some(alice));
     assert_eq!(
-        store.identity_by_identifier("alice.smith").await.unwrap(),
-        Some(alice)
-    );
-    assert_eq!(
-        store
-            .identity_by_identifier("bob@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("bob@example.com").await.unwrap(),
         Some(bob)
     );
 }
@@ -223,22 +193,10 @@ pub async fn duplicate_external_id_conflicts(store: Arc<dyn Store>) {
 
     let mut second = identity(&["second@example.com"]);
     second.external_id = Some("ext-1".to_owned());
-    assert_eq!(
-        conflict(store.insert_identity(&second).await),
-        ConflictOn::ExternalId
-    );
+    assert_eq!(conflict(store.insert_identity(&second).await), ConflictOn::ExternalId);
     assert_eq!(store.identity(second.id).await.unwrap(), None);
-    assert_eq!(
-        store
-            .identity_by_identifier("second@example.com")
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        store.identity_by_external_id("ext-1").await.unwrap(),
-        Some(first)
-    );
+    assert_eq!(store.identity_by_identifier("second@example.com").await.unwrap(), None);
+    assert_eq!(store.identity_by_external_id("ext-1").await.unwrap(), Some(first));
 
     // Any number of identities may have no external id.
     let none_a = insert_identity(store, identity(&["a@example.com"])).await;
@@ -254,13 +212,7 @@ pub async fn duplicate_identity_id_conflicts(store: Arc<dyn Store>) {
     copy.id = original.id;
     assert_eq!(conflict(store.insert_identity(&copy).await), ConflictOn::Id);
     assert_eq!(store.identity(original.id).await.unwrap(), Some(original));
-    assert_eq!(
-        store
-            .identity_by_identifier("two@example.com")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.identity_by_identifier("two@example.com").await.unwrap(), None);
 }
 
 pub async fn update_replaces_fields_and_frees_old_identifiers(store: Arc<dyn Store>) {
@@ -288,23 +240,13 @@ pub async fn update_replaces_fields_and_frees_old_identifiers(store: Arc<dyn Sto
 
     assert_eq!(store.identity(after.id).await.unwrap(), Some(after.clone()));
     assert_eq!(
-        store
-            .identity_by_identifier("new@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("new@example.com").await.unwrap(),
         Some(after.clone())
     );
     for old in ["alice@example.com", "+4915112345678"] {
-        assert_eq!(
-            store.identity_by_identifier(old).await.unwrap(),
-            None,
-            "{old}"
-        );
+        assert_eq!(store.identity_by_identifier(old).await.unwrap(), None, "{old}");
     }
-    assert_eq!(
-        store.identity_by_external_id("crm-0001").await.unwrap(),
-        None
-    );
+    assert_eq!(store.identity_by_external_id("crm-0001").await.unwrap(), None);
     assert_eq!(
         store.identity_by_external_id("crm-0002").await.unwrap(),
         Some(after.clone())
@@ -315,10 +257,7 @@ pub async fn update_replaces_fields_and_frees_old_identifiers(store: Arc<dyn Sto
     heir.external_id = Some("crm-0001".to_owned());
     let heir = insert_identity(store, heir).await;
     assert_eq!(
-        store
-            .identity_by_identifier("alice@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("alice@example.com").await.unwrap(),
         Some(heir)
     );
 
@@ -326,13 +265,7 @@ pub async fn update_replaces_fields_and_frees_old_identifiers(store: Arc<dyn Sto
     let ghost = identity(&["ghost@example.com"]);
     assert!(!store.update_identity(&ghost).await.unwrap());
     assert_eq!(store.identity(ghost.id).await.unwrap(), None);
-    assert_eq!(
-        store
-            .identity_by_identifier("ghost@example.com")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.identity_by_identifier("ghost@example.com").await.unwrap(), None);
 }
 
 pub async fn update_that_would_steal_a_unique_value_changes_nothing(store: Arc<dyn Store>) {
@@ -346,8 +279,7 @@ pub async fn update_that_would_steal_a_unique_value_changes_nothing(store: Arc<d
 
     let mut steal_identifier = bob.clone();
     steal_identifier.traits = json!({ "email": "changed" });
-    steal_identifier.identifiers =
-        vec!["bob@example.com".to_owned(), "Alice@Example.com".to_owned()];
+    steal_identifier.identifiers = vec!["bob@example.com".to_owned(), "Alice@Example.com".to_owned()];
     assert_eq!(
         conflict(store.update_identity(&steal_identifier).await.map(|_| ())),
         ConflictOn::Identifier
@@ -363,17 +295,11 @@ pub async fn update_that_would_steal_a_unique_value_changes_nothing(store: Arc<d
 
     assert_eq!(store.identity(bob.id).await.unwrap(), Some(bob.clone()));
     assert_eq!(
-        store
-            .identity_by_identifier("bob@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("bob@example.com").await.unwrap(),
         Some(bob)
     );
     assert_eq!(
-        store
-            .identity_by_identifier("alice@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("alice@example.com").await.unwrap(),
         Some(alice)
     );
 }
@@ -397,19 +323,12 @@ pub async fn identity_by_identifier_is_case_insensitive(store: Arc<dyn Store>) {
         );
     }
     assert_eq!(
-        store
-            .identity_by_identifier("DAVE@example.com")
-            .await
-            .unwrap(),
+        store.identity_by_identifier("DAVE@example.com").await.unwrap(),
         Some(dave)
     );
     // Exact match only: neither a prefix nor a longer string finds anything.
     for query in ["carol.smith", "carol.smith@example.com.", "car"] {
-        assert_eq!(
-            store.identity_by_identifier(query).await.unwrap(),
-            None,
-            "{query}"
-        );
+        assert_eq!(store.identity_by_identifier(query).await.unwrap(), None, "{query}");
     }
 }
 
@@ -474,10 +393,7 @@ pub async fn list_identities_pages_by_id_with_every_filter(store: Arc<dyn Store>
     let mut by_id: Vec<lanyard_domain::Identity> = identities.iter().map(stored).collect();
     by_id.sort_by_key(|i| i.id);
     assert_eq!(
-        store
-            .list_identities(&IdentityFilter::All, None, 100)
-            .await
-            .unwrap(),
+        store.list_identities(&IdentityFilter::All, None, 100).await.unwrap(),
         by_id
     );
     for limit in [1, 3, 8, 20] {
@@ -506,10 +422,7 @@ pub async fn list_identities_pages_by_id_with_every_filter(store: Arc<dyn Store>
         list(wanted.clone(), Some(wanted_ids[1]), 10).await,
         wanted_ids[2..].to_vec()
     );
-    assert_eq!(
-        walk(IdentityFilter::Ids(vec![]), 10).await,
-        Vec::<Uuid>::new()
-    );
+    assert_eq!(walk(IdentityFilter::Ids(vec![]), 10).await, Vec::<Uuid>::new());
 
     // Identifier: exact and case-insensitive.
     assert_eq!(
@@ -525,12 +438,7 @@ pub async fn list_identities_pages_by_id_with_every_filter(store: Arc<dyn Store>
         Vec::<Uuid>::new()
     );
     assert_eq!(
-        list(
-            IdentityFilter::Identifier("user2@example.com".into()),
-            Some(id(2)),
-            10
-        )
-        .await,
+        list(IdentityFilter::Identifier("user2@example.com".into()), Some(id(2)), 10).await,
         Vec::<Uuid>::new()
     );
 
@@ -565,18 +473,9 @@ pub async fn list_identities_pages_by_id_with_every_filter(store: Arc<dyn Store>
     );
 
     // Organization.
-    assert_eq!(
-        walk(IdentityFilter::Organization(org), 10).await,
-        expect(&[0, 2, 4, 6])
-    );
-    assert_eq!(
-        walk(IdentityFilter::Organization(org), 1).await,
-        expect(&[0, 2, 4, 6])
-    );
-    assert_eq!(
-        walk(IdentityFilter::Organization(other_org), 10).await,
-        expect(&[3])
-    );
+    assert_eq!(walk(IdentityFilter::Organization(org), 10).await, expect(&[0, 2, 4, 6]));
+    assert_eq!(walk(IdentityFilter::Organization(org), 1).await, expect(&[0, 2, 4, 6]));
+    assert_eq!(walk(IdentityFilter::Organization(other_org), 10).await, expect(&[3]));
     assert_eq!(
         walk(IdentityFilter::Organization(Uuid::now_v7()), 10).await,
         Vec::<Uuid>::new()
@@ -611,19 +510,10 @@ pub async fn delete_identity_cascades_its_sessions(store: Arc<dyn Store>) {
 
     assert!(store.delete_identity(doomed.id).await.unwrap());
     assert_eq!(store.identity(doomed.id).await.unwrap(), None);
-    assert_eq!(
-        store
-            .identity_by_identifier("doomed@example.com")
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.identity_by_identifier("doomed@example.com").await.unwrap(), None);
     for s in &doomed_sessions {
         assert_eq!(get(store, s.id).await, None);
-        assert_eq!(
-            store.session_by_digest(&token_for(s.id)).await.unwrap(),
-            None
-        );
+        assert_eq!(store.session_by_digest(&token_for(s.id)).await.unwrap(), None);
     }
     let everything = lanyard_domain::SessionFilter {
         scope: lanyard_domain::query::Scope::NotRevoked,
@@ -634,10 +524,7 @@ pub async fn delete_identity_cascades_its_sessions(store: Arc<dyn Store>) {
         vec![kept.id]
     );
     assert_eq!(count(store, &everything, NOW).await, 1);
-    assert_eq!(
-        get(store, kept.id).await.map(|r| r.session),
-        Some(kept.clone())
-    );
+    assert_eq!(get(store, kept.id).await.map(|r| r.session), Some(kept.clone()));
     assert!(!store.delete_identity(doomed.id).await.unwrap());
 
     // The identifier is free again.

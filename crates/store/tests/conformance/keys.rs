@@ -42,10 +42,7 @@ pub async fn api_keys_round_trip_list_and_revoke(store: Arc<dyn Store>) {
     }
 
     for k in [&admin, &reader, &nothing] {
-        assert_eq!(
-            store.api_key_by_digest(&k.digest).await.unwrap().as_ref(),
-            Some(k)
-        );
+        assert_eq!(store.api_key_by_digest(&k.digest).await.unwrap().as_ref(), Some(k));
     }
     assert_eq!(
         store
@@ -72,10 +69,7 @@ pub async fn api_keys_round_trip_list_and_revoke(store: Arc<dyn Store>) {
     assert!(!store.revoke_api_key(reader.id, at(MINUTE)).await.unwrap());
     assert!(!store.revoke_api_key(nothing.id, NOW).await.unwrap());
     assert!(!store.revoke_api_key(Uuid::now_v7(), NOW).await.unwrap());
-    assert_eq!(
-        store.list_api_keys().await.unwrap(),
-        vec![revoked, nothing, admin]
-    );
+    assert_eq!(store.list_api_keys().await.unwrap(), vec![revoked, nothing, admin]);
 }
 
 pub async fn duplicate_api_key_digest_conflicts(store: Arc<dyn Store>) {
@@ -89,8 +83,5 @@ pub async fn duplicate_api_key_digest_conflicts(store: Arc<dyn Store>) {
         other => panic!("expected a digest conflict, got {other:?}"),
     }
     assert_eq!(store.list_api_keys().await.unwrap(), vec![first.clone()]);
-    assert_eq!(
-        store.api_key_by_digest(&first.digest).await.unwrap(),
-        Some(first)
-    );
+    assert_eq!(store.api_key_by_digest(&first.digest).await.unwrap(), Some(first));
 }

@@ -5,9 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use lanyard_domain::query::Scope;
-use lanyard_domain::{
-    Cursor, Micros, Session, SessionFilter, SessionPage, SessionQuery, SessionSort,
-};
+use lanyard_domain::{Cursor, Micros, Session, SessionFilter, SessionPage, SessionQuery, SessionSort};
 use lanyard_store::Store;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -30,22 +28,14 @@ fn after(sort: SessionSort, cursor: Cursor, row: (Micros, Uuid)) -> bool {
 }
 
 /// What one keyset page must hold: the first `size + 1` rows of `model` after `cursor`.
-fn expected_page(
-    sort: SessionSort,
-    model: &[(Micros, Uuid)],
-    cursor: Option<Cursor>,
-    size: u32,
-) -> Vec<Uuid> {
+fn expected_page(sort: SessionSort, model: &[(Micros, Uuid)], cursor: Option<Cursor>, size: u32) -> Vec<Uuid> {
     let mut rows: Vec<(Micros, Uuid)> = model
         .iter()
         .copied()
         .filter(|row| cursor.is_none_or(|c| after(sort, c, *row)))
         .collect();
     rows.sort_by(|a, b| compare(sort, *a, *b));
-    rows.into_iter()
-        .take(size as usize + 1)
-        .map(|(_, id)| id)
-        .collect()
+    rows.into_iter().take(size as usize + 1).map(|(_, id)| id).collect()
 }
 
 async fn seed(store: &dyn Store, specs: &[(Micros, Option<Uuid>)]) -> Vec<Session> {
@@ -62,12 +52,8 @@ fn keys(sessions: &[Session]) -> Vec<(Micros, Uuid)> {
 
 pub async fn keyset_pages_follow_both_sort_orders(store: Arc<dyn Store>) {
     let store = &*store;
-    let a = insert_identity(store, identity(&["a@example.com"]))
-        .await
-        .id;
-    let b = insert_identity(store, identity(&["b@example.com"]))
-        .await
-        .id;
+    let a = insert_identity(store, identity(&["a@example.com"])).await.id;
+    let b = insert_identity(store, identity(&["b@example.com"])).await.id;
     // 25 sessions over 7 distinct timestamps, inserted in no particular time order.
     let offsets = [
         3, 0, 1, 1, 1, 5, 2, 2, 0, 6, 6, 6, 6, 4, 1, 3, 3, 2, 0, 5, 6, 1, 4, 2, 0,
@@ -96,10 +82,7 @@ pub async fn keyset_pages_follow_both_sort_orders(store: Arc<dyn Store>) {
             );
             // The first page is the first `size` rows plus a look-ahead row when more exist.
             let first = keyset_page(store, &all, sort, None, size, NOW).await;
-            assert_eq!(
-                ids(&first.rows),
-                expected[..expected.len().min(size as usize)]
-            );
+            assert_eq!(ids(&first.rows), expected[..expected.len().min(size as usize)]);
             assert_eq!(
                 first.lookahead.map(|r| r.session.id),
                 expected.get(size as usize).copied()
@@ -141,11 +124,7 @@ pub async fn keyset_pages_follow_both_sort_orders(store: Arc<dyn Store>) {
         };
         let expected_a = in_order(
             sort,
-            sessions
-                .iter()
-                .filter(|s| s.identity_id == Some(a))
-                .map(key)
-                .collect(),
+            sessions.iter().filter(|s| s.identity_id == Some(a)).map(key).collect(),
         );
         for size in [1, 2, 7, 50] {
             assert_eq!(
@@ -159,12 +138,8 @@ pub async fn keyset_pages_follow_both_sort_orders(store: Arc<dyn Store>) {
 
 pub async fn keyset_paging_through_two_thousand_tied_timestamps(store: Arc<dyn Store>) {
     let store = &*store;
-    let a = insert_identity(store, identity(&["a@example.com"]))
-        .await
-        .id;
-    let b = insert_identity(store, identity(&["b@example.com"]))
-        .await
-        .id;
+    let a = insert_identity(store, identity(&["a@example.com"])).await.id;
+    let b = insert_identity(store, identity(&["b@example.com"])).await.id;
     let mut specs = Vec::new();
     for n in 0..5 {
         specs.push((t(-1), Some(a)));
@@ -193,11 +168,7 @@ pub async fn keyset_paging_through_two_thousand_tied_timestamps(store: Arc<dyn S
         };
         let expected_b = in_order(
             sort,
-            sessions
-                .iter()
-                .filter(|s| s.identity_id == Some(b))
-                .map(key)
-                .collect(),
+            sessions.iter().filter(|s| s.identity_id == Some(b)).map(key).collect(),
         );
         assert_eq!(expected_b.len(), 1002);
         assert_eq!(
@@ -215,19 +186,13 @@ pub async fn keyset_paging_through_two_thousand_tied_timestamps(store: Arc<dyn S
 
 pub async fn rows_inserted_while_paging_are_never_repeated_or_skipped(store: Arc<dyn Store>) {
     let store = &*store;
-    let owner = insert_identity(store, identity(&["pager@example.com"]))
-        .await
-        .id;
+    let owner = insert_identity(store, identity(&["pager@example.com"])).await.id;
     let filter = SessionFilter::default();
     let size = 6;
 
     for sort in SORTS {
         store.delete_sessions_of_identity(owner).await.unwrap();
-        let initial = seed(
-            store,
-            &(0..40).map(|n| (t(n % 4), Some(owner))).collect::<Vec<_>>(),
-        )
-        .await;
+        let initial = seed(store, &(0..40).map(|n| (t(n % 4), Some(owner))).collect::<Vec<_>>()).await;
         let mut model = keys(&initial);
         // "Behind" is the part of the order the client has already passed, "ahead" the rest.
         // Each new "behind" row goes before, each new "ahead" row after, every row so far.
@@ -244,11 +209,7 @@ pub async fn rows_inserted_while_paging_are_never_repeated_or_skipped(store: Arc
             let page = keyset_page(store, &filter, sort, cursor, size, NOW).await;
             let mut got = ids(&page.rows);
             got.extend(page.lookahead.as_ref().map(|r| r.session.id));
-            assert_eq!(
-                got,
-                expected_page(sort, &model, cursor, size),
-                "{sort:?} page {pages}"
-            );
+            assert_eq!(got, expected_page(sort, &model, cursor, size), "{sort:?} page {pages}");
             seen.extend(ids(&page.rows));
             let Some(next) = page.next_cursor() else {
                 break;
@@ -276,10 +237,7 @@ pub async fn rows_inserted_while_paging_are_never_repeated_or_skipped(store: Arc
         let unique: HashSet<Uuid> = seen.iter().copied().collect();
         assert_eq!(unique.len(), seen.len(), "{sort:?}: a row was repeated");
         for s in &initial {
-            assert!(
-                unique.contains(&s.id),
-                "{sort:?}: an existing row was skipped"
-            );
+            assert!(unique.contains(&s.id), "{sort:?}: an existing row was skipped");
         }
         assert!(
             behind.iter().all(|id| !unique.contains(id)),
@@ -302,18 +260,12 @@ pub async fn rows_inserted_while_paging_are_never_repeated_or_skipped(store: Arc
 
 pub async fn offset_paging_returns_the_same_order(store: Arc<dyn Store>) {
     let store = &*store;
-    let a = insert_identity(store, identity(&["a@example.com"]))
-        .await
-        .id;
+    let a = insert_identity(store, identity(&["a@example.com"])).await.id;
     let offsets = [2, 0, 1, 1, 1, 2, 0, 3, 3, 3, 3, 1, 0, 2, 2, 1, 3];
     let mut specs: Vec<(Micros, Option<Uuid>)> = offsets.iter().map(|o| (t(*o), Some(a))).collect();
     specs.push((t(1), None));
     let sessions = seed(store, &specs).await;
-    let with_identity: Vec<Session> = sessions
-        .iter()
-        .filter(|s| s.identity_id.is_some())
-        .cloned()
-        .collect();
+    let with_identity: Vec<Session> = sessions.iter().filter(|s| s.identity_id.is_some()).cloned().collect();
 
     for sort in SORTS {
         let expected = in_order(sort, keys(&with_identity));
@@ -325,10 +277,7 @@ pub async fn offset_paging_returns_the_same_order(store: Arc<dyn Store>) {
                 "{sort:?} limit {limit}"
             );
         }
-        assert_eq!(
-            ids(&walk_keyset(store, &filter, sort, 4, NOW).await),
-            expected
-        );
+        assert_eq!(ids(&walk_keyset(store, &filter, sort, 4, NOW).await), expected);
         // Any window is the same slice of the order.
         for (offset, limit) in [(0, 5), (3, 4), (10, 10), (16, 1), (17, 5), (100, 5)] {
             let rows = store
@@ -387,12 +336,7 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
         })
 }
 
-async fn run_scenario(
-    store: &dyn Store,
-    a: Uuid,
-    b: Uuid,
-    scenario: Scenario,
-) -> Result<(), TestCaseError> {
+async fn run_scenario(store: &dyn Store, a: Uuid, b: Uuid, scenario: Scenario) -> Result<(), TestCaseError> {
     store.delete_sessions_of_identity(a).await.unwrap();
     store.delete_sessions_of_identity(b).await.unwrap();
     let sort = if scenario.ascending {
@@ -470,12 +414,8 @@ async fn run_scenario(
 }
 
 pub async fn keyset_paging_property(store: Arc<dyn Store>) {
-    let a = insert_identity(&*store, identity(&["a@example.com"]))
-        .await
-        .id;
-    let b = insert_identity(&*store, identity(&["b@example.com"]))
-        .await
-        .id;
+    let a = insert_identity(&*store, identity(&["a@example.com"])).await.id;
+    let b = insert_identity(&*store, identity(&["b@example.com"])).await.id;
     let handle = tokio::runtime::Handle::current();
     let mut runner = TestRunner::new(Config {
         cases: 16,

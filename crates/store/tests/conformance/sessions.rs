@@ -17,14 +17,8 @@ fn device(created_at: lanyard_domain::Micros, fingerprint: Option<&str>) -> Devi
         location: Some("Berlin, DE".to_owned()),
         fingerprint_id: fingerprint.map(str::to_owned),
         headers: BTreeMap::from([
-            (
-                "accept-language".to_owned(),
-                vec!["de".to_owned(), "en".to_owned()],
-            ),
-            (
-                "x-forwarded-for".to_owned(),
-                vec!["198.51.100.7".to_owned()],
-            ),
+            ("accept-language".to_owned(), vec!["de".to_owned(), "en".to_owned()]),
+            ("x-forwarded-for".to_owned(), vec!["198.51.100.7".to_owned()]),
         ]),
         created_at,
     }
@@ -84,15 +78,9 @@ pub async fn session_round_trips_every_field(store: Arc<dyn Store>) {
 
     let mut expected = stored.clone();
     expected.devices = vec![early, late];
+    assert_eq!(get(store, stored.id).await, row(&expected, Some(IdentityState::Active)));
     assert_eq!(
-        get(store, stored.id).await,
-        row(&expected, Some(IdentityState::Active))
-    );
-    assert_eq!(
-        store
-            .session_by_digest(&token_for(stored.id))
-            .await
-            .unwrap(),
+        store.session_by_digest(&token_for(stored.id)).await.unwrap(),
         row(&expected, Some(IdentityState::Active))
     );
 
@@ -131,10 +119,7 @@ pub async fn missing_sessions_are_none(store: Arc<dyn Store>) {
     let present = insert(store, session(None, at(0))).await;
     assert_eq!(get(store, Uuid::now_v7()).await, None);
     assert_eq!(
-        store
-            .session_by_digest(&TokenDigest::of("never issued"))
-            .await
-            .unwrap(),
+        store.session_by_digest(&TokenDigest::of("never issued")).await.unwrap(),
         None
     );
     // Lookup is by the exact digest: another token of the same session id finds nothing.
@@ -161,10 +146,7 @@ pub async fn token_digests_are_unique(store: Arc<dyn Store>) {
     // The same id twice is a conflict on the id.
     let mut same_id = session(None, at(3));
     same_id.id = a.id;
-    match store
-        .insert_session(&same_id, &TokenDigest::of("fresh"))
-        .await
-    {
+    match store.insert_session(&same_id, &TokenDigest::of("fresh")).await {
         Err(StoreError::Conflict(ConflictOn::Id)) => {}
         other => panic!("expected an id conflict, got {other:?}"),
     }
@@ -173,21 +155,12 @@ pub async fn token_digests_are_unique(store: Arc<dyn Store>) {
     let b = insert(store, b).await;
     let mut changed = b.clone();
     changed.changed_at = at(10);
-    match store
-        .update_session(&changed, b.sequence, Some(&token_for(a.id)))
-        .await
-    {
+    match store.update_session(&changed, b.sequence, Some(&token_for(a.id))).await {
         Err(StoreError::Conflict(ConflictOn::TokenDigest)) => {}
         other => panic!("expected a token digest conflict, got {other:?}"),
     }
-    assert_eq!(
-        store.session_by_digest(&token_for(b.id)).await.unwrap(),
-        row(&b, None)
-    );
-    assert_eq!(
-        store.session_by_digest(&token_for(a.id)).await.unwrap(),
-        row(&a, None)
-    );
+    assert_eq!(store.session_by_digest(&token_for(b.id)).await.unwrap(), row(&b, None));
+    assert_eq!(store.session_by_digest(&token_for(a.id)).await.unwrap(), row(&a, None));
 }
 
 pub async fn sequence_strictly_increases_across_writes(store: Arc<dyn Store>) {
@@ -211,10 +184,7 @@ pub async fn sequence_strictly_increases_across_writes(store: Arc<dyn Store>) {
     seen.push(q);
 
     assert_eq!(
-        store
-            .revoke_sessions(RevokeTarget::Session(b.id), at(1))
-            .await
-            .unwrap(),
+        store.revoke_sessions(RevokeTarget::Session(b.id), at(1)).await.unwrap(),
         vec![b.id]
     );
     seen.push(get(store, b.id).await.unwrap().session.sequence);
@@ -243,10 +213,7 @@ pub async fn sequence_strictly_increases_across_writes(store: Arc<dyn Store>) {
     seen.push(after_a.max(after_c));
 
     // A rejected update takes no number away from later writes' ordering.
-    assert_eq!(
-        store.update_session(&a2, a.sequence, None).await.unwrap(),
-        None
-    );
+    assert_eq!(store.update_session(&a2, a.sequence, None).await.unwrap(), None);
     let d = insert(store, session(None, at(3))).await;
     seen.push(d.sequence);
 
@@ -306,10 +273,7 @@ pub async fn update_session_writes_the_mutable_fields(store: Arc<dyn Store>) {
         .unwrap()
         .expect("update applies");
     assert!(set.sequence > s.sequence);
-    assert_eq!(
-        get(store, s.id).await,
-        row(&set, Some(IdentityState::Active))
-    );
+    assert_eq!(get(store, s.id).await, row(&set, Some(IdentityState::Active)));
     assert_eq!(
         store.session_by_digest(&token_for(s.id)).await.unwrap(),
         row(&set, Some(IdentityState::Active))
@@ -328,10 +292,7 @@ pub async fn update_session_writes_the_mutable_fields(store: Arc<dyn Store>) {
         .unwrap()
         .expect("update applies");
     assert!(again.sequence > set.sequence);
-    assert_eq!(
-        get(store, s.id).await,
-        row(&again, Some(IdentityState::Active))
-    );
+    assert_eq!(get(store, s.id).await, row(&again, Some(IdentityState::Active)));
 }
 
 pub async fn stale_update_changes_nothing(store: Arc<dyn Store>) {
@@ -357,10 +318,7 @@ pub async fn stale_update_changes_nothing(store: Arc<dyn Store>) {
     stale.metadata = BTreeMap::from([("stale".to_owned(), vec![1])]);
     let rotated = TokenDigest::of("rotated-by-a-stale-writer");
     assert_eq!(
-        store
-            .update_session(&stale, s.sequence, Some(&rotated))
-            .await
-            .unwrap(),
+        store.update_session(&stale, s.sequence, Some(&rotated)).await.unwrap(),
         None
     );
     assert_eq!(
@@ -371,10 +329,7 @@ pub async fn stale_update_changes_nothing(store: Arc<dyn Store>) {
         None
     );
     assert_eq!(get(store, s.id).await, current);
-    assert_eq!(
-        store.session_by_digest(&token_for(s.id)).await.unwrap(),
-        current
-    );
+    assert_eq!(store.session_by_digest(&token_for(s.id)).await.unwrap(), current);
     assert_eq!(store.session_by_digest(&rotated).await.unwrap(), None);
 
     // A session that does not exist is not created by an update.
@@ -428,23 +383,13 @@ pub async fn new_digest_replaces_the_token(store: Arc<dyn Store>) {
         .unwrap()
         .unwrap();
     assert_eq!(store.session_by_digest(&old).await.unwrap(), None);
-    assert_eq!(
-        store.session_by_digest(&first).await.unwrap(),
-        row(&v1, None)
-    );
+    assert_eq!(store.session_by_digest(&first).await.unwrap(), row(&v1, None));
 
     // Without a new digest the current token stays.
     let mut v2 = v1.clone();
     v2.changed_at = at(2);
-    v2.sequence = store
-        .update_session(&v2, v1.sequence, None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        store.session_by_digest(&first).await.unwrap(),
-        row(&v2, None)
-    );
+    v2.sequence = store.update_session(&v2, v1.sequence, None).await.unwrap().unwrap();
+    assert_eq!(store.session_by_digest(&first).await.unwrap(), row(&v2, None));
 
     let mut v3 = v2.clone();
     v3.changed_at = at(3);
@@ -455,10 +400,7 @@ pub async fn new_digest_replaces_the_token(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(store.session_by_digest(&old).await.unwrap(), None);
     assert_eq!(store.session_by_digest(&first).await.unwrap(), None);
-    assert_eq!(
-        store.session_by_digest(&second).await.unwrap(),
-        row(&v3, None)
-    );
+    assert_eq!(store.session_by_digest(&second).await.unwrap(), row(&v3, None));
     assert_eq!(get(store, s.id).await, row(&v3, None));
 
     // The retired digest can be given to another session.
@@ -514,10 +456,7 @@ pub async fn revoking_one_session_reports_it_once(store: Arc<dyn Store>) {
     // Any state can be revoked by id: expired, without a user.
     for id in [expired.id, no_user.id] {
         assert_eq!(
-            store
-                .revoke_sessions(RevokeTarget::Session(id), NOW)
-                .await
-                .unwrap(),
+            store.revoke_sessions(RevokeTarget::Session(id), NOW).await.unwrap(),
             vec![id]
         );
         assert_eq!(get(store, id).await.unwrap().session.revoked_at, Some(NOW));
@@ -575,14 +514,8 @@ pub async fn revoking_an_identitys_active_sessions_keeps_the_exception(store: Ar
         identity_id: alice.id,
         except: None,
     };
-    assert_eq!(
-        store.revoke_sessions(target, at(1)).await.unwrap(),
-        vec![current.id]
-    );
-    assert_eq!(
-        store.revoke_sessions(target, at(2)).await.unwrap(),
-        Vec::<Uuid>::new()
-    );
+    assert_eq!(store.revoke_sessions(target, at(1)).await.unwrap(), vec![current.id]);
+    assert_eq!(store.revoke_sessions(target, at(2)).await.unwrap(), Vec::<Uuid>::new());
     assert_eq!(get(store, expired.id).await.unwrap().session, expired);
     assert_eq!(get(store, bobs.id).await.unwrap().session, bobs);
 }
@@ -610,10 +543,7 @@ pub async fn delete_sessions_of_identity_removes_only_theirs(store: Arc<dyn Stor
     );
     for s in &alices {
         assert_eq!(get(store, s.id).await, None);
-        assert_eq!(
-            store.session_by_digest(&token_for(s.id)).await.unwrap(),
-            None
-        );
+        assert_eq!(store.session_by_digest(&token_for(s.id)).await.unwrap(), None);
     }
     assert_eq!(get(store, bobs.id).await.unwrap().session, bobs);
     assert_eq!(get(store, no_user.id).await.unwrap().session, no_user);

@@ -1,0 +1,562 @@
+//! Wiring: configuration → store → service → routers → listeners.
+//!
+//! Integration tests can build everything in-process: [`start`] with a configuration that
+//! listens on `127.0.0.1:0` gives the bound addresses, the service and a shutdown handle.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Request, Response, StatusCode};
+use axum::serve::ListenerExt;
+use axum::Router;
+use lanyard_api::{ApiConfig, AppState};
+use lanyard_domain::PageTokenKeys;
+use lanyard_service::{random_secret, Clock, Lanyard, SchemaRegistry, SystemClock};
+use lanyard_store::{SqliteOptions, SqliteStore, Store};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
+use tracing::Span;
+
+use crate::config::{Config, DatabaseUrl, ExtendResponse, ServeConfig, SqliteSynchronous};
+use crate::logging::ACCESS_TARGET;
+
+/// The store setting that keeps the generated page-token secret when `secrets` is empty.
+pub const PAGE_TOKEN_SECRET_SETTING: &str = "page_token_secret";
+
+/// Opens (creating if needed) the database. Does not migrate; see [`migrate`].
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+    let path = match &config.database.url {
+        DatabaseUrl::Sqlite(path) => path,
+        url @ DatabaseUrl::Postgres(_) => bail!(
+            "PostgreSQL is not supported yet (database.url is {url}); use a SQLite URL such as \
+             sqlite://lanyard.db"
+        ),
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create the directory {} for the database", parent.display()))?;
+    }
+    let mut options = SqliteOptions::new(path);
+    options.synchronous_full = config.database.sqlite_synchronous == SqliteSynchronous::Full;
+    options.read_connections = config.database.read_connections;
+    let store = SqliteStore::open(&options)
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// A migration applied to the database: version and description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedMigration {
+    pub version: i64,
+    pub description: String,
+}
+
+/// What [`migrate`] did.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationReport {
+    /// Applied by this run.
+    pub applied: Vec<AppliedMigration>,
+    /// Every migration the database has now.
+    pub current: Vec<AppliedMigration>,
+}
+
+/// Applies pending migrations and reports which ones ran.
+pub async fn migrate(config: &Config, store: &SqliteStore) -> anyhow::Result<MigrationReport> {
+    let DatabaseUrl::Sqlite(path) = &config.database.url else {
+        bail!("PostgreSQL is not supported yet");
+    };
+    let before = applied_migrations(path).await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating the SQLite database {}", path.display()))?;
+    let current = applied_migrations(path).await?;
+    let applied = current.iter().filter(|m| !before.contains(m)).cloned().collect();
+    Ok(MigrationReport { applied, current })
+}
+
+/// Reads sqlx's bookkeeping table on a separate read-only connection.
+async fn applied_migrations(path: &Path) -> anyhow::Result<Vec<AppliedMigration>> {
+    use sqlx::ConnectOptions;
+    let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    let table: Option<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+            .fetch_optional(&mut connection)
+            .await
+            .context("reading the migration table")?;
+    if table.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations WHERE success = 1 ORDER BY version")
+            .fetch_all(&mut connection)
+            .await
+            .context("reading the migration table")?;
+    Ok(rows
+        .into_iter()
+        .map(|(version, description)| AppliedMigration { version, description })
+        .collect())
+}
+
+/// The page-token MAC keys: the configured `secrets`, else one generated secret stored in the
+/// database so that every node sharing it agrees.
+pub async fn page_token_keys(config: &Config, store: &dyn Store) -> anyhow::Result<PageTokenKeys> {
+    let secrets = if config.secrets.is_empty() {
+        let stored = store
+            .setting_or_insert(PAGE_TOKEN_SECRET_SETTING, &random_secret())
+            .await
+            .context("reading the generated page-token secret from the database")?;
+        vec![stored]
+    } else {
+        config.secrets.0.clone()
+    };
+    PageTokenKeys::new(secrets.into_iter().map(String::into_bytes).collect())
+        .ok_or_else(|| anyhow!("the page-token secrets must not be empty"))
+}
+
+/// The service: settings, identity schemas and page-token keys from the configuration.
+pub async fn build_service(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Lanyard>> {
+    let sources = config.identity.load_schemas()?;
+    let schemas = SchemaRegistry::new(sources, Some(config.identity.default_schema_id.clone()))
+        .map_err(|e| anyhow!("invalid identity schema configuration: {e}"))?;
+    let page_keys = page_token_keys(config, store.as_ref()).await?;
+    Ok(Arc::new(Lanyard::new(
+        store,
+        clock,
+        config.service_settings(),
+        schemas,
+        page_keys,
+    )))
+}
+
+/// What the HTTP layer needs from the configuration.
+pub fn api_config(config: &Config) -> ApiConfig {
+    // Spelled with `..Default::default()` so that fields added to `ApiConfig` keep their
+    // defaults until they are configurable.
+    #[allow(clippy::needless_update)]
+    let api = ApiConfig {
+        public_base_url: config.serve.public.base_url.to_string(),
+        session_cookie_name: config.session.cookie_name.clone(),
+        extend_returns_session: config.session.extend_response == ExtendResponse::Session,
+        ..ApiConfig::default()
+    };
+    api
+}
+
+/// The public and admin routers with the HTTP layers: request ids, access log, timeout and
+/// body limit.
+pub fn build_routers(config: &Config, state: AppState) -> (Router, Router) {
+    let public = lanyard_api::public_router(state.clone());
+    let admin = lanyard_api::admin_router(state);
+    (
+        with_layers(public, &config.serve, "public"),
+        with_layers(admin, &config.serve, "admin"),
+    )
+}
+
+fn with_layers(router: Router, serve: &ServeConfig, api: &'static str) -> Router {
+    let limit = serve.request_body_limit_bytes;
+    // The last layer added runs first.
+    router
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            serve.request_timeout.0,
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(AccessSpan { api })
+                .on_request(())
+                .on_response(AccessLog)
+                .on_body_chunk(())
+                .on_eos(())
+                .on_failure(()),
+        )
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The request span: method, path (never the query string), request id. Never headers or
+/// bodies, which carry tokens.
+#[derive(Clone, Copy)]
+struct AccessSpan {
+    api: &'static str,
+}
+
+impl<B> MakeSpan<B> for AccessSpan {
+    fn make_span(&mut self, request: &Request<B>) -> Span {
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(|id| &id[..id.len().min(64)])
+            .unwrap_or("");
+        tracing::info_span!(
+            target: ACCESS_TARGET,
+            "request",
+            api = self.api,
+            method = %request.method(),
+            path = %request.uri().path(),
+            request_id = %request_id,
+        )
+    }
+}
+
+/// One line per response: status and latency, inside the request span.
+#[derive(Clone, Copy)]
+struct AccessLog;
+
+impl<B> OnResponse<B> for AccessLog {
+    fn on_response(self, response: &Response<B>, latency: Duration, _span: &Span) {
+        let status = response.status().as_u16();
+        let latency_ms = latency.as_micros() as f64 / 1000.0;
+        if response.status().is_server_error() {
+            tracing::warn!(target: ACCESS_TARGET, status, latency_ms, "request failed");
+        } else {
+            tracing::info!(target: ACCESS_TARGET, status, latency_ms, "request");
+        }
+    }
+}
+
+/// Everything `serve` runs, built but not yet listening.
+pub struct App {
+    pub store: Arc<SqliteStore>,
+    pub service: Arc<Lanyard>,
+    pub public: Router,
+    pub admin: Router,
+}
+
+/// Opens and migrates the store, builds the service and both routers.
+pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    let store = open_store(config).await?;
+    let report = migrate(config, &store).await?;
+    for migration in &report.applied {
+        tracing::info!(
+            version = migration.version,
+            description = %migration.description,
+            "applied database migration"
+        );
+    }
+    let service = build_service(config, store.clone(), clock).await?;
+    let state = AppState::new(service.clone(), api_config(config));
+    let (public, admin) = build_routers(config, state);
+    Ok(App {
+        store,
+        service,
+        public,
+        admin,
+    })
+}
+
+/// Binds both ports, failing clearly when one is taken.
+pub async fn bind(config: &Config) -> anyhow::Result<(TcpListener, TcpListener)> {
+    let public = bind_one(
+        config.serve.public.listen,
+        "public",
+        "serve.public.listen",
+        "--public-listen",
+    )
+    .await?;
+    let admin = bind_one(
+        config.serve.admin.listen,
+        "admin",
+        "serve.admin.listen",
+        "--admin-listen",
+    )
+    .await?;
+    Ok((public, admin))
+}
+
+async fn bind_one(addr: SocketAddr, api: &str, key: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!(
+            "cannot listen on {addr} for the {api} API (is another process using it? set {key} \
+             or pass {flag})"
+        )
+    })
+}
+
+/// Both servers, running on spawned tasks.
+pub struct RunningServer {
+    pub public_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub store: Arc<SqliteStore>,
+    pub service: Arc<Lanyard>,
+    shutdown: watch::Sender<bool>,
+    public: JoinHandle<std::io::Result<()>>,
+    admin: JoinHandle<std::io::Result<()>>,
+}
+
+/// Serves `app` on the listeners until shut down. Handlers can extract
+/// `ConnectInfo<SocketAddr>`.
+pub fn spawn(app: App, public: TcpListener, admin: TcpListener) -> anyhow::Result<RunningServer> {
+    let public_addr = public.local_addr().context("reading the public address")?;
+    let admin_addr = admin.local_addr().context("reading the admin address")?;
+    let (shutdown, _) = watch::channel(false);
+    let serve_one = |listener: TcpListener, router: Router| {
+        let mut stop = shutdown.subscribe();
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+                .with_graceful_shutdown(async move {
+                    // Also stops when the handle is dropped.
+                    let _ = stop.wait_for(|stopping| *stopping).await;
+                })
+                .await
+        })
+    };
+    let public = serve_one(public, app.public);
+    let admin = serve_one(admin, app.admin);
+    Ok(RunningServer {
+        public_addr,
+        admin_addr,
+        store: app.store,
+        service: app.service,
+        shutdown,
+        public,
+        admin,
+    })
+}
+
+/// Builds the app, binds both ports and serves; the in-process entry point for tests.
+pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let app = build_app(config, clock).await?;
+    let (public, admin) = bind(config).await?;
+    spawn(app, public, admin)
+}
+
+impl RunningServer {
+    pub fn public_url(&self) -> String {
+        format!("http://{}/", self.public_addr)
+    }
+
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/", self.admin_addr)
+    }
+
+    /// Stops accepting connections and waits for in-flight requests to finish.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.stop(None).await
+    }
+
+    /// Serves until `signal` completes, then shuts down gracefully, giving in-flight requests
+    /// at most `grace`. Fails if a server stops on its own.
+    pub async fn run_until(mut self, signal: impl Future<Output = ()>, grace: Duration) -> anyhow::Result<()> {
+        tokio::select! {
+            () = signal => self.stop(Some(grace)).await,
+            result = &mut self.public => {
+                let _ = self.shutdown.send(true);
+                Err(stopped_unexpectedly("public", result))
+            }
+            result = &mut self.admin => {
+                let _ = self.shutdown.send(true);
+                Err(stopped_unexpectedly("admin", result))
+            }
+        }
+    }
+
+    async fn stop(self, grace: Option<Duration>) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        let (public_abort, admin_abort) = (self.public.abort_handle(), self.admin.abort_handle());
+        let both = async { tokio::join!(self.public, self.admin) };
+        let (public, admin) = match grace {
+            None => both.await,
+            Some(grace) => match tokio::time::timeout(grace, both).await {
+                Ok(results) => results,
+                Err(_) => {
+                    tracing::warn!(
+                        grace_seconds = grace.as_secs(),
+                        "requests still running after the grace period; closing them"
+                    );
+                    public_abort.abort();
+                    admin_abort.abort();
+                    return Ok(());
+                }
+            },
+        };
+        public
+            .context("the public server task failed")?
+            .context("the public server failed")?;
+        admin
+            .context("the admin server task failed")?
+            .context("the admin server failed")?;
+        Ok(())
+    }
+}
+
+fn stopped_unexpectedly(api: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
+    match result {
+        Ok(Ok(())) => anyhow!("the {api} server stopped unexpectedly"),
+        Ok(Err(e)) => anyhow!(e).context(format!("the {api} server failed")),
+        Err(e) => anyhow!(e).context(format!("the {api} server task failed")),
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C; returns which.
+pub async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => "Ctrl-C",
+        () = terminate => "SIGTERM",
+    }
+}
+
+/// `lanyard serve`: migrate, listen on both ports, serve until SIGTERM or Ctrl-C, finish
+/// in-flight requests.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    let server = start(&config, Arc::new(SystemClock)).await?;
+    let store = server.store.clone();
+    tracing::info!(
+        public = %server.public_addr,
+        admin = %server.admin_addr,
+        base_url = %config.serve.public.base_url,
+        database = %config.database.url,
+        "lanyard is serving"
+    );
+    let grace = config.serve.request_timeout.0 + Duration::from_secs(5);
+    let result = server
+        .run_until(
+            async {
+                let signal = shutdown_signal().await;
+                tracing::info!(signal, "shutting down; finishing in-flight requests");
+            },
+            grace,
+        )
+        .await;
+    store.close().await;
+    if result.is_ok() {
+        tracing::info!("stopped");
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lanyard_domain::Cursor;
+    use uuid::Uuid;
+
+    fn test_config(dir: &Path) -> Config {
+        let mut config = Config::default();
+        config.database.url = DatabaseUrl::Sqlite(dir.join("app.db"));
+        config.serve.public.listen = "127.0.0.1:0".parse().unwrap();
+        config.serve.admin.listen = "127.0.0.1:0".parse().unwrap();
+        config.serve.request_body_limit_bytes = 1024;
+        config
+    }
+
+    #[tokio::test]
+    async fn serves_both_ports_with_request_ids_and_a_body_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        let server = start(&config, Arc::new(SystemClock)).await.unwrap();
+        let http = reqwest::Client::new();
+
+        for base in [server.public_url(), server.admin_url()] {
+            let response = http.get(format!("{base}health/alive")).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let id = response.headers()["x-request-id"].to_str().unwrap();
+            assert!(Uuid::parse_str(id).is_ok(), "{id}");
+        }
+        let response = http
+            .get(format!("{}health/ready", server.public_url()))
+            .header("x-request-id", "caller-chosen")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-request-id"], "caller-chosen");
+
+        let response = http
+            .post(format!("{}admin/identities", server.admin_url()))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 4096])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413);
+
+        // The ports are taken now: a second server says so.
+        let mut clash = config.clone();
+        clash.serve.public.listen = server.public_addr;
+        let error = start(&clash, Arc::new(SystemClock)).await.err().unwrap();
+        assert!(format!("{error:#}").contains("cannot listen on"), "{error:#}");
+
+        let public = server.public_url();
+        server.shutdown().await.unwrap();
+        assert!(http.get(format!("{public}health/alive")).send().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn the_generated_page_token_secret_is_shared_through_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        let store = open_store(&config).await.unwrap();
+        let report = migrate(&config, &store).await.unwrap();
+        assert!(!report.applied.is_empty());
+        assert!(migrate(&config, &store).await.unwrap().applied.is_empty());
+
+        let cursor = Cursor {
+            created_at: lanyard_domain::Micros(1),
+            id: Uuid::now_v7(),
+        };
+        let first = page_token_keys(&config, store.as_ref()).await.unwrap();
+        let second = page_token_keys(&config, store.as_ref()).await.unwrap();
+        assert_eq!(first.encode(cursor), second.encode(cursor));
+
+        let mut configured = config.clone();
+        configured.secrets.0 = vec!["configured-secret-0123456789".into()];
+        let third = page_token_keys(&configured, store.as_ref()).await.unwrap();
+        assert_ne!(first.encode(cursor), third.encode(cursor));
+    }
+
+    #[tokio::test]
+    async fn postgres_is_refused_clearly() {
+        let mut config = Config::default();
+        config.database.url = "postgres://u:secret@db/lanyard".parse().unwrap();
+        let error = open_store(&config).await.err().unwrap().to_string();
+        assert!(error.contains("not supported yet"), "{error}");
+        assert!(!error.contains("secret"), "{error}");
+    }
+}

@@ -1,0 +1,11 @@
+//! The `lanyard` binary as a library, so integration tests can build and run the whole
+//! application in-process (see [`app::start`]).
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod logging;
+
+pub use app::{build_app, build_routers, build_service, open_store, serve, start, App, RunningServer};
+pub use cli::Cli;
+pub use config::{Config, Overrides};
