@@ -1,9 +1,11 @@
 //! HTTP adapters. Each API module only translates: wire JSON to service calls, service
 //! results and errors to the protocol's own JSON.
 
+mod client;
 pub mod kratos;
 pub mod lanyard;
 mod query;
+pub mod zitadel;
 
 use std::sync::Arc;
 
@@ -50,6 +52,7 @@ impl AppState {
 pub fn public_router(state: AppState) -> Router {
     Router::new()
         .merge(kratos::public_routes())
+        .merge(zitadel::routes())
         .merge(lanyard::health_routes())
         .fallback(kratos::not_found)
         .method_not_allowed_fallback(kratos::method_not_allowed)

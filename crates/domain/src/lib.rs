@@ -20,7 +20,7 @@ pub use device::Device;
 pub use factor::{Factor, Method};
 pub use identity::{Credential, CredentialType, Identity, IdentityState};
 pub use page_token::{Cursor, PageTokenError, PageTokenKeys};
-pub use query::{DateFilter, DateMethod, SessionFilter, SessionPage, SessionQuery, SessionSort};
+pub use query::{DateFilter, DateMethod, OwnedBy, SessionFilter, SessionPage, SessionQuery, SessionSort};
 pub use session::Session;
 pub use timestamp::Micros;
 pub use token::{SessionToken, TokenDigest};

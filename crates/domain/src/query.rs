@@ -26,8 +26,16 @@ pub enum Scope {
     /// Kratos: every session that has an identity, including revoked and expired ones.
     #[default]
     WithIdentity,
-    /// ZITADEL: every session that is not revoked, with or without a user.
+    /// ZITADEL: every session that is not revoked (nor of a deactivated identity), with or
+    /// without a user. Expired sessions stay listed, as in ZITADEL.
     NotRevoked,
+}
+
+/// ZITADEL's "own sessions": the caller created the session or is its checked user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedBy {
+    pub identity_id: Option<Uuid>,
+    pub creator: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,6 +50,8 @@ pub struct SessionFilter {
     pub creator: Option<String>,
     pub fingerprint_id: Option<String>,
     pub exclude_id: Option<Uuid>,
+    /// Only the caller's own sessions.
+    pub owned_by: Option<OwnedBy>,
 }
 
 /// Sort orders with a total order on (created_at, id), so keyset paging is exact.

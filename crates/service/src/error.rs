@@ -23,6 +23,16 @@ pub enum ServiceError {
     AalRequired { required: Aal },
     #[error("the identity is disabled")]
     IdentityDisabled,
+    /// The request is well-formed but the object is in the wrong state for it.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// A credential check (password, TOTP, recovery code) did not pass.
+    #[error("{0}")]
+    CheckFailed(String),
+    #[error("{0}")]
+    Unimplemented(String),
+    #[error("too many failed checks; retry in {retry_after_seconds} s")]
+    RateLimited { retry_after_seconds: u64 },
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error: {0}")]

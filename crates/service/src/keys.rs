@@ -13,6 +13,7 @@ pub enum Principal {
     Session {
         session_id: Uuid,
         identity_id: Uuid,
+        fingerprint_id: Option<String>,
     },
 }
 

@@ -1,10 +1,13 @@
 //! Lanyard's use cases. Every API adapter calls these; none of them talks to the store.
 
+mod checked_sessions;
 mod clock;
 mod error;
+mod factors;
 mod identities;
 mod keys;
 mod passwords;
+mod rate_limit;
 mod schemas;
 mod secrets;
 mod sessions;
@@ -15,8 +18,12 @@ use std::sync::Arc;
 use lanyard_domain::PageTokenKeys;
 use lanyard_store::Store;
 
+pub use checked_sessions::{
+    CheckedSession, Checks, CreateCheckedSession, SearchSessions, SessionSearchResult, SetCheckedSession, UserCheck,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};
+pub use factors::{totp_code_at, TotpEnrolment, TOTP_ISSUER};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 /// An RFC 6902 JSON Patch, as `patch_identity` takes it.
 pub use json_patch::Patch as JsonPatch;
@@ -38,6 +45,8 @@ pub struct Lanyard {
     schemas: SchemaRegistry,
     passwords: PasswordHasher,
     page_keys: PageTokenKeys,
+    identity_failures: rate_limit::FailureLimiter,
+    ip_failures: rate_limit::FailureLimiter,
 }
 
 impl Lanyard {
@@ -49,6 +58,15 @@ impl Lanyard {
         page_keys: PageTokenKeys,
     ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
+        let window = settings.failed_checks_window;
+        let identity_failures = rate_limit::FailureLimiter::new(rate_limit::FailureLimit {
+            max_failures: settings.failed_checks_per_identity,
+            window,
+        });
+        let ip_failures = rate_limit::FailureLimiter::new(rate_limit::FailureLimit {
+            max_failures: settings.failed_checks_per_ip,
+            window,
+        });
         Lanyard {
             store,
             clock,
@@ -56,6 +74,8 @@ impl Lanyard {
             schemas,
             passwords,
             page_keys,
+            identity_failures,
+            ip_failures,
         }
     }
 

@@ -81,6 +81,18 @@ pub struct OffsetPage {
 const MAX_LIFESPAN: time::Duration = time::Duration::days(3650);
 
 impl Lanyard {
+    pub(crate) fn view_of(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
+        self.view(row, identity, now)
+    }
+
+    pub(crate) async fn views_with_identities_pub(
+        &self,
+        rows: Vec<SessionRow>,
+        now: Micros,
+    ) -> ServiceResult<Vec<SessionView>> {
+        self.views_with_identities(rows, now).await
+    }
+
     fn view(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
         SessionView {
             active: row.is_active(now),
@@ -226,9 +238,11 @@ impl Lanyard {
             .session
             .identity_id
             .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
+        let fingerprint_id = view.session.devices.iter().find_map(|d| d.fingerprint_id.clone());
         Ok(Principal::Session {
             session_id: view.session.id,
             identity_id,
+            fingerprint_id,
         })
     }
 

@@ -19,6 +19,11 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Most identity ids in one `ids` filter.
     pub max_ids_per_filter: usize,
+    /// Failed credential checks allowed per identity, per window, on each node.
+    pub failed_checks_per_identity: u32,
+    /// Failed credential checks allowed per client IP, per window, on each node.
+    pub failed_checks_per_ip: u32,
+    pub failed_checks_window: time::Duration,
 }
 
 impl Default for Settings {
@@ -29,6 +34,9 @@ impl Default for Settings {
             whoami_required_aal: RequiredAal::HighestAvailable,
             password_hash_concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             max_ids_per_filter: 500,
+            failed_checks_per_identity: 10,
+            failed_checks_per_ip: 100,
+            failed_checks_window: time::Duration::minutes(5),
         }
     }
 }

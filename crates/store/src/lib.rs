@@ -95,6 +95,9 @@ pub trait Store: Send + Sync + 'static {
     /// Hard-deletes every session of an identity; returns their ids.
     async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>>;
 
+    /// The latest session sequence handed out (ZITADEL's `processedSequence`).
+    async fn current_sequence(&self) -> StoreResult<i64>;
+
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;
 

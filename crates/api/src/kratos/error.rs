@@ -117,6 +117,13 @@ impl KratosError {
             ServiceError::IdentityDisabled => Self::bad_request("This account was disabled.")
                 .with_id("identity_disabled")
                 .with_message("identity is disabled"),
+            ServiceError::PreconditionFailed(reason) => Self::bad_request(reason),
+            ServiceError::CheckFailed(reason) => Self::unauthorized(reason),
+            ServiceError::Unimplemented(reason) => Self::new(StatusCode::NOT_IMPLEMENTED, reason),
+            ServiceError::RateLimited { retry_after_seconds } => Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("too many failed attempts; retry in {retry_after_seconds} s"),
+            ),
             ServiceError::Unavailable(e) => {
                 tracing::error!(error = %e, "store unavailable");
                 Self::new(

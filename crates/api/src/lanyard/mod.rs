@@ -1,5 +1,6 @@
 //! Lanyard's own endpoints: health, and the admin extensions that Kratos has no word for.
 
+mod enrolment;
 mod health;
 mod issue;
 
@@ -15,5 +16,14 @@ pub fn health_routes() -> Router<AppState> {
 }
 
 pub fn admin_routes(_state: AppState) -> Router<AppState> {
-    Router::new().route("/admin/lanyard/sessions", post(issue::issue_session))
+    Router::new()
+        .route("/admin/lanyard/sessions", post(issue::issue_session))
+        .route(
+            "/admin/lanyard/identities/{id}/credentials/totp",
+            post(enrolment::enrol_totp),
+        )
+        .route(
+            "/admin/lanyard/identities/{id}/credentials/lookup_secret",
+            post(enrolment::generate_lookup_secrets),
+        )
 }

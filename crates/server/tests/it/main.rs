@@ -10,3 +10,5 @@ mod kratos_errors;
 mod kratos_identities;
 mod kratos_paging;
 mod kratos_public;
+mod lanyard_enrolment;
+mod zitadel;

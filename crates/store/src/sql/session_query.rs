@@ -74,7 +74,7 @@ fn operator(method: DateMethod) -> &'static str {
 fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
     match filter.scope {
         Scope::WithIdentity => b.and("s.identity_id IS NOT NULL"),
-        Scope::NotRevoked => b.and("s.revoked_us IS NULL"),
+        Scope::NotRevoked => b.and("s.revoked_us IS NULL AND (s.identity_id IS NULL OR i.state = 'active')"),
     }
     if let Some(ids) = &filter.ids {
         if ids.is_empty() {
@@ -124,6 +124,16 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
         let p = b.bind(Param::Text(creator.clone()));
         b.and(&format!("s.creator = {p}"));
     }
+    if let Some(owner) = &filter.owned_by {
+        let creator = b.bind(Param::Text(owner.creator.clone()));
+        match owner.identity_id {
+            Some(identity) => {
+                let identity = b.bind(Param::Uuid(identity));
+                b.and(&format!("(s.creator = {creator} OR s.identity_id = {identity})"));
+            }
+            None => b.and(&format!("s.creator = {creator}")),
+        }
+    }
     if let Some(fingerprint) = &filter.fingerprint_id {
         let p = b.bind(Param::Text(fingerprint.clone()));
         b.and(&format!("s.fingerprint_id = {p}"));
@@ -167,7 +177,7 @@ pub fn list_sessions(dialect: Dialect, query: &SessionQuery, now: Micros) -> Bui
 pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> BuiltQuery {
     // The identity join is only needed to evaluate `active`; without it the count can be
     // answered from a session index alone.
-    let join = if filter.active.is_some() {
+    let join = if filter.active.is_some() || filter.scope == Scope::NotRevoked {
         " LEFT JOIN identities i ON i.id = s.identity_id"
     } else {
         ""

@@ -199,6 +199,13 @@ impl crate::Store for SqliteStore {
         self.delete_sessions_of_identity_impl(identity_id).await
     }
 
+    async fn current_sequence(&self) -> StoreResult<i64> {
+        let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(value)
+    }
+
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {
         sqlx::query("INSERT INTO lanyard_settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING")
             .bind(name)

@@ -1,0 +1,93 @@
+//! Admin enrolment of second factors, which Kratos only offers through its self-service flows:
+//!
+//! - `POST /admin/lanyard/identities/{id}/credentials/totp`, body optional `{"secret": "BASE32"}`
+//!   → `{"secret", "otpauth_url"}`;
+//! - `POST /admin/lanyard/identities/{id}/credentials/lookup_secret` → `{"codes": [...]}`.
+//!
+//! Both replace an existing credential of the same type, and both answers are the only time the
+//! secret or the codes are shown. Removal is the Kratos route
+//! `DELETE /admin/identities/{id}/credentials/{totp|lookup_secret}`.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::kratos::extract::{parse_uuid, AdminKey, IdentityWrite};
+use crate::kratos::KratosError;
+use crate::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpBody {
+    secret: Option<String>,
+}
+
+/// A JSON body that may also be left out (no bytes, or only whitespace), which reads as
+/// `T::default()`. Anything else that is not valid JSON for `T` is a 400 that says why.
+pub struct OptionalKratosJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalKratosJson<T> {
+    type Rejection = KratosError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            KratosError::new(
+                e.status(),
+                format!("the request body could not be read: {}", e.body_text()),
+            )
+        })?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalKratosJson(T::default()));
+        }
+        serde_json::from_slice(&bytes)
+            .map(OptionalKratosJson)
+            .map_err(|e| KratosError::bad_request(format!("the request body is not valid JSON for this endpoint: {e}")))
+    }
+}
+
+/// Secrets are shown once: no cache may keep them.
+fn secret_response(body: Value) -> Response {
+    let mut response = (StatusCode::OK, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+pub async fn enrol_totp(
+    _: AdminKey<IdentityWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalKratosJson(body): OptionalKratosJson<TotpBody>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let enrolment = state
+        .service
+        .enrol_totp(id, body.secret)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    Ok(secret_response(json!({
+        "secret": enrolment.secret,
+        "otpauth_url": enrolment.otpauth_url,
+    })))
+}
+
+pub async fn generate_lookup_secrets(
+    _: AdminKey<IdentityWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    let codes = state
+        .service
+        .generate_recovery_codes(id)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    Ok(secret_response(json!({ "codes": codes })))
+}

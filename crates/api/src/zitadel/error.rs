@@ -1,0 +1,270 @@
+//! ZITADEL errors, in the two shapes its transports use: grpc-gateway status JSON for REST,
+//! Connect error JSON for the Connect paths. Every failure on a ZITADEL route becomes one of
+//! these here.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::engine::general_purpose::STANDARD_NO_PAD;
+use base64::Engine;
+use lanyard_service::ServiceError;
+use serde_json::json;
+
+/// gRPC status codes used by the session service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidArgument,
+    NotFound,
+    AlreadyExists,
+    PermissionDenied,
+    ResourceExhausted,
+    FailedPrecondition,
+    Unimplemented,
+    Internal,
+    Unavailable,
+    Unauthenticated,
+}
+
+impl Code {
+    fn number(self) -> u16 {
+        match self {
+            Code::InvalidArgument => 3,
+            Code::NotFound => 5,
+            Code::AlreadyExists => 6,
+            Code::PermissionDenied => 7,
+            Code::ResourceExhausted => 8,
+            Code::FailedPrecondition => 9,
+            Code::Unimplemented => 12,
+            Code::Internal => 13,
+            Code::Unavailable => 14,
+            Code::Unauthenticated => 16,
+        }
+    }
+
+    fn connect_name(self) -> &'static str {
+        match self {
+            Code::InvalidArgument => "invalid_argument",
+            Code::NotFound => "not_found",
+            Code::AlreadyExists => "already_exists",
+            Code::PermissionDenied => "permission_denied",
+            Code::ResourceExhausted => "resource_exhausted",
+            Code::FailedPrecondition => "failed_precondition",
+            Code::Unimplemented => "unimplemented",
+            Code::Internal => "internal",
+            Code::Unavailable => "unavailable",
+            Code::Unauthenticated => "unauthenticated",
+        }
+    }
+
+    /// The HTTP status both Connect and grpc-gateway use for this code.
+    fn http_status(self) -> StatusCode {
+        match self {
+            Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::AlreadyExists => StatusCode::CONFLICT,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Rest,
+    Connect,
+}
+
+#[derive(Debug, Clone)]
+pub struct ZitadelError {
+    pub code: Code,
+    /// ZITADEL's error id, e.g. `QUERY-SFeaa`.
+    pub id: String,
+    pub message: String,
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl ZitadelError {
+    pub fn new(code: Code, id: &str, message: impl Into<String>) -> Self {
+        ZitadelError {
+            code,
+            id: id.to_owned(),
+            message: message.into(),
+            retry_after_seconds: None,
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Code::InvalidArgument, "LANYARD-invalid", message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(Code::Unauthenticated, "AUTH-7fs1e", message)
+    }
+
+    pub fn render(self, transport: Transport) -> Response {
+        let status = self.code.http_status();
+        let mut response = match transport {
+            Transport::Rest => (
+                status,
+                Json(json!({
+                    "code": self.code.number(),
+                    "message": format!("{} ({})", self.message, self.id),
+                    "details": [{
+                        "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+                        "id": self.id,
+                        "message": self.message,
+                    }],
+                })),
+            )
+                .into_response(),
+            Transport::Connect => (
+                status,
+                Json(json!({
+                    "code": self.code.connect_name(),
+                    "message": format!("{} ({})", self.message, self.id),
+                    "details": [{
+                        "type": "zitadel.v1.ErrorDetail",
+                        "value": STANDARD_NO_PAD.encode(error_detail_protobuf(&self.id, &self.message)),
+                        "debug": { "id": self.id, "message": self.message },
+                    }],
+                })),
+            )
+                .into_response(),
+        };
+        if let Some(seconds) = self.retry_after_seconds {
+            response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+/// `zitadel.v1.ErrorDetail { string id = 1; string message = 2; }` in protobuf wire format.
+fn error_detail_protobuf(id: &str, message: &str) -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, tag: u8, value: &str) {
+        out.push(tag);
+        let mut len = value.len();
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+        out.extend_from_slice(value.as_bytes());
+    }
+    let mut out = Vec::with_capacity(id.len() + message.len() + 6);
+    field(&mut out, 0x0a, id);
+    field(&mut out, 0x12, message);
+    out
+}
+
+/// Splits a trailing `(ID-xyz)` off a service message.
+fn split_id(message: &str, fallback: &str) -> (String, String) {
+    if let Some(start) = message.rfind(" (") {
+        if message.ends_with(')') {
+            let id = &message[start + 2..message.len() - 1];
+            if id.contains('-') && !id.contains(' ') {
+                return (id.to_owned(), message[..start].to_owned());
+            }
+        }
+    }
+    (fallback.to_owned(), message.to_owned())
+}
+
+impl From<ServiceError> for ZitadelError {
+    fn from(error: ServiceError) -> Self {
+        let with_id = |code: Code, message: &str, fallback: &str| {
+            let (id, message) = split_id(message, fallback);
+            ZitadelError::new(code, &id, message)
+        };
+        match error {
+            ServiceError::Invalid(m) => with_id(Code::InvalidArgument, &m, "LANYARD-invalid"),
+            error @ (ServiceError::PageToken(_) | ServiceError::SchemaViolation { .. }) => {
+                ZitadelError::new(Code::InvalidArgument, "LANYARD-invalid", error.to_string())
+            }
+            ServiceError::Conflict(m) => ZitadelError::new(Code::AlreadyExists, "LANYARD-exists", m),
+            ServiceError::NotFound("session") => ZitadelError::new(
+                Code::NotFound,
+                "QUERY-SFeaa",
+                "Errors.Session.NotExisting: the session does not exist",
+            ),
+            ServiceError::NotFound("user") => ZitadelError::new(
+                Code::NotFound,
+                "QUERY-Dfbg2",
+                "Errors.User.NotFound: the user does not exist",
+            ),
+            ServiceError::NotFound(what) => {
+                ZitadelError::new(Code::NotFound, "LANYARD-notfound", format!("{what} not found"))
+            }
+            ServiceError::Unauthenticated(m) => ZitadelError::unauthenticated(m),
+            ServiceError::Forbidden(m) => with_id(Code::PermissionDenied, &m, "AUTHZ-HKJD33"),
+            error @ ServiceError::AalRequired { .. } => {
+                ZitadelError::new(Code::PermissionDenied, "AUTHZ-aal", error.to_string())
+            }
+            ServiceError::IdentityDisabled => {
+                ZitadelError::new(Code::FailedPrecondition, "SESSION-Gj4ko", "the user is not active")
+            }
+            ServiceError::PreconditionFailed(m) => with_id(Code::FailedPrecondition, &m, "LANYARD-precondition"),
+            ServiceError::CheckFailed(m) => with_id(Code::InvalidArgument, &m, "COMMAND-3M0fs"),
+            ServiceError::Unimplemented(m) => ZitadelError::new(Code::Unimplemented, "LANYARD-unimplemented", m),
+            ServiceError::RateLimited { retry_after_seconds } => ZitadelError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..ZitadelError::new(
+                    Code::ResourceExhausted,
+                    "LANYARD-ratelimit",
+                    format!("too many failed checks; retry in {retry_after_seconds} s"),
+                )
+            },
+            ServiceError::Unavailable(e) => {
+                tracing::error!(error = %e, "store unavailable");
+                ZitadelError::new(
+                    Code::Unavailable,
+                    "LANYARD-unavailable",
+                    "the session store is unreachable; retry shortly",
+                )
+            }
+            ServiceError::Internal(e) => {
+                tracing::error!(error = %e, "internal error");
+                ZitadelError::new(
+                    Code::Internal,
+                    "LANYARD-internal",
+                    "an unexpected error occurred; it has been logged",
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_detail_is_valid_protobuf() {
+        assert_eq!(
+            error_detail_protobuf("A-1", "m"),
+            vec![0x0a, 3, b'A', b'-', b'1', 0x12, 1, b'm']
+        );
+        let long = "x".repeat(200);
+        let bytes = error_detail_protobuf("i", &long);
+        assert_eq!(&bytes[3..6], &[0x12, 0xc8, 0x01]);
+    }
+
+    #[test]
+    fn ids_are_split_from_messages() {
+        assert_eq!(
+            split_id("limit too big (QUERY-4M0fs)", "X"),
+            ("QUERY-4M0fs".into(), "limit too big".into())
+        );
+        assert_eq!(
+            split_id("plain (words here)", "X"),
+            ("X".into(), "plain (words here)".into())
+        );
+    }
+}

@@ -1,0 +1,558 @@
+//! Sessions built up by checks (the ZITADEL Session Service model): a session is created,
+//! then users and credentials are checked on it, each successful change rotating its token.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use lanyard_domain::query::Scope as ListScope;
+use lanyard_domain::token::SESSION_TOKEN_PREFIX;
+use lanyard_domain::{
+    CredentialType, Device, Factor, Identity, Method, Micros, OwnedBy, Scope, Session, SessionFilter, SessionPage,
+    SessionQuery, SessionSort, SessionToken, TokenDigest,
+};
+use lanyard_store::SessionRow;
+use uuid::Uuid;
+
+use crate::secrets::new_token;
+use crate::{DeviceInput, Lanyard, Principal, ServiceError, ServiceResult, SessionView};
+
+#[derive(Debug, Clone)]
+pub enum UserCheck {
+    Id(String),
+    /// A login identifier (email or username), case-insensitive.
+    LoginName(String),
+}
+
+/// The checks one request asks for. `unsupported` names a check Lanyard cannot run.
+#[derive(Debug, Clone, Default)]
+pub struct Checks {
+    pub user: Option<UserCheck>,
+    pub password: Option<String>,
+    pub totp: Option<String>,
+    pub recovery_code: Option<String>,
+    pub unsupported: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CreateCheckedSession {
+    pub checks: Checks,
+    pub metadata: BTreeMap<String, Vec<u8>>,
+    pub user_agent: Option<DeviceInput>,
+    pub lifetime: Option<time::Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SetCheckedSession {
+    pub id: String,
+    pub checks: Checks,
+    /// An empty value deletes the key.
+    pub metadata: BTreeMap<String, Vec<u8>>,
+    pub lifetime: Option<time::Duration>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchSessions {
+    pub ids: Option<Vec<String>>,
+    pub user_id: Option<String>,
+    pub created: Vec<lanyard_domain::DateFilter>,
+    pub expires: Vec<lanyard_domain::DateFilter>,
+    /// `Some(None)`: the caller's own id.
+    pub creator: Option<Option<String>>,
+    /// `Some(None)`: the caller's own user agent.
+    pub fingerprint_id: Option<Option<String>>,
+    pub ascending: bool,
+    pub offset: u64,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionSearchResult {
+    pub sessions: Vec<SessionView>,
+    pub total: u64,
+    pub processed_sequence: i64,
+    pub timestamp: Micros,
+}
+
+/// The result of Create or Set.
+pub struct CheckedSession {
+    pub view: SessionView,
+    /// A new token when anything changed; the previous token no longer works.
+    pub token: Option<SessionToken>,
+}
+
+pub const MAX_SEARCH_LIMIT: u32 = 1000;
+pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
+const MAX_LIFETIME: time::Duration = time::Duration::days(3650);
+
+fn parse_session_id(id: &str) -> ServiceResult<Uuid> {
+    Uuid::parse_str(id.trim()).map_err(|_| ServiceError::NotFound("session"))
+}
+
+impl Lanyard {
+    /// Rejects the request up front when the identity or the client IP has too many recent
+    /// failed checks.
+    fn check_rate_limit(&self, identity: Uuid, ip: Option<IpAddr>, now: Micros) -> ServiceResult<()> {
+        let identity_key = identity.to_string();
+        let limited = self
+            .identity_failures
+            .check(&identity_key, now)
+            .err()
+            .or_else(|| ip.and_then(|ip| self.ip_failures.check(&ip.to_string(), now).err()));
+        match limited {
+            Some(retry_after_seconds) => Err(ServiceError::RateLimited { retry_after_seconds }),
+            None => Ok(()),
+        }
+    }
+
+    fn record_failed_check(&self, identity: Uuid, ip: Option<IpAddr>, now: Micros) {
+        self.identity_failures.record_failure(&identity.to_string(), now);
+        if let Some(ip) = ip {
+            self.ip_failures.record_failure(&ip.to_string(), now);
+        }
+        tracing::info!(identity_id = %identity, "credential check failed");
+    }
+
+    async fn find_user(&self, check: &UserCheck) -> ServiceResult<Identity> {
+        let found = match check {
+            UserCheck::Id(id) => match Uuid::parse_str(id.trim()) {
+                Ok(id) => self.store.identity(id).await?,
+                Err(_) => None,
+            },
+            UserCheck::LoginName(name) => self.store.identity_by_identifier(name.trim()).await?,
+        };
+        found.ok_or(ServiceError::NotFound("user"))
+    }
+
+    /// Runs the checks against `session`, recording factors. Returns whether anything changed.
+    async fn apply_checks(
+        &self,
+        session: &mut Session,
+        identity: &mut Option<Identity>,
+        checks: Checks,
+        ip: Option<IpAddr>,
+        now: Micros,
+    ) -> ServiceResult<bool> {
+        if let Some(name) = checks.unsupported {
+            return Err(ServiceError::Unimplemented(format!(
+                "the {name} check is not implemented by Lanyard; use password, TOTP or recovery code checks"
+            )));
+        }
+        let mut changed = false;
+        if let Some(check) = &checks.user {
+            let user = self.find_user(check).await?;
+            if let Some(existing) = session.identity_id {
+                if existing != user.id {
+                    return Err(ServiceError::Invalid(
+                        "the session already belongs to another user".into(),
+                    ));
+                }
+            }
+            if !user.is_active() {
+                return Err(ServiceError::PreconditionFailed(
+                    "the user is not active (SESSION-Gj4ko)".into(),
+                ));
+            }
+            session.identity_id = Some(user.id);
+            session.user_checked_at = Some(now);
+            *identity = Some(user);
+            changed = true;
+        }
+        let needs_user = checks.password.is_some() || checks.totp.is_some() || checks.recovery_code.is_some();
+        if !needs_user {
+            return Ok(changed);
+        }
+        let user = match identity {
+            Some(user) => user.clone(),
+            None => {
+                return Err(ServiceError::PreconditionFailed(
+                    "a user check is needed before password, TOTP or recovery code checks".into(),
+                ))
+            }
+        };
+        self.check_rate_limit(user.id, ip, now)?;
+        let mut verified = Vec::new();
+        if let Some(password) = checks.password {
+            let hash = user
+                .credentials
+                .get(&CredentialType::Password)
+                .and_then(|c| c.config["hashed_password"].as_str())
+                .map(str::to_owned);
+            let ok = match hash {
+                Some(hash) => self.passwords.verify(password, hash).await?,
+                None => false,
+            };
+            if !ok {
+                self.record_failed_check(user.id, ip, now);
+                return Err(ServiceError::CheckFailed(
+                    "the password is invalid (COMMAND-3M0fs)".into(),
+                ));
+            }
+            verified.push(Method::Password);
+        }
+        if let Some(code) = checks.totp {
+            if !self.verify_totp(&user, &code).await? {
+                self.record_failed_check(user.id, ip, now);
+                return Err(ServiceError::CheckFailed("the TOTP code is invalid".into()));
+            }
+            verified.push(Method::Totp);
+        }
+        if let Some(code) = checks.recovery_code {
+            if !self.consume_recovery_code(&user, &code).await? {
+                self.record_failed_check(user.id, ip, now);
+                return Err(ServiceError::CheckFailed(
+                    "the recovery code is invalid or already used".into(),
+                ));
+            }
+            verified.push(Method::LookupSecret);
+        }
+        for method in verified {
+            // Re-running a check overwrites its time, as in ZITADEL.
+            session.factors.retain(|f| f.method != method);
+            session.factors.push(Factor::new(method, now));
+            session.authenticated_at = now;
+        }
+        Ok(true)
+    }
+
+    fn apply_metadata(session: &mut Session, metadata: BTreeMap<String, Vec<u8>>) -> bool {
+        let mut changed = false;
+        for (key, value) in metadata {
+            if value.is_empty() {
+                changed |= session.metadata.remove(&key).is_some();
+            } else if session.metadata.get(&key) != Some(&value) {
+                session.metadata.insert(key, value);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    fn lifetime_end(now: Micros, lifetime: time::Duration) -> ServiceResult<Micros> {
+        if lifetime <= time::Duration::ZERO || lifetime > MAX_LIFETIME {
+            return Err(ServiceError::Invalid(
+                "lifetime must be positive and at most 3650 days".into(),
+            ));
+        }
+        Ok(now.plus(lifetime))
+    }
+
+    fn require_scope(caller: &Principal, scope: Scope) -> ServiceResult<()> {
+        if caller.has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(format!(
+                "the caller lacks the {} permission",
+                scope.as_str()
+            )))
+        }
+    }
+
+    pub async fn create_checked_session(
+        &self,
+        caller: &Principal,
+        client_ip: Option<IpAddr>,
+        request: CreateCheckedSession,
+    ) -> ServiceResult<CheckedSession> {
+        Self::require_scope(caller, Scope::SessionWrite)?;
+        let now = self.now();
+        let device = request.user_agent.map(|agent| Device {
+            id: Uuid::now_v7(),
+            ip_address: agent.ip_address.or_else(|| client_ip.map(|ip| ip.to_string())),
+            user_agent: agent.user_agent,
+            location: agent.location,
+            fingerprint_id: agent.fingerprint_id,
+            headers: agent.headers,
+            created_at: now,
+        });
+        let mut session = Session {
+            id: Uuid::now_v7(),
+            identity_id: None,
+            created_at: now,
+            changed_at: now,
+            authenticated_at: now,
+            expires_at: request.lifetime.map(|l| Self::lifetime_end(now, l)).transpose()?,
+            revoked_at: None,
+            user_checked_at: None,
+            factors: Vec::new(),
+            devices: device.into_iter().collect(),
+            metadata: BTreeMap::new(),
+            creator: Some(caller.creator_id()),
+            sequence: 0,
+        };
+        Self::apply_metadata(&mut session, request.metadata);
+        let mut identity = None;
+        self.apply_checks(&mut session, &mut identity, request.checks, client_ip, now)
+            .await?;
+        let token = new_token(SESSION_TOKEN_PREFIX);
+        session.sequence = self.store.insert_session(&session, &token.digest()).await?;
+        tracing::info!(session_id = %session.id, "checked session created");
+        let identity_state = identity.as_ref().map(|i| i.state);
+        let view = self.view_of(
+            SessionRow {
+                session,
+                identity_state,
+            },
+            identity,
+            now,
+        );
+        Ok(CheckedSession {
+            view,
+            token: Some(token),
+        })
+    }
+
+    /// A session that ZITADEL would still show: not revoked and not of a deactivated identity.
+    async fn live_session(&self, id: Uuid) -> ServiceResult<Option<SessionRow>> {
+        Ok(self.store.session(id).await?.filter(|row| {
+            row.session.revoked_at.is_none()
+                && (row.session.identity_id.is_none()
+                    || row.identity_state == Some(lanyard_domain::IdentityState::Active))
+        }))
+    }
+
+    pub async fn set_checked_session(
+        &self,
+        caller: &Principal,
+        client_ip: Option<IpAddr>,
+        request: SetCheckedSession,
+    ) -> ServiceResult<CheckedSession> {
+        Self::require_scope(caller, Scope::SessionWrite)?;
+        let id = parse_session_id(&request.id)?;
+        let row = self.store.session(id).await?.ok_or(ServiceError::NotFound("session"))?;
+        if row.session.revoked_at.is_some() {
+            return Err(ServiceError::PreconditionFailed(
+                "the session is terminated (Errors.Session.Terminated)".into(),
+            ));
+        }
+        let now = self.now();
+        let mut session = row.session.clone();
+        let mut identity = match session.identity_id {
+            Some(identity_id) => self.store.identity(identity_id).await?,
+            None => None,
+        };
+        let mut changed = self
+            .apply_checks(&mut session, &mut identity, request.checks, client_ip, now)
+            .await?;
+        changed |= Self::apply_metadata(&mut session, request.metadata);
+        if let Some(lifetime) = request.lifetime {
+            session.expires_at = Some(Self::lifetime_end(now, lifetime)?);
+            changed = true;
+        }
+        if !changed {
+            let identity_state = identity.as_ref().map(|i| i.state);
+            return Ok(CheckedSession {
+                view: self.view_of(
+                    SessionRow {
+                        session,
+                        identity_state,
+                    },
+                    identity,
+                    now,
+                ),
+                token: None,
+            });
+        }
+        session.changed_at = now;
+        let token = new_token(SESSION_TOKEN_PREFIX);
+        let sequence = self
+            .store
+            .update_session(&session, row.session.sequence, Some(&token.digest()))
+            .await?
+            .ok_or_else(|| ServiceError::PreconditionFailed("the session changed concurrently; retry".into()))?;
+        session.sequence = sequence;
+        tracing::info!(session_id = %session.id, "checked session updated; token rotated");
+        let identity_state = identity.as_ref().map(|i| i.state);
+        Ok(CheckedSession {
+            view: self.view_of(
+                SessionRow {
+                    session,
+                    identity_state,
+                },
+                identity,
+                now,
+            ),
+            token: Some(token),
+        })
+    }
+
+    /// Whether the caller may see this session without presenting its token.
+    fn may_see(caller: &Principal, session: &Session) -> bool {
+        match caller {
+            Principal::ApiKey(key) => {
+                key.allows(Scope::SessionRead) || session.creator.as_deref() == Some(key.id.to_string().as_str())
+            }
+            Principal::Session {
+                identity_id,
+                fingerprint_id,
+                ..
+            } => {
+                session.identity_id == Some(*identity_id)
+                    || session.creator.as_deref() == Some(identity_id.to_string().as_str())
+                    || fingerprint_id
+                        .as_ref()
+                        .is_some_and(|f| session.devices.iter().any(|d| d.fingerprint_id.as_ref() == Some(f)))
+            }
+        }
+    }
+
+    async fn token_matches(&self, id: Uuid, token: &str) -> ServiceResult<bool> {
+        let Some(digest) = TokenDigest::of_presented(token) else {
+            return Ok(false);
+        };
+        Ok(self
+            .store
+            .session_by_digest(&digest)
+            .await?
+            .is_some_and(|row| row.session.id == id))
+    }
+
+    pub async fn get_checked_session(
+        &self,
+        caller: &Principal,
+        id: &str,
+        token: Option<&str>,
+    ) -> ServiceResult<SessionView> {
+        let id = parse_session_id(id)?;
+        let row = self.live_session(id).await?.ok_or(ServiceError::NotFound("session"))?;
+        let allowed = match token.filter(|t| !t.is_empty()) {
+            Some(token) => self.token_matches(id, token).await?,
+            None => Self::may_see(caller, &row.session),
+        };
+        if !allowed {
+            return Err(ServiceError::Forbidden(
+                "the caller may not read this session (QUERY-dsfr3)".into(),
+            ));
+        }
+        let identity = match row.session.identity_id {
+            Some(identity_id) => self.store.identity(identity_id).await?,
+            None => None,
+        };
+        Ok(self.view_of(row, identity, self.now()))
+    }
+
+    /// Terminates a session. Unknown or already terminated sessions succeed once the caller
+    /// would have been allowed to delete them.
+    pub async fn delete_checked_session(&self, caller: &Principal, id: &str, token: Option<&str>) -> ServiceResult<()> {
+        let id = parse_session_id(id).ok();
+        let row = match id {
+            Some(id) => self.live_session(id).await?,
+            None => None,
+        };
+        let Some(row) = row else {
+            return Self::require_scope(caller, Scope::SessionDelete);
+        };
+        let allowed = match token.filter(|t| !t.is_empty()) {
+            Some(token) => self.token_matches(row.session.id, token).await?,
+            None => match caller {
+                Principal::ApiKey(key) => key.allows(Scope::SessionDelete),
+                Principal::Session { identity_id, .. } => row.session.identity_id == Some(*identity_id),
+            },
+        };
+        if !allowed {
+            return Err(ServiceError::Forbidden(
+                "the caller may not delete this session (COMMAND-sGr42)".into(),
+            ));
+        }
+        self.store
+            .revoke_sessions(lanyard_store::RevokeTarget::Session(row.session.id), self.now())
+            .await?;
+        tracing::info!(session_id = %row.session.id, "checked session deleted");
+        Ok(())
+    }
+
+    pub async fn search_sessions(
+        &self,
+        caller: &Principal,
+        search: SearchSessions,
+    ) -> ServiceResult<SessionSearchResult> {
+        let limit = match search.limit {
+            0 => DEFAULT_SEARCH_LIMIT,
+            n if n > MAX_SEARCH_LIMIT => {
+                return Err(ServiceError::Invalid(format!(
+                    "limit {n} exceeds the maximum of {MAX_SEARCH_LIMIT} (QUERY-4M0fs)"
+                )))
+            }
+            n => n,
+        };
+        let mut filter = SessionFilter {
+            scope: ListScope::NotRevoked,
+            ..Default::default()
+        };
+        if let Some(ids) = search.ids {
+            if ids.len() > 1000 {
+                return Err(ServiceError::Invalid("at most 1000 ids may be queried".into()));
+            }
+            filter.ids = Some(ids.iter().filter_map(|id| Uuid::parse_str(id.trim()).ok()).collect());
+        }
+        if let Some(user) = search.user_id {
+            // A user id that is not a UUID cannot match any session.
+            filter.identity_id = Some(Uuid::parse_str(user.trim()).unwrap_or(Uuid::max()));
+        }
+        filter.created = search.created;
+        filter.expires = search.expires;
+        filter.creator = match search.creator {
+            None => None,
+            Some(Some(id)) if !id.is_empty() => Some(id),
+            Some(Some(_)) => {
+                return Err(ServiceError::Invalid(
+                    "creatorQuery.id must not be empty (GRPC-x8n24uh)".into(),
+                ))
+            }
+            Some(None) => Some(caller.creator_id()),
+        };
+        filter.fingerprint_id = match search.fingerprint_id {
+            None => None,
+            Some(Some(id)) if !id.is_empty() => Some(id),
+            Some(Some(_)) => {
+                return Err(ServiceError::Invalid(
+                    "userAgentQuery.fingerprintId must not be empty (GRPC-x8n23uh)".into(),
+                ))
+            }
+            Some(None) => match caller {
+                Principal::Session {
+                    fingerprint_id: Some(f),
+                    ..
+                } => Some(f.clone()),
+                _ => {
+                    return Err(ServiceError::Invalid(
+                        "the caller's token carries no user agent to query by (GRPC-x8n23uh)".into(),
+                    ))
+                }
+            },
+        };
+        filter.owned_by = match caller {
+            Principal::ApiKey(key) if key.allows(Scope::SessionRead) => None,
+            Principal::ApiKey(key) => Some(OwnedBy {
+                identity_id: None,
+                creator: key.id.to_string(),
+            }),
+            Principal::Session { identity_id, .. } => Some(OwnedBy {
+                identity_id: Some(*identity_id),
+                creator: identity_id.to_string(),
+            }),
+        };
+        let now = self.now();
+        let total = self.store.count_sessions(&filter, now).await?;
+        let query = SessionQuery {
+            filter,
+            sort: if search.ascending {
+                SessionSort::CreatedAsc
+            } else {
+                SessionSort::CreatedDesc
+            },
+            page: SessionPage::Offset {
+                offset: search.offset,
+                limit,
+            },
+        };
+        let rows = self.store.list_sessions(&query, now).await?;
+        let sessions = self.views_with_identities_pub(rows, now).await?;
+        let processed_sequence = self.store.current_sequence().await?;
+        Ok(SessionSearchResult {
+            sessions,
+            total,
+            processed_sequence,
+            timestamp: now,
+        })
+    }
+}
