@@ -381,16 +381,11 @@ impl Lanyard {
             Principal::ApiKey(key) => {
                 key.allows(Scope::SessionRead) || session.creator.as_deref() == Some(key.id.to_string().as_str())
             }
-            Principal::Session {
-                identity_id,
-                fingerprint_id,
-                ..
-            } => {
+            // The same rule as the list filter (`OwnedBy`): creator or checked user. ZITADEL's
+            // user-agent fingerprint rule is deliberately not applied (see DESIGN.md).
+            Principal::Session { identity_id, .. } => {
                 session.identity_id == Some(*identity_id)
                     || session.creator.as_deref() == Some(identity_id.to_string().as_str())
-                    || fingerprint_id
-                        .as_ref()
-                        .is_some_and(|f| session.devices.iter().any(|d| d.fingerprint_id.as_ref() == Some(f)))
             }
         }
     }

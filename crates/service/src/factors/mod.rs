@@ -155,7 +155,7 @@ impl Lanyard {
     pub async fn generate_recovery_codes(&self, identity_id: Uuid) -> ServiceResult<Vec<String>> {
         let _guard = lock(identity_id).await;
         let mut identity = self.identity(identity_id).await?;
-        let (codes, config) = recovery::generate();
+        let (codes, config) = recovery::generate(identity_id.as_bytes());
         let now = self.now();
         let credential = factor_credential(&identity, CredentialType::LookupSecret, to_config(&config)?, now);
         identity.credentials.insert(CredentialType::LookupSecret, credential);
@@ -208,7 +208,7 @@ impl Lanyard {
         };
         let mut config: LookupConfig = read_config(&current, credential)?;
         let now = self.now();
-        if !recovery::consume(&mut config, code, now) {
+        if !recovery::consume(&mut config, current.id.as_bytes(), code, now) {
             return Ok(false);
         }
         let config = to_config(&config)?;

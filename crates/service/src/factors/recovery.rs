@@ -1,5 +1,6 @@
 //! Recovery codes (Kratos `lookup_secret`): 12 single-use codes, shown once as `xxxxx-xxxxx`
-//! and stored only as SHA-256 digests of their normalised form.
+//! and stored only as SHA-256 digests of the identity id and their normalised form, so a
+//! stolen database must be brute-forced identity by identity.
 //!
 //! The credential config is `{"codes": [{"digest": "<hex>", "used_at": <micros or null>}]}`.
 
@@ -37,12 +38,12 @@ pub fn normalize(code: &str) -> String {
         .collect()
 }
 
-/// The hex SHA-256 of a normalised code.
-pub(crate) fn digest(normalized: &str) -> String {
-    Sha256::digest(normalized.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// The hex SHA-256 of the salt (the identity id) and a normalised code.
+pub(crate) fn digest(salt: &[u8], normalized: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(salt);
+    hasher.update(normalized.as_bytes());
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn generate_code() -> String {
@@ -54,7 +55,7 @@ fn generate_code() -> String {
 }
 
 /// A fresh set: the codes to show once, and the config that keeps only their digests.
-pub(crate) fn generate() -> (Vec<String>, LookupConfig) {
+pub(crate) fn generate(salt: &[u8]) -> (Vec<String>, LookupConfig) {
     let mut codes: Vec<String> = Vec::with_capacity(CODE_COUNT);
     while codes.len() < CODE_COUNT {
         let code = generate_code();
@@ -66,7 +67,7 @@ pub(crate) fn generate() -> (Vec<String>, LookupConfig) {
         codes: codes
             .iter()
             .map(|c| StoredCode {
-                digest: digest(&normalize(c)),
+                digest: digest(salt, &normalize(c)),
                 used_at: None,
             })
             .collect(),
@@ -76,12 +77,12 @@ pub(crate) fn generate() -> (Vec<String>, LookupConfig) {
 
 /// Marks the unused code that matches `code` as used at `now`. Every stored digest is compared
 /// in constant time, without an early exit.
-pub(crate) fn consume(config: &mut LookupConfig, code: &str, now: Micros) -> bool {
+pub(crate) fn consume(config: &mut LookupConfig, salt: &[u8], code: &str, now: Micros) -> bool {
     let normalized = normalize(code);
     if normalized.len() != CODE_LENGTH {
         return false;
     }
-    let presented = digest(&normalized);
+    let presented = digest(salt, &normalized);
     let mut matched = None;
     for (index, stored) in config.codes.iter().enumerate() {
         let equal: bool = stored.digest.as_bytes().ct_eq(presented.as_bytes()).into();
@@ -104,7 +105,7 @@ mod tests {
 
     #[test]
     fn twelve_distinct_codes_in_the_display_format() {
-        let (codes, config) = generate();
+        let (codes, config) = generate(b"salt");
         assert_eq!(codes.len(), CODE_COUNT);
         let mut unique = codes.clone();
         unique.sort();
@@ -123,7 +124,7 @@ mod tests {
 
     #[test]
     fn only_digests_are_stored() {
-        let (codes, config) = generate();
+        let (codes, config) = generate(b"salt");
         let stored = serde_json::to_string(&config).unwrap();
         for code in &codes {
             assert!(!stored.contains(code.as_str()));
@@ -153,25 +154,28 @@ mod tests {
 
     #[test]
     fn a_code_works_once_in_any_spelling() {
-        let (codes, mut config) = generate();
+        let (codes, mut config) = generate(b"salt");
         let code = &codes[3];
         let shouted = format!(" {} ", code.replace('-', " ").to_uppercase());
-        assert!(consume(&mut config, &shouted, Micros(1_000)));
+        assert!(consume(&mut config, b"salt", &shouted, Micros(1_000)));
         assert_eq!(config.codes[3].used_at, Some(1_000));
-        assert!(!consume(&mut config, code, Micros(2_000)), "single use");
+        assert!(!consume(&mut config, b"salt", code, Micros(2_000)), "single use");
         assert_eq!(config.codes[3].used_at, Some(1_000));
-        assert!(consume(&mut config, &codes[4], Micros(3_000)), "other codes still work");
+        assert!(
+            consume(&mut config, b"salt", &codes[4], Micros(3_000)),
+            "other codes still work"
+        );
         assert_eq!(config.codes.iter().filter(|c| c.used_at.is_some()).count(), 2);
     }
 
     #[test]
     fn wrong_codes_are_refused() {
-        let (codes, mut config) = generate();
+        let (codes, mut config) = generate(b"salt");
         // '0' is not in the alphabet, so no generated code can be this one.
-        assert!(!consume(&mut config, "00000-00000", Micros(1)));
-        assert!(!consume(&mut config, "", Micros(1)));
-        assert!(!consume(&mut config, &codes[0][..5], Micros(1)));
-        assert!(!consume(&mut config, &format!("{}x", codes[0]), Micros(1)));
+        assert!(!consume(&mut config, b"salt", "00000-00000", Micros(1)));
+        assert!(!consume(&mut config, b"salt", "", Micros(1)));
+        assert!(!consume(&mut config, b"salt", &codes[0][..5], Micros(1)));
+        assert!(!consume(&mut config, b"salt", &format!("{}x", codes[0]), Micros(1)));
         assert!(config.codes.iter().all(|c| c.used_at.is_none()));
     }
 }

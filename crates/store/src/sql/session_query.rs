@@ -96,8 +96,14 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
         // Mirrors Session::is_active: not revoked, identity active, not expired at `now`.
         let p = b.bind(Param::I64(now.0));
         if active {
+            // SQLite turns a LEFT JOIN with `i.state = …` into an inner join and may then loop
+            // over identities first, sorting every session; `IS` keeps the session index order.
+            let state_is_active = match b.dialect {
+                Dialect::Sqlite => "i.state IS 'active'",
+                Dialect::Postgres => "i.state = 'active'",
+            };
             b.and(&format!(
-                "s.revoked_us IS NULL AND (s.expires_us IS NULL OR s.expires_us > {p}) AND i.state = 'active'"
+                "s.revoked_us IS NULL AND (s.expires_us IS NULL OR s.expires_us > {p}) AND {state_is_active}"
             ));
         } else {
             b.and(&format!(

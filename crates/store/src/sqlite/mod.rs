@@ -61,7 +61,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout)
             .pragma("cache_size", "-16000")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            // Keeps the planner's statistics current, so list queries stay on their indexes.
+            .optimize_on_close(true, Some(1000));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -85,6 +87,7 @@ impl SqliteStore {
 
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.writer).await?;
+        sqlx::query("PRAGMA optimize=0x10002").execute(&self.writer).await?;
         Ok(())
     }
 
