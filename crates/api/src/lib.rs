@@ -2,6 +2,8 @@
 //! results and errors to the protocol's own JSON.
 
 mod client;
+mod error_bodies;
+pub use error_bodies::error_bodies;
 pub mod kratos;
 pub mod lanyard;
 mod query;
@@ -21,6 +23,8 @@ pub struct ApiConfig {
     pub session_cookie_name: String,
     /// Kratos v26 answers an extend with 200 and the session; 204 is the spec's default.
     pub extend_returns_session: bool,
+    /// Peers whose `X-Forwarded-For` is believed for the client IP.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +33,7 @@ impl Default for ApiConfig {
             public_base_url: "http://127.0.0.1:4433/".into(),
             session_cookie_name: "ory_kratos_session".into(),
             extend_returns_session: true,
+            trusted_proxies: Vec::new(),
         }
     }
 }

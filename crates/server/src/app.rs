@@ -17,7 +17,7 @@ use axum::Router;
 use lanyard_api::{ApiConfig, AppState};
 use lanyard_domain::PageTokenKeys;
 use lanyard_service::{random_secret, Clock, Lanyard, SchemaRegistry, SystemClock};
-use lanyard_store::{SqliteOptions, SqliteStore, Store};
+use lanyard_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -33,14 +33,60 @@ use crate::logging::ACCESS_TARGET;
 /// The store setting that keeps the generated page-token secret when `secrets` is empty.
 pub const PAGE_TOKEN_SECRET_SETTING: &str = "page_token_secret";
 
-/// Opens (creating if needed) the database. Does not migrate; see [`migrate`].
-pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
+/// The database `database.url` names, opened: what the service uses through [`Store`], and
+/// what differs between the backends (migrations, closing).
+#[derive(Clone)]
+pub enum AppStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PostgresStore>),
+}
+
+impl AppStore {
+    /// The store, for the service.
+    pub fn shared(&self) -> Arc<dyn Store> {
+        match self {
+            AppStore::Sqlite(store) => store.clone(),
+            AppStore::Postgres(store) => store.clone(),
+        }
+    }
+
+    /// Closes the connection pools, waiting for running queries.
+    pub async fn close(&self) {
+        match self {
+            AppStore::Sqlite(store) => store.close().await,
+            AppStore::Postgres(store) => store.close().await,
+        }
+    }
+}
+
+impl std::ops::Deref for AppStore {
+    type Target = dyn Store;
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            AppStore::Sqlite(store) => store.as_ref(),
+            AppStore::Postgres(store) => store.as_ref(),
+        }
+    }
+}
+
+/// Opens the database `database.url` names: a SQLite file (created if needed) or a PostgreSQL
+/// pool sized by `database.max_connections`. Does not migrate; see [`migrate`].
+pub async fn open_store(config: &Config) -> anyhow::Result<AppStore> {
     let path = match &config.database.url {
         DatabaseUrl::Sqlite(path) => path,
-        url @ DatabaseUrl::Postgres(_) => bail!(
-            "PostgreSQL is not supported yet (database.url is {url}); use a SQLite URL such as \
-             sqlite://lanyard.db"
-        ),
+        DatabaseUrl::Postgres(url) => {
+            let database = &config.database;
+            let mut options = PostgresOptions::new(url.clone());
+            options.max_connections = database.max_connections;
+            options.min_connections = database.min_connections;
+            options.acquire_timeout = database.acquire_timeout.0;
+            options.statement_timeout = database.statement_timeout.map(|t| t.0);
+            let store = PostgresStore::connect(&options)
+                .await
+                .with_context(|| format!("cannot connect to the PostgreSQL database {}", database.url))?;
+            return Ok(AppStore::Postgres(Arc::new(store)));
+        }
     };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)
@@ -52,7 +98,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqliteStore>> {
     let store = SqliteStore::open(&options)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
-    Ok(Arc::new(store))
+    Ok(AppStore::Sqlite(Arc::new(store)))
 }
 
 /// A migration applied to the database: version and description.
@@ -71,10 +117,15 @@ pub struct MigrationReport {
     pub current: Vec<AppliedMigration>,
 }
 
-/// Applies pending migrations and reports which ones ran.
-pub async fn migrate(config: &Config, store: &SqliteStore) -> anyhow::Result<MigrationReport> {
+/// Applies pending migrations and reports which ones ran. On PostgreSQL they run under the
+/// migration lease, so nodes starting together take turns.
+pub async fn migrate(config: &Config, store: &AppStore) -> anyhow::Result<MigrationReport> {
+    let store = match store {
+        AppStore::Sqlite(store) => store,
+        AppStore::Postgres(store) => return migrate_postgres(config, store).await,
+    };
     let DatabaseUrl::Sqlite(path) = &config.database.url else {
-        bail!("PostgreSQL is not supported yet");
+        bail!("the database is SQLite but database.url is {}", config.database.url);
     };
     let before = applied_migrations(path).await?;
     store
@@ -82,6 +133,29 @@ pub async fn migrate(config: &Config, store: &SqliteStore) -> anyhow::Result<Mig
         .await
         .with_context(|| format!("migrating the SQLite database {}", path.display()))?;
     let current = applied_migrations(path).await?;
+    let applied = current.iter().filter(|m| !before.contains(m)).cloned().collect();
+    Ok(MigrationReport { applied, current })
+}
+
+async fn migrate_postgres(config: &Config, store: &PostgresStore) -> anyhow::Result<MigrationReport> {
+    let url = &config.database.url;
+    let applied_migrations = || async {
+        let rows = store
+            .applied_migrations()
+            .await
+            .with_context(|| format!("reading the migration table of {url}"))?;
+        Ok::<_, anyhow::Error>(
+            rows.into_iter()
+                .map(|(version, description)| AppliedMigration { version, description })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let before = applied_migrations().await?;
+    store
+        .migrate()
+        .await
+        .with_context(|| format!("migrating the PostgreSQL database {url}"))?;
+    let current = applied_migrations().await?;
     let applied = current.iter().filter(|m| !before.contains(m)).cloned().collect();
     Ok(MigrationReport { applied, current })
 }
@@ -158,6 +232,7 @@ pub fn api_config(config: &Config) -> ApiConfig {
         public_base_url: config.serve.public.base_url.to_string(),
         session_cookie_name: config.session.cookie_name.clone(),
         extend_returns_session: config.session.extend_response == ExtendResponse::Session,
+        trusted_proxies: config.serve.trusted_proxies.clone(),
         ..ApiConfig::default()
     };
     api
@@ -184,6 +259,8 @@ fn with_layers(router: Router, serve: &ServeConfig, api: &'static str) -> Router
             StatusCode::SERVICE_UNAVAILABLE,
             serve.request_timeout.0,
         ))
+        // Outside the limit and timeout layers, so their answers get the API's error JSON too.
+        .layer(axum::middleware::from_fn(lanyard_api::error_bodies))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(AccessSpan { api })
@@ -241,7 +318,7 @@ impl<B> OnResponse<B> for AccessLog {
 
 /// Everything `serve` runs, built but not yet listening.
 pub struct App {
-    pub store: Arc<SqliteStore>,
+    pub store: AppStore,
     pub service: Arc<Lanyard>,
     pub public: Router,
     pub admin: Router,
@@ -258,7 +335,10 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
             "applied database migration"
         );
     }
-    let service = build_service(config, store.clone(), clock).await?;
+    let service = build_service(config, store.shared(), clock).await?;
+    if service.spawn_invalidation_listener().is_some() {
+        tracing::info!("following other nodes' token cache invalidations");
+    }
     let state = AppState::new(service.clone(), api_config(config));
     let (public, admin) = build_routers(config, state);
     Ok(App {
@@ -301,7 +381,7 @@ async fn bind_one(addr: SocketAddr, api: &str, key: &str, flag: &str) -> anyhow:
 pub struct RunningServer {
     pub public_addr: SocketAddr,
     pub admin_addr: SocketAddr,
-    pub store: Arc<SqliteStore>,
+    pub store: AppStore,
     pub service: Arc<Lanyard>,
     shutdown: watch::Sender<bool>,
     public: JoinHandle<std::io::Result<()>>,
@@ -541,22 +621,84 @@ mod tests {
             created_at: lanyard_domain::Micros(1),
             id: Uuid::now_v7(),
         };
-        let first = page_token_keys(&config, store.as_ref()).await.unwrap();
-        let second = page_token_keys(&config, store.as_ref()).await.unwrap();
+        let first = page_token_keys(&config, &*store).await.unwrap();
+        let second = page_token_keys(&config, &*store).await.unwrap();
         assert_eq!(first.encode(cursor), second.encode(cursor));
 
         let mut configured = config.clone();
         configured.secrets.0 = vec!["configured-secret-0123456789".into()];
-        let third = page_token_keys(&configured, store.as_ref()).await.unwrap();
+        let third = page_token_keys(&configured, &*store).await.unwrap();
         assert_ne!(first.encode(cursor), third.encode(cursor));
     }
 
     #[tokio::test]
-    async fn postgres_is_refused_clearly() {
+    async fn an_unreachable_postgres_fails_clearly_without_showing_the_password() {
         let mut config = Config::default();
-        config.database.url = "postgres://u:secret@db/lanyard".parse().unwrap();
-        let error = open_store(&config).await.err().unwrap().to_string();
-        assert!(error.contains("not supported yet"), "{error}");
+        config.database.url = "postgres://u:secret@127.0.0.1:1/lanyard".parse().unwrap();
+        config.database.acquire_timeout = crate::config::HumanDuration(Duration::from_secs(1));
+        let error = format!("{:#}", open_store(&config).await.err().unwrap());
+        assert!(error.contains("cannot connect to the PostgreSQL database"), "{error}");
+        assert!(error.contains("127.0.0.1:1"), "{error}");
         assert!(!error.contains("secret"), "{error}");
+    }
+
+    /// The PostgreSQL server of the store conformance suite (same variable, same default).
+    fn test_postgres_url() -> String {
+        std::env::var("LANYARD_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    #[tokio::test]
+    async fn a_postgres_url_opens_and_migrates_postgres() {
+        use sqlx::{Connection, PgConnection};
+        // A scratch schema, chosen on the connection URL, so that concurrent runs never meet
+        // (named like the conformance suite's, whose sweep removes it if this run is killed).
+        let base = test_postgres_url();
+        let schema = format!("lanyard_test_{}", Uuid::now_v7().simple());
+        let mut admin = PgConnection::connect(&base)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL must be reachable at {base} (set LANYARD_TEST_POSTGRES_URL): {e}"));
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let mut config = Config::default();
+        config.database.url = format!("{base}{separator}options[search_path]={schema}")
+            .parse()
+            .unwrap();
+        config.database.max_connections = 2;
+
+        let result = async {
+            let store = open_store(&config).await?;
+            assert!(matches!(store, AppStore::Postgres(_)));
+            let report = migrate(&config, &store).await?;
+            assert_eq!(report.applied, report.current);
+            assert!(!report.applied.is_empty());
+            assert!(migrate(&config, &store).await?.applied.is_empty());
+            let cursor = Cursor {
+                created_at: lanyard_domain::Micros(1),
+                id: Uuid::now_v7(),
+            };
+            let first = page_token_keys(&config, &*store).await?;
+            let second = page_token_keys(&config, &*store).await?;
+            assert_eq!(first.encode(cursor), second.encode(cursor));
+            let tables: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'sessions'",
+            )
+            .bind(&schema)
+            .fetch_one(&mut admin)
+            .await?;
+            assert_eq!(tables, 1, "the tables are in the scratch schema");
+            store.close().await;
+            anyhow::Ok(())
+        }
+        .await;
+        let _ = sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&mut admin)
+            .await;
+        result.unwrap();
     }
 }

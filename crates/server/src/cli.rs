@@ -35,8 +35,8 @@ pub struct GlobalArgs {
     /// The TOML configuration file.
     #[arg(long, global = true, value_name = "FILE", env = CONFIG_FILE_ENV)]
     pub config: Option<PathBuf>,
-    /// The database, e.g. sqlite://lanyard.db or sqlite:///var/lib/lanyard/lanyard.db
-    /// (overrides database.url).
+    /// The database, e.g. sqlite://lanyard.db, sqlite:///var/lib/lanyard/lanyard.db or
+    /// postgres://user:password@host:5432/lanyard (overrides database.url).
     #[arg(long, global = true, value_name = "URL", value_parser = parse_database_url)]
     pub database_url: Option<String>,
 }
@@ -166,7 +166,7 @@ async fn migrate(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
 async fn open_service(config: &Config) -> anyhow::Result<Arc<Lanyard>> {
     let store = app::open_store(config).await?;
     app::migrate(config, &store).await?;
-    app::build_service(config, store, Arc::new(SystemClock)).await
+    app::build_service(config, store.shared(), Arc::new(SystemClock)).await
 }
 
 async fn create_key(

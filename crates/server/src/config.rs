@@ -37,7 +37,7 @@ pub const CONFIG_FILE_ENV: &str = "LANYARD_CONFIG";
 pub const SECRETS_ENV: &str = "LANYARD_SECRETS";
 
 /// Top-level keys. Environment variables are only read when they start with one of these.
-const SECTIONS: [&str; 6] = ["secrets", "database", "serve", "session", "identity", "log"];
+const SECTIONS: [&str; 7] = ["secrets", "database", "serve", "session", "cache", "identity", "log"];
 
 /// The whole configuration, as loaded and validated by [`Config::load`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -49,6 +49,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub serve: ServeConfig,
     pub session: SessionConfig,
+    pub cache: CacheConfig,
     pub identity: IdentityConfig,
     pub log: LogConfig,
 }
@@ -65,10 +66,21 @@ pub struct Overrides {
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://lanyard.db` (relative to the working directory), `sqlite:///abs/path.db`,
-    /// `sqlite:relative.db`. `postgres://` is recognised but not supported yet.
+    /// `sqlite:relative.db`, or `postgres://user:password@host:5432/database?sslmode=require`.
     pub url: DatabaseUrl,
     pub sqlite_synchronous: SqliteSynchronous,
+    /// SQLite: connections for reads (writes always use one).
     pub read_connections: u32,
+    /// PostgreSQL: the most connections this node opens.
+    pub max_connections: u32,
+    /// PostgreSQL: connections kept open while idle.
+    pub min_connections: u32,
+    /// PostgreSQL: how long a query waits for a connection (including connecting) before the
+    /// request fails as unavailable.
+    pub acquire_timeout: HumanDuration,
+    /// PostgreSQL: the server aborts any statement running longer; unset keeps the server's
+    /// setting.
+    pub statement_timeout: Option<HumanDuration>,
 }
 
 impl Default for DatabaseConfig {
@@ -77,6 +89,10 @@ impl Default for DatabaseConfig {
             url: DatabaseUrl::Sqlite(PathBuf::from("lanyard.db")),
             sqlite_synchronous: SqliteSynchronous::Normal,
             read_connections: 8,
+            max_connections: 16,
+            min_connections: 0,
+            acquire_timeout: HumanDuration(Duration::from_secs(5)),
+            statement_timeout: None,
         }
     }
 }
@@ -97,6 +113,23 @@ pub struct ServeConfig {
     pub admin: AdminConfig,
     pub request_body_limit_bytes: usize,
     pub request_timeout: HumanDuration,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed for the client
+    /// IP. Empty: the socket's peer address is the client.
+    #[serde(deserialize_with = "ip_networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+fn ip_networks<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("{entry:?} is not an IP address or CIDR range")))
+        })
+        .collect()
 }
 
 impl Default for ServeConfig {
@@ -106,6 +139,7 @@ impl Default for ServeConfig {
             admin: AdminConfig::default(),
             request_body_limit_bytes: 1024 * 1024,
             request_timeout: HumanDuration(Duration::from_secs(30)),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -178,6 +212,26 @@ impl SessionConfig {
     pub fn password_hash_concurrency(&self) -> usize {
         self.password_hash_concurrency
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+    }
+}
+
+/// The per-node cache of validated session tokens in front of whoami.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Tokens kept per node; 0 turns the cache off.
+    pub capacity: u64,
+    /// The longest a cached token is trusted without asking the store: the worst-case time
+    /// for a revocation to reach a node that missed its invalidation message.
+    pub ttl: HumanDuration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            capacity: 100_000,
+            ttl: HumanDuration(Duration::from_secs(5)),
+        }
     }
 }
 
@@ -386,7 +440,7 @@ fn listen_address<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SocketAd
 pub enum DatabaseUrl {
     /// A SQLite file; relative paths are relative to the working directory.
     Sqlite(PathBuf),
-    /// Recognised so that the error can say it is not supported yet. Kept verbatim.
+    /// A PostgreSQL server (`postgres://` or `postgresql://`), kept verbatim for the driver.
     Postgres(String),
 }
 
@@ -394,7 +448,8 @@ impl FromStr for DatabaseUrl {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, String> {
-        const FORMS: &str = "sqlite://relative/path.db, sqlite:///absolute/path.db or sqlite:relative/path.db";
+        const FORMS: &str = "sqlite://relative/path.db, sqlite:///absolute/path.db, sqlite:relative/path.db \
+             or postgres://user:password@host:5432/database";
         let value = value.trim();
         if value.is_empty() {
             return Err(format!("the database URL is empty; use {FORMS}"));
@@ -421,9 +476,7 @@ impl FromStr for DatabaseUrl {
             return Ok(DatabaseUrl::Postgres(value.to_owned()));
         }
         let scheme = value.split_once(':').map_or("", |(scheme, _)| scheme);
-        Err(format!(
-            "unsupported database URL scheme {scheme:?}; use {FORMS} (postgres:// is planned)"
-        ))
+        Err(format!("unsupported database URL scheme {scheme:?}; use {FORMS}"))
     }
 }
 
@@ -675,6 +728,25 @@ impl Config {
         if self.database.read_connections == 0 {
             problems.push("database.read_connections must be at least 1".into());
         }
+        if self.database.max_connections == 0 {
+            problems.push("database.max_connections must be at least 1".into());
+        }
+        if self.database.min_connections > self.database.max_connections {
+            problems.push(format!(
+                "database.min_connections ({}) must not exceed database.max_connections ({})",
+                self.database.min_connections, self.database.max_connections
+            ));
+        }
+        if self.database.acquire_timeout.0.is_zero() {
+            problems.push("database.acquire_timeout must be longer than zero".into());
+        }
+        if self
+            .database
+            .statement_timeout
+            .is_some_and(|t| t.0 < Duration::from_millis(1))
+        {
+            problems.push("database.statement_timeout must be at least 1ms (leave it unset for none)".into());
+        }
 
         if self.serve.request_body_limit_bytes == 0 {
             problems.push("serve.request_body_limit_bytes must be at least 1".into());
@@ -752,6 +824,8 @@ impl Config {
                 WhoamiRequiredAal::Aal1 => RequiredAal::Aal1,
             },
             password_hash_concurrency: session.password_hash_concurrency(),
+            token_cache_capacity: self.cache.capacity,
+            token_cache_ttl: to_time(self.cache.ttl.0),
             ..Settings::default()
         }
     }
@@ -1269,6 +1343,40 @@ mod tests {
         assert!(format!("{error:#}").contains("not valid JSON"), "{error:#}");
         let http = load_schema("c", "https://example.org/s.json").unwrap_err();
         assert!(format!("{http:#}").contains("not supported"), "{http:#}");
+    }
+
+    #[test]
+    fn postgres_pool_settings() {
+        let defaults = Config::from_toml_str("").unwrap().database;
+        assert_eq!(defaults.max_connections, 16);
+        assert_eq!(defaults.min_connections, 0);
+        assert_eq!(defaults.acquire_timeout.0, Duration::from_secs(5));
+        assert_eq!(defaults.statement_timeout, None);
+
+        let config = Config::from_toml_str(
+            "[database]\nurl = \"postgresql://lanyard:pw@db.internal:5432/lanyard?sslmode=require\"\n\
+             max_connections = 40\nmin_connections = 4\nacquire_timeout = \"2s\"\nstatement_timeout = \"15s\"",
+        )
+        .unwrap();
+        assert!(matches!(config.database.url, DatabaseUrl::Postgres(_)));
+        assert_eq!(config.database.max_connections, 40);
+        assert_eq!(config.database.min_connections, 4);
+        assert_eq!(config.database.acquire_timeout.0, Duration::from_secs(2));
+        assert_eq!(
+            config.database.statement_timeout.map(|t| t.0),
+            Some(Duration::from_secs(15))
+        );
+
+        for (toml, expected) in [
+            ("[database]\nmax_connections = 0", "database.max_connections"),
+            ("[database]\nmin_connections = 17", "database.min_connections"),
+            ("[database]\nacquire_timeout = \"0s\"", "database.acquire_timeout"),
+            ("[database]\nacquire_timeout = 5", "database.acquire_timeout"),
+            ("[database]\nstatement_timeout = \"0s\"", "database.statement_timeout"),
+        ] {
+            let error = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(error.contains(expected), "{toml:?} gave {error:?}");
+        }
     }
 
     #[test]

@@ -359,6 +359,8 @@ impl Lanyard {
             .update_session(&session, row.session.sequence, Some(&token.digest()))
             .await?
             .ok_or_else(|| ServiceError::PreconditionFailed("the session changed concurrently; retry".into()))?;
+        // The old token must stop working at once, also where it is cached.
+        self.invalidate(lanyard_store::Invalidation::Session(session.id)).await;
         session.sequence = sequence;
         tracing::info!(session_id = %session.id, "checked session updated; token rotated");
         let identity_state = identity.as_ref().map(|i| i.state);
@@ -451,6 +453,8 @@ impl Lanyard {
         self.store
             .revoke_sessions(lanyard_store::RevokeTarget::Session(row.session.id), self.now())
             .await?;
+        self.invalidate(lanyard_store::Invalidation::Session(row.session.id))
+            .await;
         tracing::info!(session_id = %row.session.id, "checked session deleted");
         Ok(())
     }

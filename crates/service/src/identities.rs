@@ -1,7 +1,7 @@
 use std::collections::BTreeMap;
 
 use lanyard_domain::{Credential, CredentialType, Identity, IdentityState};
-use lanyard_store::IdentityFilter;
+use lanyard_store::{IdentityFilter, Invalidation};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -182,6 +182,7 @@ impl Lanyard {
         if !self.store.update_identity(&identity).await? {
             return Err(ServiceError::NotFound("identity"));
         }
+        self.invalidate(Invalidation::Identity(id)).await;
         Ok(identity)
     }
 
@@ -211,6 +212,7 @@ impl Lanyard {
         if !self.store.delete_identity(id).await? {
             return Err(ServiceError::NotFound("identity"));
         }
+        self.invalidate(Invalidation::Identity(id)).await;
         Ok(())
     }
 
@@ -223,6 +225,7 @@ impl Lanyard {
         if !self.store.update_identity(&identity).await? {
             return Err(ServiceError::NotFound("identity"));
         }
+        self.invalidate(Invalidation::Identity(id)).await;
         Ok(())
     }
 }

@@ -12,6 +12,7 @@ mod schemas;
 mod secrets;
 mod sessions;
 mod settings;
+mod token_cache;
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub use sessions::{
     DeviceInput, FactorInput, IssueSession, IssuedSession, ListSessions, OffsetPage, SessionList, SessionView,
 };
 pub use settings::{RequiredAal, Settings};
+pub use token_cache::CacheStats;
 
 /// The service: shared by every request handler.
 pub struct Lanyard {
@@ -47,6 +49,7 @@ pub struct Lanyard {
     page_keys: PageTokenKeys,
     identity_failures: rate_limit::FailureLimiter,
     ip_failures: rate_limit::FailureLimiter,
+    token_cache: Option<token_cache::TokenCache>,
 }
 
 impl Lanyard {
@@ -67,6 +70,9 @@ impl Lanyard {
             max_failures: settings.failed_checks_per_ip,
             window,
         });
+        let token_cache = (settings.token_cache_capacity > 0).then(|| {
+            token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
+        });
         Lanyard {
             store,
             clock,
@@ -76,6 +82,7 @@ impl Lanyard {
             page_keys,
             identity_failures,
             ip_failures,
+            token_cache,
         }
     }
 
@@ -94,6 +101,50 @@ impl Lanyard {
     /// The page token that points at `cursor`, e.g. the start of a list for `Link: rel="first"`.
     pub fn page_token_for(&self, cursor: lanyard_domain::Cursor) -> String {
         self.page_keys.encode(cursor)
+    }
+
+    /// Drops cached tokens here and tells the other nodes. A failed broadcast is logged, not
+    /// returned: the change itself succeeded, and other nodes' entries expire within the
+    /// cache's lifetime regardless.
+    pub(crate) async fn invalidate(&self, invalidation: lanyard_store::Invalidation) {
+        self.invalidate_locally(invalidation);
+        if let Err(error) = self.store.notify_invalidation(invalidation).await {
+            tracing::warn!(%error, "could not broadcast a cache invalidation");
+        }
+    }
+
+    /// Applies an invalidation to this node's cache only (e.g. one heard from another node).
+    pub fn invalidate_locally(&self, invalidation: lanyard_store::Invalidation) {
+        let Some(cache) = &self.token_cache else { return };
+        match invalidation {
+            lanyard_store::Invalidation::Session(id) => cache.invalidate_session(id),
+            lanyard_store::Invalidation::Identity(id) => cache.invalidate_identity(id),
+            lanyard_store::Invalidation::All => cache.clear(),
+        }
+    }
+
+    /// Token cache counters, for metrics; `None` when the cache is off.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.token_cache.as_ref().map(|c| c.stats())
+    }
+
+    /// Follows the other nodes' invalidations until the store's channel closes. A reconnect
+    /// flushes the whole cache, since messages may have been missed meanwhile.
+    pub fn spawn_invalidation_listener(self: &Arc<Self>) -> Option<tokio::task::JoinHandle<()>> {
+        let mut events = self.store.subscribe_invalidations()?;
+        let service = Arc::downgrade(self);
+        Some(tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                let Some(service) = service.upgrade() else { break };
+                match event {
+                    lanyard_store::InvalidationEvent::Invalidate(inv) => service.invalidate_locally(inv),
+                    lanyard_store::InvalidationEvent::Reconnected => {
+                        tracing::info!("invalidation listener reconnected; flushing the token cache");
+                        service.invalidate_locally(lanyard_store::Invalidation::All);
+                    }
+                }
+            }
+        }))
     }
 
     /// Readiness: the store answers.

@@ -1,4 +1,5 @@
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
@@ -7,7 +8,7 @@ use lanyard_domain::{
     Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage, SessionQuery,
     SessionSort, SessionToken, TokenDigest,
 };
-use lanyard_store::{RevokeTarget, SessionRow};
+use lanyard_store::{Invalidation, RevokeTarget, SessionRow};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
@@ -190,9 +191,25 @@ impl Lanyard {
     }
 
     /// Resolves a presented session token to an active session and its identity.
-    async fn active_session_for_token(&self, token: &str) -> ServiceResult<SessionView> {
+    async fn active_session_for_token(&self, token: &str) -> ServiceResult<Arc<SessionView>> {
         let digest = TokenDigest::of_presented(token).ok_or(ServiceError::Unauthenticated("no session token"))?;
         let now = self.now();
+        let generation = match &self.token_cache {
+            Some(cache) => {
+                if let Some(view) = cache.get(&digest) {
+                    // Expiry needs no invalidation: it is checked against the clock on every hit.
+                    let state = view.identity.as_ref().map(|i| i.state);
+                    if view.session.is_active(now, state) {
+                        return Ok(view);
+                    }
+                    return Err(ServiceError::Unauthenticated(
+                        "the session token is unknown, expired or revoked",
+                    ));
+                }
+                Some(cache.generation())
+            }
+            None => None,
+        };
         let row = self
             .store
             .session_by_digest(&digest)
@@ -210,11 +227,15 @@ impl Lanyard {
             .identity(identity_id)
             .await?
             .ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
-        Ok(self.view(row, Some(identity), now))
+        let view = self.view(row, Some(identity), now);
+        if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
+            cache.insert(&digest, view.clone(), generation);
+        }
+        Ok(Arc::new(view))
     }
 
     /// `whoami`: the caller's session, if it is active and meets the required AAL.
-    pub async fn whoami(&self, token: &str) -> ServiceResult<SessionView> {
+    pub async fn whoami(&self, token: &str) -> ServiceResult<Arc<SessionView>> {
         let view = self.active_session_for_token(token).await?;
         self.require_aal(&view)?;
         Ok(view)
@@ -366,6 +387,7 @@ impl Lanyard {
             session.expires_at = Some(now.plus(self.settings.session_lifespan));
             session.changed_at = now;
             if let Some(sequence) = self.store.update_session(&session, row.session.sequence, None).await? {
+                self.invalidate(Invalidation::Session(id)).await;
                 session.sequence = sequence;
                 let updated = SessionRow {
                     session,
@@ -393,6 +415,7 @@ impl Lanyard {
             .store
             .revoke_sessions(RevokeTarget::Session(id), self.now())
             .await?;
+        self.invalidate(Invalidation::Session(id)).await;
         if !revoked.is_empty() {
             tracing::info!(session_id = %id, "session disabled");
         }
@@ -403,6 +426,7 @@ impl Lanyard {
     pub async fn delete_identity_sessions(&self, identity_id: Uuid) -> ServiceResult<u64> {
         self.identity(identity_id).await?;
         let deleted = self.store.delete_sessions_of_identity(identity_id).await?;
+        self.invalidate(Invalidation::Identity(identity_id)).await;
         Ok(deleted.len() as u64)
     }
 
@@ -411,6 +435,7 @@ impl Lanyard {
         let current = self.whoami(token).await?;
         let identity = current
             .identity
+            .clone()
             .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
         let filter = SessionFilter {
             identity_id: Some(identity.id),
@@ -438,6 +463,9 @@ impl Lanyard {
                 self.now(),
             )
             .await?;
+        for id in &revoked {
+            self.invalidate(Invalidation::Session(*id)).await;
+        }
         Ok(revoked.len() as u64)
     }
 
@@ -459,6 +487,7 @@ impl Lanyard {
             self.store
                 .revoke_sessions(RevokeTarget::Session(id), self.now())
                 .await?;
+            self.invalidate(Invalidation::Session(id)).await;
         }
         Ok(())
     }
@@ -478,6 +507,7 @@ impl Lanyard {
         self.store
             .revoke_sessions(RevokeTarget::Session(row.session.id), now)
             .await?;
+        self.invalidate(Invalidation::Session(row.session.id)).await;
         Ok(())
     }
 }

@@ -24,6 +24,11 @@ pub struct Settings {
     /// Failed credential checks allowed per client IP, per window, on each node.
     pub failed_checks_per_ip: u32,
     pub failed_checks_window: time::Duration,
+    /// Validated tokens kept in memory per node; 0 turns the cache off.
+    pub token_cache_capacity: u64,
+    /// The longest a cached token is trusted without asking the store: the worst-case
+    /// staleness when a cross-node invalidation is lost.
+    pub token_cache_ttl: time::Duration,
 }
 
 impl Default for Settings {
@@ -37,6 +42,8 @@ impl Default for Settings {
             failed_checks_per_identity: 10,
             failed_checks_per_ip: 100,
             failed_checks_window: time::Duration::minutes(5),
+            token_cache_capacity: 100_000,
+            token_cache_ttl: time::Duration::seconds(5),
         }
     }
 }

@@ -18,6 +18,13 @@ pub enum StoreError {
     Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// Another process kept the lease for longer than this one was willing to wait.
+    #[error("the {name:?} lease is held by {holder:?}; gave up after waiting {waited:?}")]
+    LeaseBusy {
+        name: String,
+        holder: String,
+        waited: std::time::Duration,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

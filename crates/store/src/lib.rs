@@ -5,6 +5,8 @@
 //! [`sql::SessionSql`], which mirrors `Session::is_active`).
 
 mod error;
+mod invalidation;
+pub mod postgres;
 mod rows;
 pub mod sql;
 pub mod sqlite;
@@ -14,6 +16,8 @@ use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFi
 use uuid::Uuid;
 
 pub use error::{ConflictOn, StoreError};
+pub use invalidation::{Invalidation, InvalidationEvent};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A session together with the state of its identity, which decides whether it is active.
@@ -95,11 +99,30 @@ pub trait Store: Send + Sync + 'static {
     /// Hard-deletes every session of an identity; returns their ids.
     async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>>;
 
+    /// Tells the other nodes sharing this database to drop cached tokens. Stores without a
+    /// notification channel do nothing; their nodes rely on the cache's bounded lifetime.
+    async fn notify_invalidation(&self, _invalidation: Invalidation) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// A stream of the other nodes' invalidations, when the store has a notification channel.
+    fn subscribe_invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<InvalidationEvent>> {
+        None
+    }
+
     /// The latest session sequence handed out (ZITADEL's `processedSequence`).
     async fn current_sequence(&self) -> StoreResult<i64>;
 
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`: `true` when `holder`
+    /// has it now. Refused while another holder's lease is running, that is until `now`
+    /// reaches its expiry. Nodes sharing the database coordinate work with leases (migrations,
+    /// cleanup); they never use session advisory locks.
+    async fn try_acquire_lease(&self, name: &str, holder: &str, ttl: time::Duration, now: Micros) -> StoreResult<bool>;
+    /// Gives up the lease `name` if `holder` holds it (running or expired); returns whether it did.
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<bool>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     async fn api_key_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>>;

@@ -3,6 +3,7 @@
 mod enrolment;
 mod health;
 mod issue;
+mod metrics;
 
 use axum::routing::{get, post};
 use axum::Router;
@@ -26,4 +27,5 @@ pub fn admin_routes(_state: AppState) -> Router<AppState> {
             "/admin/lanyard/identities/{id}/credentials/lookup_secret",
             post(enrolment::generate_lookup_secrets),
         )
+        .route("/metrics", get(metrics::metrics))
 }

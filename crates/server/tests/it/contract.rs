@@ -46,13 +46,20 @@ fn contract_python() -> PathBuf {
     python
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_kratos_python_sdk_works_against_lanyard() {
+/// Runs one pytest suite under `tests/contract/` against a fresh Lanyard on the system clock.
+async fn run_contract_suite(suite: &str) {
     let python = tokio::task::spawn_blocking(contract_python).await.expect("venv setup");
     let app = TestApp::start_on_system_clock().await;
     let root = workspace_root();
     let output = tokio::process::Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/contract/kratos"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            &format!("tests/contract/{suite}"),
+        ])
         .current_dir(&root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("LANYARD_PUBLIC_URL", &app.public)
@@ -65,10 +72,21 @@ async fn the_official_kratos_python_sdk_works_against_lanyard() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "the Kratos SDK contract suite failed:\n{stdout}\n{stderr}"
+        "the {suite} SDK contract suite failed:\n{stdout}\n{stderr}"
     );
     assert!(
         stdout.contains("passed") && !stdout.contains("skipped"),
         "the suite must run every test:\n{stdout}"
     );
+    println!("{suite} contract suite: {}", stdout.lines().last().unwrap_or_default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_zitadel_python_sdk_works_against_lanyard() {
+    run_contract_suite("zitadel").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_kratos_python_sdk_works_against_lanyard() {
+    run_contract_suite("kratos").await;
 }

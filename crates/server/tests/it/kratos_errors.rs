@@ -161,3 +161,34 @@ async fn unknown_routes_and_methods_answer_in_kratos_shape() {
     let (status, body) = read(app.public(Method::GET, "/admin/sessions").send().await.unwrap()).await;
     assert_kratos_error(status, &body, 404);
 }
+
+#[tokio::test]
+async fn oversized_bodies_are_413_in_each_apis_error_shape() {
+    let app = TestApp::start().await;
+    let big = format!(
+        "{{\"schema_id\":\"default\",\"traits\":{{\"email\":\"{}\"}}}}",
+        "a".repeat(2 * 1024 * 1024)
+    );
+    let (status, body) = read(
+        app.admin(Method::POST, "/admin/identities")
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_kratos_error(status, &body, 413);
+    let (status, body) = read(
+        app.public(Method::POST, "/zitadel.session.v2.SessionService/CreateSession")
+            .bearer_auth(&app.key)
+            .header("content-type", "application/json")
+            .body(big)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "invalid_argument");
+}

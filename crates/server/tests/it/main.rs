@@ -4,6 +4,7 @@
 //! is controlled, so expiry can be tested without sleeping.
 
 mod contract;
+mod crash;
 mod harness;
 mod kratos_admin_sessions;
 mod kratos_errors;

@@ -109,6 +109,9 @@ impl Lanyard {
         if !self.store.update_identity(identity).await? {
             return Err(ServiceError::NotFound("identity"));
         }
+        // Enrolled factors change the AAL whoami demands.
+        self.invalidate(lanyard_store::Invalidation::Identity(identity.id))
+            .await;
         Ok(())
     }
 

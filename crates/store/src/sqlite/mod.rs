@@ -222,6 +222,40 @@ impl crate::Store for SqliteStore {
         Ok(stored)
     }
 
+    async fn try_acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl: time::Duration,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<bool> {
+        let expires = now
+            .0
+            .saturating_add(i64::try_from(ttl.whole_microseconds()).unwrap_or(i64::MAX));
+        let row: Option<String> = sqlx::query_scalar(
+            "INSERT INTO lanyard_leases (name, holder, expires_us) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us \
+             WHERE lanyard_leases.holder = excluded.holder OR lanyard_leases.expires_us <= ?4 \
+             RETURNING holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(expires)
+        .bind(now.0)
+        .fetch_optional(&self.writer)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM lanyard_leases WHERE name = ?1 AND holder = ?2")
+            .bind(name)
+            .bind(holder)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn insert_api_key(&self, key: &lanyard_domain::ApiKey) -> StoreResult<()> {
         self.insert_api_key_impl(key).await
     }

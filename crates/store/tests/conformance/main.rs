@@ -9,12 +9,18 @@
 //! ```
 //!
 //! where the expression yields a fresh, empty, migrated [`Backend`] for every test.
+//!
+//! PostgreSQL runs against a real server: `LANYARD_TEST_POSTGRES_URL`, by default
+//! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
+//! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
 mod common;
 mod filters;
 mod identities;
 mod keys;
+mod leases;
 mod paging;
+mod pg;
 mod sessions;
 mod settings;
 
@@ -22,6 +28,8 @@ use std::any::Any;
 use std::sync::Arc;
 
 use lanyard_store::{SqliteOptions, SqliteStore, Store};
+
+pub use pg::postgres_store;
 
 /// A fresh, empty store, and whatever must outlive it (a temporary directory, a scratch database).
 pub struct Backend {
@@ -108,6 +116,10 @@ macro_rules! conformance_tests {
                 setting_or_insert_keeps_the_first_value,
                 concurrent_setting_or_insert_agrees_on_one_value,
             ],
+            leases: [
+                lease_is_exclusive_until_it_expires_and_renewable_by_its_holder,
+                concurrent_takers_of_one_lease_agree_on_one_holder,
+            ],
         );
     };
     (@expand $backend:ident, $make:expr;
@@ -137,3 +149,4 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests!(sqlite, sqlite_store().await);
+conformance_tests!(postgres, postgres_store().await);

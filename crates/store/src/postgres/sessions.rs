@@ -1,0 +1,211 @@
+use std::collections::HashMap;
+
+use lanyard_domain::{Device, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{bind_all, PostgresStore};
+use crate::rows::{decode_device, decode_session};
+use crate::sql::{self, Dialect, SESSION_COLUMNS};
+use crate::{RevokeTarget, SessionRow, StoreResult};
+
+/// Takes the next session sequence. The counter row stays locked until the transaction ends,
+/// so sequences are handed out in commit order and a rollback returns the number.
+async fn next_sequence(tx: &mut Transaction<'_, Postgres>) -> StoreResult<i64> {
+    let value: i64 = sqlx::query_scalar(
+        "UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence' RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(value)
+}
+
+async fn insert_device(tx: &mut Transaction<'_, Postgres>, session_id: Uuid, device: &Device) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, fingerprint_id, headers, created_us) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(device.id)
+    .bind(session_id)
+    .bind(&device.ip_address)
+    .bind(&device.user_agent)
+    .bind(&device.location)
+    .bind(&device.fingerprint_id)
+    .bind(serde_json::to_string(&device.headers)?)
+    .bind(device.created_at.0)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn fingerprint(session: &Session) -> Option<&str> {
+    session.devices.iter().find_map(|d| d.fingerprint_id.as_deref())
+}
+
+impl PostgresStore {
+    pub(super) async fn insert_session_impl(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
+        let mut tx = self.pool.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, token_digest, identity_id, created_us, changed_us, authenticated_us, expires_us, \
+             revoked_us, user_checked_us, factors, metadata, creator, fingerprint_id, sequence) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(session.id)
+        .bind(&digest.0[..])
+        .bind(session.identity_id)
+        .bind(session.created_at.0)
+        .bind(session.changed_at.0)
+        .bind(session.authenticated_at.0)
+        .bind(session.expires_at.map(|m| m.0))
+        .bind(session.revoked_at.map(|m| m.0))
+        .bind(session.user_checked_at.map(|m| m.0))
+        .bind(serde_json::to_string(&session.factors)?)
+        .bind(serde_json::to_string(&session.metadata)?)
+        .bind(&session.creator)
+        .bind(fingerprint(session))
+        .bind(sequence)
+        .execute(&mut *tx)
+        .await?;
+        for device in &session.devices {
+            insert_device(&mut tx, session.id, device).await?;
+        }
+        tx.commit().await?;
+        Ok(sequence)
+    }
+
+    pub(super) async fn session_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = $1"
+        );
+        let row = sqlx::query(&sql).bind(&digest.0[..]).fetch_optional(&self.pool).await?;
+        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
+            .await
+            .map(|mut rows| rows.pop())
+    }
+
+    pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id = $1"
+        );
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
+            .await
+            .map(|mut rows| rows.pop())
+    }
+
+    pub(super) async fn list_sessions_impl(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>> {
+        let built = sql::list_sessions(Dialect::Postgres, query, now);
+        let rows = bind_all(sqlx::query(&built.sql), &built.params)
+            .fetch_all(&self.pool)
+            .await?;
+        let sessions = rows.iter().map(decode_session).collect::<StoreResult<Vec<_>>>()?;
+        self.with_devices(sessions).await
+    }
+
+    pub(super) async fn count_sessions_impl(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64> {
+        let built = sql::count_sessions(Dialect::Postgres, filter, now);
+        let count: i64 = bind_all(sqlx::query(&built.sql), &built.params)
+            .fetch_one(&self.pool)
+            .await
+            .and_then(|row| sqlx::Row::try_get(&row, 0))?;
+        Ok(count.max(0) as u64)
+    }
+
+    /// Loads the devices of a page of sessions with one query.
+    async fn with_devices(&self, mut rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.session.id).collect();
+        let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
+        let devices = sqlx::query("SELECT * FROM session_devices WHERE session_id = ANY($1) ORDER BY created_us, id")
+            .bind(&ids)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in devices {
+            let (session_id, device) = decode_device(&row)?;
+            by_session.entry(session_id).or_default().push(device);
+        }
+        for row in &mut rows {
+            row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
+        }
+        Ok(rows)
+    }
+
+    pub(super) async fn update_session_impl(
+        &self,
+        session: &Session,
+        expected_sequence: i64,
+        new_digest: Option<&TokenDigest>,
+    ) -> StoreResult<Option<i64>> {
+        let mut tx = self.pool.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
+        let done = sqlx::query(
+            "UPDATE sessions SET identity_id = $3, changed_us = $4, authenticated_us = $5, expires_us = $6, revoked_us = $7, \
+             user_checked_us = $8, factors = $9, metadata = $10, sequence = $11, \
+             token_digest = COALESCE($12, token_digest) WHERE id = $1 AND sequence = $2",
+        )
+        .bind(session.id)
+        .bind(expected_sequence)
+        .bind(session.identity_id)
+        .bind(session.changed_at.0)
+        .bind(session.authenticated_at.0)
+        .bind(session.expires_at.map(|m| m.0))
+        .bind(session.revoked_at.map(|m| m.0))
+        .bind(session.user_checked_at.map(|m| m.0))
+        .bind(serde_json::to_string(&session.factors)?)
+        .bind(serde_json::to_string(&session.metadata)?)
+        .bind(sequence)
+        .bind(new_digest.map(|d| d.0.to_vec()))
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            // Rolling back also returns the sequence number we took.
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(sequence))
+    }
+
+    pub(super) async fn revoke_sessions_impl(&self, target: RevokeTarget, now: Micros) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.pool.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
+        let ids: Vec<Uuid> = match target {
+            RevokeTarget::Session(id) => {
+                sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_us = $2, changed_us = $2, sequence = $3 \
+                     WHERE id = $1 AND revoked_us IS NULL RETURNING id",
+                )
+                .bind(id)
+                .bind(now.0)
+                .bind(sequence)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            RevokeTarget::IdentityActive { identity_id, except } => {
+                sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_us = $2, changed_us = $2, sequence = $3 \
+                     WHERE identity_id = $1 AND revoked_us IS NULL AND (expires_us IS NULL OR expires_us > $2) \
+                     AND id IS DISTINCT FROM $4 RETURNING id",
+                )
+                .bind(identity_id)
+                .bind(now.0)
+                .bind(sequence)
+                .bind(except)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    pub(super) async fn delete_sessions_of_identity_impl(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        let ids: Vec<Uuid> = sqlx::query_scalar("DELETE FROM sessions WHERE identity_id = $1 RETURNING id")
+            .bind(identity_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(ids)
+    }
+}

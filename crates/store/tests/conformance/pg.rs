@@ -1,0 +1,320 @@
+//! The PostgreSQL backend of the suite: a fresh schema per test on a real server, and the
+//! tests only PostgreSQL needs (several nodes migrating one database, leases around migrations).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lanyard_domain::Micros;
+use lanyard_store::postgres::MIGRATION_LEASE;
+use lanyard_store::{PostgresOptions, PostgresStore, Store, StoreError};
+use sqlx::{Connection, PgConnection};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use crate::common::*;
+use crate::Backend;
+
+/// Names the server the suite runs against.
+pub const URL_ENV: &str = "LANYARD_TEST_POSTGRES_URL";
+pub const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+const SCHEMA_PREFIX: &str = "lanyard_test_";
+/// Schemas left behind by killed runs are dropped once they are this old.
+const STALE_AFTER: Duration = Duration::from_secs(3600);
+
+pub fn url() -> String {
+    std::env::var(URL_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| DEFAULT_URL.to_owned())
+}
+
+fn unreachable(error: impl std::fmt::Display) -> ! {
+    panic!(
+        "PostgreSQL is unreachable at {} ({error}). The store conformance suite runs every test \
+         against a real PostgreSQL server and never skips it: start PostgreSQL (127.0.0.1:5432, \
+         user postgres, database test) or set {URL_ENV} to a server where this user may create schemas.",
+        lanyard_store::postgres::redact_url(&url())
+    )
+}
+
+/// A schema of its own for one test: `lanyard_test_<UUIDv7>`, so that concurrent runs on the
+/// same server never meet, and dropped (with everything in it) when the guard is dropped.
+pub struct ScratchSchema {
+    pub name: String,
+}
+
+impl ScratchSchema {
+    pub async fn new() -> Self {
+        sweep_stale_schemas().await;
+        ScratchSchema {
+            name: format!("{SCHEMA_PREFIX}{}", Uuid::now_v7().simple()),
+        }
+    }
+
+    pub fn options(&self) -> PostgresOptions {
+        let mut options = PostgresOptions::new(url());
+        options.schema = Some(self.name.clone());
+        // Many tests run at once, next to other runs on the same server: keep pools small.
+        options.max_connections = 4;
+        options.acquire_timeout = Duration::from_secs(20);
+        options
+    }
+}
+
+impl Drop for ScratchSchema {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which may be shutting down; a thread with a
+        // runtime of its own finishes the job either way. Best effort: a failure only leaves a
+        // schema that the next run's sweep removes.
+        let name = self.name.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(runtime) = runtime {
+                runtime.block_on(drop_schema(&name));
+            }
+        })
+        .join();
+    }
+}
+
+async fn drop_schema(name: &str) {
+    if let Ok(mut connection) = PgConnection::connect(&url()).await {
+        let _ = sqlx::query("SET lock_timeout = '10s'").execute(&mut connection).await;
+        let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+            .execute(&mut connection)
+            .await;
+        let _ = connection.close().await;
+    }
+}
+
+/// Once per test process: drops `lanyard_test_*` schemas whose UUIDv7 says they are older
+/// than [`STALE_AFTER`] (left behind by a killed run). Fails the test if the server is down.
+async fn sweep_stale_schemas() {
+    static SWEPT: OnceCell<()> = OnceCell::const_new();
+    SWEPT
+        .get_or_init(|| async {
+            let mut connection =
+                match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url())).await {
+                    Ok(Ok(connection)) => connection,
+                    Ok(Err(error)) => unreachable(error),
+                    Err(_) => unreachable("no answer within 10 s"),
+                };
+            let schemas: Vec<String> =
+                sqlx::query_scalar("SELECT nspname::TEXT FROM pg_namespace WHERE nspname LIKE 'lanyard\\_test\\_%'")
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap_or_default();
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+            for schema in schemas {
+                let Some(created) = schema
+                    .strip_prefix(SCHEMA_PREFIX)
+                    .and_then(|id| Uuid::try_parse(id).ok())
+                    .and_then(|id| id.get_timestamp())
+                    .map(|ts| Duration::from_secs(ts.to_unix().0))
+                else {
+                    continue;
+                };
+                if now.saturating_sub(created) > STALE_AFTER {
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut connection)
+                        .await;
+                }
+            }
+            let _ = connection.close().await;
+        })
+        .await;
+}
+
+/// A migrated, empty PostgreSQL store in a schema of its own.
+pub async fn postgres_store() -> Backend {
+    let schema = ScratchSchema::new().await;
+    let store = match PostgresStore::open_and_migrate(&schema.options()).await {
+        Ok(store) => store,
+        Err(error) if error.is_unavailable() => unreachable(error),
+        Err(error) => panic!("cannot migrate PostgreSQL schema {}: {error}", schema.name),
+    };
+    Backend::new(Arc::new(store), schema)
+}
+
+fn system_now() -> Micros {
+    let micros = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros();
+    Micros(micros as i64)
+}
+
+async fn all_migrations(store: &PostgresStore) -> Vec<i64> {
+    store
+        .applied_migrations()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_migrating_one_fresh_schema_at_once_both_succeed() {
+    let schema = ScratchSchema::new().await;
+    let options = schema.options();
+    let (a, b, c) = tokio::join!(
+        PostgresStore::open_and_migrate(&options),
+        PostgresStore::open_and_migrate(&options),
+        PostgresStore::open_and_migrate(&options),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    assert_eq!(all_migrations(&a).await, vec![1]);
+
+    // They share one database: what one node writes, the others read.
+    let written = insert_identity(&a, identity(&["shared@example.com"])).await;
+    for store in [&b, &c] {
+        assert_eq!(
+            store.identity_by_identifier("shared@example.com").await.unwrap(),
+            Some(written.clone())
+        );
+    }
+    let first = insert(&b, session(Some(written.id), NOW)).await;
+    let second = insert(&c, session(Some(written.id), at(SECOND))).await;
+    assert!(second.sequence > first.sequence);
+    assert_eq!(a.current_sequence().await.unwrap(), second.sequence);
+
+    // Migrating again changes nothing, and the lease is free afterwards.
+    b.migrate().await.unwrap();
+    assert_eq!(all_migrations(&b).await, vec![1]);
+    let ttl = time::Duration::seconds(5);
+    assert!(a
+        .try_acquire_lease(MIGRATION_LEASE, "probe", ttl, system_now())
+        .await
+        .unwrap());
+    assert!(a.release_lease(MIGRATION_LEASE, "probe").await.unwrap());
+}
+
+/// An empty schema with nothing but the lease table, as a node finds it while another node
+/// that took the migration lease is still creating the rest.
+async fn schema_with_only_the_lease_table(schema: &ScratchSchema) -> PostgresStore {
+    let store = PostgresStore::connect(&schema.options()).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {}", schema.name))
+        .execute(store.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "CREATE TABLE lanyard_leases (name TEXT NOT NULL, holder TEXT NOT NULL, expires_us BIGINT NOT NULL, \
+         CONSTRAINT lanyard_leases_pkey PRIMARY KEY (name))",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_wait_for_the_lease_and_give_up_clearly() {
+    let schema = ScratchSchema::new().await;
+    let other_node = schema_with_only_the_lease_table(&schema).await;
+    let held = time::Duration::hours(1);
+    assert!(other_node
+        .try_acquire_lease(MIGRATION_LEASE, "node elsewhere", held, system_now())
+        .await
+        .unwrap());
+
+    // A node that will not wait long gives up, naming the lease and its holder.
+    let mut impatient = schema.options();
+    impatient.migration_lease_wait = Duration::from_millis(700);
+    let started = std::time::Instant::now();
+    match PostgresStore::open_and_migrate(&impatient).await {
+        Err(StoreError::LeaseBusy { name, holder, waited }) => {
+            assert_eq!(name, MIGRATION_LEASE);
+            assert_eq!(holder, "node elsewhere");
+            assert!(waited >= Duration::from_millis(700), "{waited:?}");
+        }
+        Err(other) => panic!("expected LeaseBusy, got {other}"),
+        Ok(_) => panic!("migrated while another node held the lease"),
+    }
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!other_node.release_lease(MIGRATION_LEASE, "impatient").await.unwrap());
+
+    // A patient node waits, and proceeds as soon as the holder lets go.
+    let mut patient = schema.options();
+    patient.migration_lease_wait = Duration::from_secs(30);
+    let waiting = tokio::spawn(async move { PostgresStore::open_and_migrate(&patient).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "migrated while another node held the lease");
+    assert!(other_node
+        .release_lease(MIGRATION_LEASE, "node elsewhere")
+        .await
+        .unwrap());
+    let migrated = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the waiting node proceeds once the lease is released")
+        .unwrap()
+        .unwrap();
+    assert_eq!(all_migrations(&migrated).await, vec![1]);
+
+    // Once everything is applied, starting needs no lease at all.
+    assert!(other_node
+        .try_acquire_lease(MIGRATION_LEASE, "node elsewhere", held, system_now())
+        .await
+        .unwrap());
+    tokio::time::timeout(Duration::from_secs(5), migrated.migrate())
+        .await
+        .expect("an up-to-date database does not wait for the lease")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_left_by_a_crashed_node_blocks_only_until_it_expires() {
+    let schema = ScratchSchema::new().await;
+    let crashed = schema_with_only_the_lease_table(&schema).await;
+    let ten_seconds_ago = Micros(system_now().0 - 10_000_000);
+    assert!(crashed
+        .try_acquire_lease(
+            MIGRATION_LEASE,
+            "crashed node",
+            time::Duration::seconds(1),
+            ten_seconds_ago
+        )
+        .await
+        .unwrap());
+    let mut options = schema.options();
+    options.migration_lease_wait = Duration::from_secs(1);
+    let store = PostgresStore::open_and_migrate(&options).await.unwrap();
+    assert_eq!(all_migrations(&store).await, vec![1]);
+    // Released after migrating.
+    assert!(crashed
+        .try_acquire_lease(MIGRATION_LEASE, "probe", time::Duration::seconds(1), system_now())
+        .await
+        .unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemas_keep_concurrent_runs_apart() {
+    let (one, two) = (ScratchSchema::new().await, ScratchSchema::new().await);
+    let a = PostgresStore::open_and_migrate(&one.options()).await.unwrap();
+    let b = PostgresStore::open_and_migrate(&two.options()).await.unwrap();
+    assert_eq!(a.schema(), Some(one.name.as_str()));
+    insert_identity(&a, identity(&["only-in-a@example.com"])).await;
+    assert_eq!(b.identity_by_identifier("only-in-a@example.com").await.unwrap(), None);
+    assert_eq!(b.setting_or_insert("x", "b").await.unwrap(), "b");
+    assert_eq!(a.setting_or_insert("x", "a").await.unwrap(), "a");
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_reported_as_unavailable() {
+    let mut options = PostgresOptions::new("postgres://postgres@127.0.0.1:1/test");
+    options.acquire_timeout = Duration::from_secs(2);
+    let error = PostgresStore::connect(&options)
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    assert!(error.is_unavailable(), "{error:?}");
+}
+
+#[tokio::test]
+async fn invalid_options_are_refused() {
+    let mut options = PostgresOptions::new(url());
+    options.schema = Some("Robert'); DROP TABLE students;--".into());
+    let error = PostgresStore::connect(&options).await.err().unwrap().to_string();
+    assert!(error.contains("schema name"), "{error}");
+
+    let mut options = PostgresOptions::new(url());
+    options.max_connections = 0;
+    assert!(PostgresStore::connect(&options).await.is_err());
+}
