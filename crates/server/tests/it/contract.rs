@@ -47,9 +47,8 @@ fn contract_python() -> PathBuf {
 }
 
 /// Runs one pytest suite under `tests/contract/` against a fresh Lanyard on the system clock.
-async fn run_contract_suite(suite: &str) {
+async fn run_contract_suite(suite: &str, app: TestApp) {
     let python = tokio::task::spawn_blocking(contract_python).await.expect("venv setup");
-    let app = TestApp::start_on_system_clock().await;
     let root = workspace_root();
     let output = tokio::process::Command::new(python)
         .args([
@@ -83,10 +82,20 @@ async fn run_contract_suite(suite: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_zitadel_python_sdk_works_against_lanyard() {
-    run_contract_suite("zitadel").await;
+    run_contract_suite("zitadel", TestApp::start_on_system_clock().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_zitadel_python_sdk_works_against_lanyard_on_postgres() {
+    run_contract_suite("zitadel", TestApp::start_on_postgres().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_kratos_python_sdk_works_against_lanyard_on_postgres() {
+    run_contract_suite("kratos", TestApp::start_on_postgres().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_kratos_python_sdk_works_against_lanyard() {
-    run_contract_suite("kratos").await;
+    run_contract_suite("kratos", TestApp::start_on_system_clock().await).await;
 }

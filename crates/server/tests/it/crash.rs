@@ -93,7 +93,7 @@ async fn write_load(admin: String, key: String, identity: String, acked: Arc<Mut
         let id = body["session"]["id"].as_str().unwrap_or_default().to_owned();
         let expires = body["session"]["expires_at"].as_str().unwrap_or_default().to_owned();
         acked.lock().unwrap().sessions.insert(id.clone(), expires);
-        if n % 3 == 0 {
+        if n.is_multiple_of(3) {
             let r = http
                 .patch(format!("{admin}/admin/sessions/{id}/extend"))
                 .bearer_auth(&key)
@@ -109,7 +109,7 @@ async fn write_load(admin: String, key: String, identity: String, acked: Arc<Mut
                 _ => break,
             }
         }
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             match http
                 .delete(format!("{admin}/admin/sessions/{id}"))
                 .bearer_auth(&key)
@@ -185,7 +185,7 @@ async fn sigkill_during_writes_loses_no_acknowledged_write() {
     // Restart once more and check every acknowledged write.
     let mut server = start(&db).await;
     let http = reqwest::Client::new();
-    let acked = acked.lock().unwrap();
+    let acked = std::mem::take(&mut *acked.lock().unwrap());
     for (id, expires) in &acked.sessions {
         let r = http
             .get(format!("{}/admin/sessions/{id}", server.admin))

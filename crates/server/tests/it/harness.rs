@@ -4,7 +4,7 @@ use std::sync::Arc;
 use lanyard_api::{ApiConfig, AppState};
 use lanyard_domain::PageTokenKeys;
 use lanyard_service::{Clock, IssueSession, Lanyard, ManualClock, Principal, SchemaRegistry, Settings, SystemClock};
-use lanyard_store::{SqliteOptions, SqliteStore, Store};
+use lanyard_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -19,7 +19,25 @@ pub struct TestApp {
     /// Set when the app runs on a manual clock.
     pub clock: Option<Arc<ManualClock>>,
     pub http: reqwest::Client,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
+    _schema: Option<DropSchema>,
+}
+
+/// Drops a PostgreSQL test schema when the app goes away.
+pub struct DropSchema {
+    url: String,
+    schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema);
+        let _ = std::process::Command::new("psql")
+            .args([self.url.as_str(), "-q", "-c", sql.as_str()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
 }
 
 async fn spawn(router: axum::Router) -> SocketAddr {
@@ -46,17 +64,52 @@ impl TestApp {
         Self::start_with(Arc::new(SystemClock), None, Settings::default(), ApiConfig::default()).await
     }
 
+    /// On the local PostgreSQL, in a schema of its own (dropped at the end).
+    pub async fn start_on_postgres() -> Self {
+        let url = std::env::var("LANYARD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let schema = format!("lanyard_it_{}", Uuid::now_v7().simple());
+        let mut options = PostgresOptions::new(url.clone());
+        options.schema = Some(schema.clone());
+        options.max_connections = 8;
+        let store = PostgresStore::open_and_migrate(&options)
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {url} ({e}); this test never skips"));
+        let guard = DropSchema { url, schema };
+        Self::start_on_store(
+            Arc::new(store),
+            Arc::new(SystemClock),
+            None,
+            Settings::default(),
+            ApiConfig::default(),
+            Some(guard),
+        )
+        .await
+    }
+
     pub async fn start_with(
         clock: Arc<dyn Clock>,
         manual: Option<Arc<ManualClock>>,
         settings: Settings,
-        mut api: ApiConfig,
+        api: ApiConfig,
     ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
             .await
             .expect("open SQLite store");
-        let store: Arc<dyn Store> = Arc::new(store);
+        let mut app = Self::start_on_store(Arc::new(store), clock, manual, settings, api, None).await;
+        app._dir = Some(dir);
+        app
+    }
+
+    async fn start_on_store(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        manual: Option<Arc<ManualClock>>,
+        settings: Settings,
+        mut api: ApiConfig,
+        schema: Option<DropSchema>,
+    ) -> Self {
         let keys = PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
         let service = Arc::new(Lanyard::new(store, clock, settings, SchemaRegistry::builtin(), keys));
         let key = service
@@ -87,7 +140,8 @@ impl TestApp {
             service,
             clock: manual,
             http: reqwest::Client::new(),
-            _dir: dir,
+            _dir: None,
+            _schema: schema,
         }
     }
 
