@@ -3,7 +3,11 @@
 
 mod client;
 mod error_bodies;
+mod nul;
+pub use nul::reject_nul_in_uri;
+mod request_metrics;
 pub use error_bodies::error_bodies;
+pub use request_metrics::track_requests;
 pub mod kratos;
 pub mod lanyard;
 mod query;
@@ -38,10 +42,15 @@ impl Default for ApiConfig {
     }
 }
 
+/// Renders the process's metrics in the Prometheus text format.
+pub type MetricsRenderer = Arc<dyn Fn() -> String + Send + Sync>;
+
 #[derive(Clone)]
 pub struct AppState {
     pub service: Arc<Lanyard>,
     pub config: Arc<ApiConfig>,
+    /// The installed metrics recorder, when there is one (the binary installs it).
+    pub metrics: Option<MetricsRenderer>,
 }
 
 impl AppState {
@@ -49,6 +58,7 @@ impl AppState {
         AppState {
             service,
             config: Arc::new(config),
+            metrics: None,
         }
     }
 }

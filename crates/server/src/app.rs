@@ -259,8 +259,10 @@ fn with_layers(router: Router, serve: &ServeConfig, api: &'static str) -> Router
             StatusCode::SERVICE_UNAVAILABLE,
             serve.request_timeout.0,
         ))
+        .layer(axum::middleware::from_fn(lanyard_api::reject_nul_in_uri))
         // Outside the limit and timeout layers, so their answers get the API's error JSON too.
         .layer(axum::middleware::from_fn(lanyard_api::error_bodies))
+        .layer(axum::middleware::from_fn(lanyard_api::track_requests))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(AccessSpan { api })
@@ -339,7 +341,9 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
     if service.spawn_invalidation_listener().is_some() {
         tracing::info!("following other nodes' token cache invalidations");
     }
-    let state = AppState::new(service.clone(), api_config(config));
+    let mut state = AppState::new(service.clone(), api_config(config));
+    state.metrics = Some(metrics_renderer());
+    spawn_active_sessions_gauge(service.clone());
     let (public, admin) = build_routers(config, state);
     Ok(App {
         store,
@@ -527,6 +531,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let server = start(&config, Arc::new(SystemClock)).await?;
     let store = server.store.clone();
+    let cleanup = config
+        .cleanup
+        .enabled
+        .then(|| crate::cleanup::spawn_background_job(server.service.clone(), &config.cleanup));
     tracing::info!(
         public = %server.public_addr,
         admin = %server.admin_addr,
@@ -544,11 +552,51 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             grace,
         )
         .await;
+    if let Some(cleanup) = cleanup {
+        cleanup.abort();
+    }
     store.close().await;
     if result.is_ok() {
         tracing::info!("stopped");
     }
     result
+}
+
+/// The process-wide Prometheus recorder, installed on first use.
+fn metrics_renderer() -> lanyard_api::MetricsRenderer {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    let handle = HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+            .ok()?
+            .build_recorder();
+        let handle = recorder.handle();
+        metrics::set_global_recorder(recorder).ok()?;
+        Some(handle)
+    });
+    match handle.clone() {
+        Some(handle) => std::sync::Arc::new(move || handle.render()),
+        None => std::sync::Arc::new(String::new),
+    }
+}
+
+/// Counts active sessions once a minute: a full count is too costly to run per scrape.
+fn spawn_active_sessions_gauge(service: Arc<Lanyard>) {
+    let service = Arc::downgrade(&service);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let Some(service) = service.upgrade() else { return };
+            match service.active_session_count().await {
+                Ok(count) => metrics::gauge!("lanyard_sessions_active").set(count as f64),
+                Err(error) => tracing::warn!(%error, "could not count active sessions"),
+            }
+        }
+    });
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use lanyard_service::{Lanyard, SystemClock};
 use uuid::Uuid;
 
 use crate::app;
-use crate::config::{Config, DatabaseUrl, Overrides, CONFIG_FILE_ENV};
+use crate::config::{Config, DatabaseUrl, HumanDuration, Overrides, CONFIG_FILE_ENV};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -47,6 +47,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Apply pending database migrations.
     Migrate,
+    /// Delete sessions that expired or were revoked longer ago than --keep-last, in batches.
+    /// Progress and a summary go to stderr. Only one cleanup runs at a time across every node
+    /// sharing the database (a lease row); when another holds it, this says so and exits 0.
+    Cleanup(CleanupArgs),
     /// Manage the API keys that guard the admin API and the ZITADEL routes.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -60,6 +64,35 @@ pub struct ServeArgs {
     /// Address of the admin API (overrides serve.admin.listen); keep it private.
     #[arg(long, value_name = "ADDR")]
     pub admin_listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct CleanupArgs {
+    /// Keep sessions that expired or were revoked within this long, e.g. 24h, 7d or 0s
+    /// (default: cleanup.keep_last, 24h).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub keep_last: Option<HumanDuration>,
+    /// Sessions deleted per statement (default: cleanup.batch_size, 1000).
+    #[arg(long, value_name = "N", value_parser = parse_batch_size)]
+    pub batch_size: Option<u32>,
+    /// Stop after this many batches (default: until no session is due).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_batches: Option<u32>,
+}
+
+fn parse_batch_size(value: &str) -> Result<u32, String> {
+    let max = lanyard_service::MAX_CLEANUP_BATCH_SIZE;
+    value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=max).contains(n))
+        .ok_or_else(|| format!("{value:?} is not a batch size; write a whole number from 1 to {max}"))
+}
+
+fn parse_duration(value: &str) -> Result<HumanDuration, String> {
+    let duration: HumanDuration = value.parse()?;
+    time::Duration::try_from(duration.0).map_err(|_| format!("the duration {value:?} is too long"))?;
+    Ok(duration)
 }
 
 #[derive(Debug, Subcommand)]
@@ -120,6 +153,16 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write, err: &mu
     match command {
         Command::Serve(_) => app::serve(config).await,
         Command::Migrate => migrate(&config, out).await,
+        Command::Cleanup(args) => {
+            let mut options = config.cleanup.options();
+            if let Some(keep_last) = args.keep_last {
+                options.keep_last = time::Duration::try_from(keep_last.0).unwrap_or(time::Duration::MAX);
+            }
+            options.batch_size = args.batch_size.unwrap_or(options.batch_size);
+            options.max_batches = args.max_batches;
+            let service = open_service(&config).await?;
+            crate::cleanup::run_once(&service, options, err).await
+        }
         Command::Keys(keys) => {
             let service = open_service(&config).await?;
             match keys {

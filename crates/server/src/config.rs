@@ -37,7 +37,9 @@ pub const CONFIG_FILE_ENV: &str = "LANYARD_CONFIG";
 pub const SECRETS_ENV: &str = "LANYARD_SECRETS";
 
 /// Top-level keys. Environment variables are only read when they start with one of these.
-const SECTIONS: [&str; 7] = ["secrets", "database", "serve", "session", "cache", "identity", "log"];
+const SECTIONS: [&str; 8] = [
+    "secrets", "database", "serve", "session", "cache", "cleanup", "identity", "log",
+];
 
 /// The whole configuration, as loaded and validated by [`Config::load`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -50,6 +52,7 @@ pub struct Config {
     pub serve: ServeConfig,
     pub session: SessionConfig,
     pub cache: CacheConfig,
+    pub cleanup: CleanupConfig,
     pub identity: IdentityConfig,
     pub log: LogConfig,
 }
@@ -231,6 +234,43 @@ impl Default for CacheConfig {
         CacheConfig {
             capacity: 100_000,
             ttl: HumanDuration(Duration::from_secs(5)),
+        }
+    }
+}
+
+/// Deleting sessions some time after they expired or were revoked: the defaults of
+/// `lanyard cleanup`, and the optional background job of `serve`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// Whether `serve` runs cleanup every `interval`. Among nodes sharing a database only one
+    /// runs it at a time (a lease row); the others skip that round.
+    pub enabled: bool,
+    pub interval: HumanDuration,
+    /// Sessions that expired or were revoked within this long are kept (listed as inactive).
+    pub keep_last: HumanDuration,
+    /// Sessions deleted per statement.
+    pub batch_size: u32,
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        CleanupConfig {
+            enabled: false,
+            interval: HumanDuration(Duration::from_secs(600)),
+            keep_last: HumanDuration(Duration::from_secs(24 * 3600)),
+            batch_size: 1000,
+        }
+    }
+}
+
+impl CleanupConfig {
+    /// The service options for one run with these settings.
+    pub fn options(&self) -> lanyard_service::CleanupOptions {
+        lanyard_service::CleanupOptions {
+            keep_last: time::Duration::try_from(self.keep_last.0).unwrap_or(time::Duration::MAX),
+            batch_size: self.batch_size,
+            max_batches: None,
         }
     }
 }
@@ -770,6 +810,20 @@ impl Config {
         if time::Duration::try_from(self.session.earliest_possible_extend()).is_err() {
             problems.push("session.earliest_possible_extend is too long".into());
         }
+        if self.cleanup.interval.0.is_zero() {
+            problems.push("cleanup.interval must be longer than zero".into());
+        }
+        if time::Duration::try_from(self.cleanup.keep_last.0).is_err() {
+            problems.push("cleanup.keep_last is too long".into());
+        }
+        if !(1..=lanyard_service::MAX_CLEANUP_BATCH_SIZE).contains(&self.cleanup.batch_size) {
+            problems.push(format!(
+                "cleanup.batch_size must be between 1 and {} (got {})",
+                lanyard_service::MAX_CLEANUP_BATCH_SIZE,
+                self.cleanup.batch_size
+            ));
+        }
+
         if !is_cookie_name(&self.session.cookie_name) {
             problems.push(format!(
                 "session.cookie_name {:?} is not a valid cookie name (letters, digits and !#$%&'*+-.^_`|~ only)",
@@ -1373,6 +1427,44 @@ mod tests {
             ("[database]\nacquire_timeout = \"0s\"", "database.acquire_timeout"),
             ("[database]\nacquire_timeout = 5", "database.acquire_timeout"),
             ("[database]\nstatement_timeout = \"0s\"", "database.statement_timeout"),
+        ] {
+            let error = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(error.contains(expected), "{toml:?} gave {error:?}");
+        }
+    }
+
+    #[test]
+    fn cleanup_settings() {
+        let defaults = Config::from_toml_str("").unwrap().cleanup;
+        assert!(!defaults.enabled);
+        assert_eq!(defaults.interval.0, Duration::from_secs(600));
+        assert_eq!(defaults.keep_last.0, Duration::from_secs(86_400));
+        assert_eq!(defaults.batch_size, 1000);
+        assert_eq!(defaults.options(), lanyard_service::CleanupOptions::default());
+
+        let config =
+            Config::from_toml_str("[cleanup]\nenabled = true\ninterval = \"1m\"\nkeep_last = \"0s\"\nbatch_size = 50")
+                .unwrap();
+        assert!(config.cleanup.enabled);
+        assert_eq!(config.cleanup.interval.0, Duration::from_secs(60));
+        assert_eq!(config.cleanup.options().keep_last, time::Duration::ZERO);
+        assert_eq!(config.cleanup.options().batch_size, 50);
+
+        Jail::expect_with(|jail| {
+            jail.set_env("LANYARD_CLEANUP__ENABLED", "true");
+            jail.set_env("LANYARD_CLEANUP__KEEP_LAST", "48h");
+            let config = jailed(Config::load(None, &Overrides::default()))?;
+            assert!(config.cleanup.enabled);
+            assert_eq!(config.cleanup.keep_last.0, Duration::from_secs(48 * 3600));
+            Ok(())
+        });
+
+        for (toml, expected) in [
+            ("[cleanup]\ninterval = \"0s\"", "cleanup.interval"),
+            ("[cleanup]\nbatch_size = 0", "cleanup.batch_size"),
+            ("[cleanup]\nbatch_size = 100001", "cleanup.batch_size"),
+            ("[cleanup]\nkeep_last = 24", "cleanup.keep_last"),
+            ("[cleanup]\nenable = true", "cleanup.enable"),
         ] {
             let error = Config::from_toml_str(toml).unwrap_err().to_string();
             assert!(error.contains(expected), "{toml:?} gave {error:?}");

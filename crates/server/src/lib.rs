@@ -2,6 +2,7 @@
 //! application in-process (see [`app::start`]).
 
 pub mod app;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod logging;

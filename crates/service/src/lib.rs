@@ -1,6 +1,7 @@
 //! Lanyard's use cases. Every API adapter calls these; none of them talks to the store.
 
 mod checked_sessions;
+mod cleanup;
 mod clock;
 mod error;
 mod factors;
@@ -21,6 +22,9 @@ use lanyard_store::Store;
 
 pub use checked_sessions::{
     CheckedSession, Checks, CreateCheckedSession, SearchSessions, SessionSearchResult, SetCheckedSession, UserCheck,
+};
+pub use cleanup::{
+    CleanupOptions, CleanupOutcome, CleanupReport, CLEANUP_LEASE, CLEANUP_LEASE_TTL, MAX_CLEANUP_BATCH_SIZE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ServiceError, ServiceResult};

@@ -400,6 +400,15 @@ impl Lanyard {
         self.session(id, true).await
     }
 
+    /// How many sessions are active right now (for the `lanyard_sessions_active` gauge).
+    pub async fn active_session_count(&self) -> ServiceResult<u64> {
+        let filter = SessionFilter {
+            active: Some(true),
+            ..Default::default()
+        };
+        Ok(self.store.count_sessions(&filter, self.now()).await?)
+    }
+
     /// Kratos "disable": revoked, but the row stays visible to admins.
     pub async fn disable_session(&self, id: Uuid) -> ServiceResult<()> {
         if self

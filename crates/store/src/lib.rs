@@ -98,6 +98,17 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_sessions(&self, target: RevokeTarget, now: Micros) -> StoreResult<Vec<Uuid>>;
     /// Hard-deletes every session of an identity; returns their ids.
     async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>>;
+    /// Hard-deletes up to `limit` sessions that expired before `expired_before`
+    /// (`expires_at < expired_before`) or were revoked before `revoked_before`
+    /// (`revoked_at < revoked_before`), with their devices; returns how many sessions went.
+    /// One short statement per call, picked through the expiry and revocation indexes and
+    /// deleted by primary key, so callers clean up in batches without long write locks.
+    async fn delete_expired_sessions(
+        &self,
+        expired_before: Micros,
+        revoked_before: Micros,
+        limit: u32,
+    ) -> StoreResult<u64>;
 
     /// Tells the other nodes sharing this database to drop cached tokens. Stores without a
     /// notification channel do nothing; their nodes rely on the cache's bounded lifetime.

@@ -125,6 +125,7 @@ impl KratosError {
                 format!("too many failed attempts; retry in {retry_after_seconds} s"),
             ),
             ServiceError::Unavailable(e) => {
+                metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);
                 tracing::error!(error = %e, "store unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -132,6 +133,7 @@ impl KratosError {
                 )
             }
             ServiceError::Internal(e) => {
+                metrics::counter!("lanyard_store_errors_total", "kind" => "internal").increment(1);
                 tracing::error!(error = %e, "internal error");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,

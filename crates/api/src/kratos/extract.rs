@@ -135,7 +135,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for KratosJson<T> {
                 "the request body must be a JSON document, but it is empty",
             ));
         }
-        serde_json::from_slice(&bytes)
+        let value: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| KratosError::bad_request(format!("the request body is not valid JSON: {e}")))?;
+        if let Some(place) = crate::nul::find_nul(&value) {
+            return Err(KratosError::bad_request(format!(
+                "{place} contains a NUL character (U+0000)"
+            )));
+        }
+        serde_json::from_value(value)
             .map(KratosJson)
             .map_err(|e| KratosError::bad_request(format!("the request body is not valid JSON for this endpoint: {e}")))
     }

@@ -13,7 +13,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let mut out = String::new();
+    let mut out = state.metrics.as_ref().map(|render| render()).unwrap_or_default();
     if let Some(stats) = state.service.cache_stats() {
         metric(
             &mut out,

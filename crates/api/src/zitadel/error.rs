@@ -222,6 +222,7 @@ impl From<ServiceError> for ZitadelError {
                 )
             },
             ServiceError::Unavailable(e) => {
+                metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);
                 tracing::error!(error = %e, "store unavailable");
                 ZitadelError::new(
                     Code::Unavailable,
@@ -230,6 +231,7 @@ impl From<ServiceError> for ZitadelError {
                 )
             }
             ServiceError::Internal(e) => {
+                metrics::counter!("lanyard_store_errors_total", "kind" => "internal").increment(1);
                 tracing::error!(error = %e, "internal error");
                 ZitadelError::new(
                     Code::Internal,

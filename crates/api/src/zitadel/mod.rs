@@ -45,7 +45,12 @@ fn body_json(bytes: &Bytes) -> Result<Value, ZitadelError> {
         return Ok(json!({}));
     }
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(value @ Value::Object(_)) => match crate::nul::find_nul(&value) {
+            Some(place) => Err(ZitadelError::invalid(format!(
+                "{place} contains a NUL character (U+0000)"
+            ))),
+            None => Ok(value),
+        },
         Ok(other) => Err(ZitadelError::invalid(format!(
             "the request body must be a JSON object, not {other}"
         ))),

@@ -20,13 +20,13 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-struct Server {
-    child: Child,
-    public: String,
-    admin: String,
+pub(crate) struct Server {
+    pub child: Child,
+    pub public: String,
+    pub admin: String,
 }
 
-fn lanyard(db: &Path) -> Command {
+pub(crate) fn lanyard(db: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lanyard"));
     command
         .env("LANYARD_DATABASE__URL", format!("sqlite://{}", db.display()))
@@ -36,7 +36,7 @@ fn lanyard(db: &Path) -> Command {
     command
 }
 
-async fn start(db: &Path) -> Server {
+pub(crate) async fn start(db: &Path) -> Server {
     let (public_port, admin_port) = (free_port(), free_port());
     let child = lanyard(db)
         .args(["serve", "--public-listen", &format!("127.0.0.1:{public_port}")])

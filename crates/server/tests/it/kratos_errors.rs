@@ -192,3 +192,37 @@ async fn oversized_bodies_are_413_in_each_apis_error_shape() {
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["code"], "invalid_argument");
 }
+
+#[tokio::test]
+async fn nul_characters_are_refused_in_bodies_and_urls() {
+    let app = TestApp::start().await;
+    let (status, body) = read(
+        app.admin(Method::POST, "/admin/identities")
+            .json(&json!({"schema_id": "default", "traits": {"email": "a\u{0}@example.org"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let error = assert_kratos_error(status, &body, 400);
+    assert!(error["reason"].as_str().unwrap().contains("NUL"));
+    let (status, body) = read(
+        app.admin(Method::GET, "/admin/identities/by/external/a%00b")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_kratos_error(status, &body, 400);
+    let (status, body) = read(
+        app.public(Method::POST, "/zitadel.session.v2.SessionService/CreateSession")
+            .bearer_auth(&app.key)
+            .json(&json!({"userAgent": {"description": "x\u{0}"}}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_argument");
+}

@@ -3,8 +3,10 @@
 //! The tests drive the real HTTP routers over TCP against a real SQLite file; only the clock
 //! is controlled, so expiry can be tested without sleeping.
 
+mod cleanup;
 mod contract;
 mod crash;
+mod db_recovery;
 mod harness;
 mod kratos_admin_sessions;
 mod kratos_errors;
@@ -12,4 +14,6 @@ mod kratos_identities;
 mod kratos_paging;
 mod kratos_public;
 mod lanyard_enrolment;
+mod operations;
+mod two_nodes;
 mod zitadel;

@@ -3,8 +3,8 @@
 -- (stored and compared verbatim, exactly as on SQLite), digests are BYTEA.
 --
 -- Portability: only types, constraints and statements that CockroachDB and YugabyteDB also
--- accept (UUID, TEXT, BIGINT, BYTEA, DESC index columns, COLLATE "C", ON DELETE CASCADE);
--- no sequences, triggers, PL/pgSQL or extensions. See docs/STORAGE.md.
+-- accept (UUID, TEXT, BIGINT, BYTEA, DESC index columns, partial indexes, ON DELETE CASCADE);
+-- no sequences, triggers, PL/pgSQL, collations or extensions. See docs/STORAGE.md.
 --
 -- Unique constraints are named so that their name says what was duplicated (the store maps a
 -- violation to `ConflictOn` by whether the name contains identifier, external_id, digest or pkey).
@@ -27,11 +27,17 @@ CREATE TABLE identities (
     CONSTRAINT identities_external_id_key UNIQUE (external_id)
 );
 CREATE INDEX identities_organization ON identities (organization_id, id);
+-- Deactivated identities are few: counts of "not revoked, identity active" sessions anti-join
+-- against this instead of hashing every identity (see sql::count_sessions).
+CREATE INDEX identities_not_active ON identities (id) WHERE state <> 'active';
 
 -- Login identifiers, lower-cased: the primary key makes them unique across identities.
--- COLLATE "C" compares bytewise, as SQLite does, so the prefix search is a range on this key.
+-- Kept as their UTF-8 bytes, which compare bytewise on every engine (as SQLite compares TEXT),
+-- so the prefix search is a range on this key. (A TEXT COLLATE "C" column would do the same on
+-- PostgreSQL, but CockroachDB does not accept "C" as a column collation.) Only ever compared,
+-- never read back: the identities row keeps the identifiers as JSON.
 CREATE TABLE identity_identifiers (
-    identifier  TEXT COLLATE "C" NOT NULL,
+    identifier  BYTEA NOT NULL,
     identity_id UUID NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
     CONSTRAINT identity_identifiers_pkey PRIMARY KEY (identifier)
 );
@@ -62,6 +68,8 @@ CREATE INDEX sessions_creator_created ON sessions (creator, created_us DESC, id 
 CREATE INDEX sessions_fingerprint_created ON sessions (fingerprint_id, created_us DESC, id ASC);
 -- ASC spelled out: on YugabyteDB it makes the index range-sharded rather than hashed.
 CREATE INDEX sessions_expires ON sessions (expires_us ASC);
+-- ZITADEL's totalResult over every session it lists (not revoked): an index-only count.
+CREATE INDEX sessions_live ON sessions (identity_id) WHERE revoked_us IS NULL;
 
 CREATE TABLE session_devices (
     id             UUID NOT NULL,

@@ -15,11 +15,15 @@ async fn write_identifiers(tx: &mut Transaction<'_, Postgres>, identity: &Identi
         .bind(identity.id)
         .execute(&mut **tx)
         .await?;
-    let identifiers = identity.login_identifiers();
+    // Stored as UTF-8 bytes (see the migration); `login_identifiers` is already de-duplicated.
+    let identifiers: Vec<Vec<u8>> = identity
+        .login_identifiers()
+        .into_iter()
+        .map(String::into_bytes)
+        .collect();
     if !identifiers.is_empty() {
-        // One statement for all of them; `login_identifiers` is already de-duplicated.
         sqlx::query(
-            "INSERT INTO identity_identifiers (identifier, identity_id) SELECT x, $2 FROM UNNEST($1::TEXT[]) AS t (x)",
+            "INSERT INTO identity_identifiers (identifier, identity_id) SELECT x, $2 FROM UNNEST($1::BYTEA[]) AS t (x)",
         )
         .bind(&identifiers)
         .bind(identity.id)
@@ -109,7 +113,7 @@ impl PostgresStore {
         let row = sqlx::query(
             "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id WHERE x.identifier = $1",
         )
-        .bind(identifier.to_lowercase())
+        .bind(identifier.to_lowercase().into_bytes())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(decode_identity).transpose()
@@ -152,17 +156,19 @@ impl PostgresStore {
                     "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id \
                      WHERE x.identifier = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
                 )
-                .bind(identifier.to_lowercase())
+                .bind(identifier.to_lowercase().into_bytes())
                 .bind(after)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await?
             }
             IdentityFilter::IdentifierPrefix(prefix) => {
-                // A range on the primary key (bytewise, COLLATE "C") instead of LIKE, so the
-                // identifier index is used and `%` and `_` are literal.
-                let low = prefix.to_lowercase();
-                let high = format!("{low}\u{10FFFF}");
+                // A range on the primary key instead of LIKE, so the identifier index is used and
+                // `%` and `_` are literal. 0xFF never occurs in UTF-8, so every identifier that
+                // starts with the prefix, and no other, sorts in [prefix, prefix 0xFF).
+                let low = prefix.to_lowercase().into_bytes();
+                let mut high = low.clone();
+                high.push(0xFF);
                 sqlx::query(
                     "SELECT i.* FROM identities i WHERE i.id IN (SELECT x.identity_id FROM identity_identifiers x \
                      WHERE x.identifier >= $1 AND x.identifier < $2) AND i.id > $3 ORDER BY i.id LIMIT $4",

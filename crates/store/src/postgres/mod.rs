@@ -8,6 +8,7 @@
 
 mod identities;
 mod keys;
+mod notify;
 mod sessions;
 
 use std::fmt;
@@ -420,6 +421,14 @@ fn bind_all<'q>(
 
 #[async_trait::async_trait]
 impl crate::Store for PostgresStore {
+    async fn notify_invalidation(&self, invalidation: crate::Invalidation) -> StoreResult<()> {
+        self.notify_invalidation_impl(invalidation).await
+    }
+
+    fn subscribe_invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<crate::InvalidationEvent>> {
+        self.subscribe_invalidations_impl()
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -491,6 +500,15 @@ impl crate::Store for PostgresStore {
     }
     async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>> {
         self.delete_sessions_of_identity_impl(identity_id).await
+    }
+    async fn delete_expired_sessions(
+        &self,
+        expired_before: Micros,
+        revoked_before: Micros,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.delete_expired_sessions_impl(expired_before, revoked_before, limit)
+            .await
     }
 
     async fn current_sequence(&self) -> StoreResult<i64> {

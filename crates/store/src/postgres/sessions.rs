@@ -209,3 +209,39 @@ impl PostgresStore {
         Ok(ids)
     }
 }
+
+impl PostgresStore {
+    /// Cleanup. The shape is chosen so that every plan, custom or generic (sqlx prepares the
+    /// statement, and after five runs PostgreSQL may switch to a generic plan), stays on
+    /// indexes: each condition is its own `ORDER BY ... LIMIT` range scan of `sessions_expires`
+    /// or `sessions_revoked` (an `OR` gets a sequential scan in the generic plan), and the
+    /// delete itself finds the picked ids through the primary key (`= ANY(ARRAY(...))`; an
+    /// `IN (subquery)` gets a hash join over the whole table). The conditions are checked again
+    /// on the rows being deleted, so a row changed meanwhile is left alone. Nothing here is
+    /// PostgreSQL-only: CockroachDB and YugabyteDB accept the same statement (no
+    /// `DELETE ... LIMIT`, no ctid).
+    pub(super) async fn delete_expired_sessions_impl(
+        &self,
+        expired_before: Micros,
+        revoked_before: Micros,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE id = ANY(ARRAY(SELECT id FROM (\
+             (SELECT id FROM sessions WHERE expires_us < $1 ORDER BY expires_us LIMIT $3) \
+             UNION \
+             (SELECT id FROM sessions WHERE revoked_us < $2 ORDER BY revoked_us LIMIT $3)\
+             ) AS due LIMIT $3)) \
+             AND (expires_us < $1 OR revoked_us < $2)",
+        )
+        .bind(expired_before.0)
+        .bind(revoked_before.0)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

@@ -27,14 +27,24 @@ pub struct BuiltQuery {
 
 struct Builder {
     dialect: Dialect,
+    /// Whether the identity is joined as `i`. Without it, the identity's state is tested with
+    /// subqueries; this relies on the foreign key (a session's identity always exists).
+    joined: bool,
     sql: String,
     params: Vec<Param>,
 }
+
+/// Sessions whose identity exists and is not active. On PostgreSQL the partial index
+/// `identities_not_active` answers it from a few thousand entries, so counts need neither a
+/// join nor a scan of every identity.
+const IDENTITY_NOT_ACTIVE: &str =
+    "EXISTS (SELECT 1 FROM identities i WHERE i.id = s.identity_id AND i.state <> 'active')";
 
 impl Builder {
     fn new(dialect: Dialect, head: &str) -> Self {
         Builder {
             dialect,
+            joined: true,
             sql: head.to_owned(),
             params: Vec::new(),
         }
@@ -74,7 +84,10 @@ fn operator(method: DateMethod) -> &'static str {
 fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
     match filter.scope {
         Scope::WithIdentity => b.and("s.identity_id IS NOT NULL"),
-        Scope::NotRevoked => b.and("s.revoked_us IS NULL AND (s.identity_id IS NULL OR i.state = 'active')"),
+        Scope::NotRevoked if b.joined => {
+            b.and("s.revoked_us IS NULL AND (s.identity_id IS NULL OR i.state = 'active')")
+        }
+        Scope::NotRevoked => b.and(&format!("s.revoked_us IS NULL AND NOT {IDENTITY_NOT_ACTIVE}")),
     }
     if let Some(ids) = &filter.ids {
         if ids.is_empty() {
@@ -98,16 +111,21 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
         if active {
             // SQLite turns a LEFT JOIN with `i.state = …` into an inner join and may then loop
             // over identities first, sorting every session; `IS` keeps the session index order.
-            let state_is_active = match b.dialect {
-                Dialect::Sqlite => "i.state IS 'active'",
-                Dialect::Postgres => "i.state = 'active'",
+            let state_is_active = match (b.joined, b.dialect) {
+                (true, Dialect::Sqlite) => "i.state IS 'active'".to_owned(),
+                (true, Dialect::Postgres) => "i.state = 'active'".to_owned(),
+                (false, _) => format!("s.identity_id IS NOT NULL AND NOT {IDENTITY_NOT_ACTIVE}"),
             };
             b.and(&format!(
                 "s.revoked_us IS NULL AND (s.expires_us IS NULL OR s.expires_us > {p}) AND {state_is_active}"
             ));
-        } else {
+        } else if b.joined {
             b.and(&format!(
                 "(s.revoked_us IS NOT NULL OR s.expires_us <= {p} OR i.state IS NULL OR i.state <> 'active')"
+            ));
+        } else {
+            b.and(&format!(
+                "(s.revoked_us IS NOT NULL OR s.expires_us <= {p} OR s.identity_id IS NULL OR {IDENTITY_NOT_ACTIVE})"
             ));
         }
     }
@@ -181,14 +199,18 @@ pub fn list_sessions(dialect: Dialect, query: &SessionQuery, now: Micros) -> Bui
 }
 
 pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> BuiltQuery {
-    // The identity join is only needed to evaluate `active`; without it the count can be
-    // answered from a session index alone.
-    let join = if filter.active.is_some() || filter.scope == Scope::NotRevoked {
-        " LEFT JOIN identities i ON i.id = s.identity_id"
-    } else {
-        ""
+    // The identity is only needed to evaluate `active` and the ZITADEL scope; without it the
+    // count can be answered from a session index alone. SQLite joins it (a primary-key lookup
+    // per session); PostgreSQL tests it with subqueries instead, which its planner turns into
+    // an anti-join against the small partial index of non-active identities (a join would
+    // make it hash every identity).
+    let needs_identity = filter.active.is_some() || filter.scope == Scope::NotRevoked;
+    let join = match dialect {
+        Dialect::Sqlite if needs_identity => " LEFT JOIN identities i ON i.id = s.identity_id",
+        _ => "",
     };
     let mut b = Builder::new(dialect, &format!("SELECT COUNT(*) FROM sessions s{join} WHERE 1 = 1"));
+    b.joined = !join.is_empty();
     push_filter(&mut b, filter, now);
     b.finish()
 }
@@ -219,5 +241,35 @@ mod tests {
         query.page = SessionPage::Offset { offset: 20, limit: 10 };
         let pg = list_sessions(Dialect::Postgres, &query, Micros(0));
         assert!(pg.sql.contains("s.identity_id = $1") && pg.sql.ends_with("LIMIT 10 OFFSET 20"));
+    }
+
+    #[test]
+    fn postgres_counts_test_the_identity_without_a_join() {
+        for filter in [
+            SessionFilter {
+                scope: Scope::NotRevoked,
+                ..Default::default()
+            },
+            SessionFilter {
+                active: Some(true),
+                ..Default::default()
+            },
+            SessionFilter {
+                active: Some(false),
+                ..Default::default()
+            },
+        ] {
+            let pg = count_sessions(Dialect::Postgres, &filter, Micros(0));
+            assert!(
+                !pg.sql.contains("JOIN") && !pg.sql.contains("i.state = 'active'"),
+                "{}",
+                pg.sql
+            );
+            assert!(pg.sql.contains("i.state <> 'active'"), "{}", pg.sql);
+            let sqlite = count_sessions(Dialect::Sqlite, &filter, Micros(0));
+            assert!(sqlite.sql.contains("LEFT JOIN identities i"), "{}", sqlite.sql);
+        }
+        let plain = count_sessions(Dialect::Postgres, &SessionFilter::default(), Micros(0));
+        assert!(!plain.sql.contains("identities"), "{}", plain.sql);
     }
 }

@@ -201,6 +201,15 @@ impl crate::Store for SqliteStore {
     async fn delete_sessions_of_identity(&self, identity_id: uuid::Uuid) -> StoreResult<Vec<uuid::Uuid>> {
         self.delete_sessions_of_identity_impl(identity_id).await
     }
+    async fn delete_expired_sessions(
+        &self,
+        expired_before: lanyard_domain::Micros,
+        revoked_before: lanyard_domain::Micros,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.delete_expired_sessions_impl(expired_before, revoked_before, limit)
+            .await
+    }
 
     async fn current_sequence(&self) -> StoreResult<i64> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")

@@ -216,3 +216,28 @@ impl SqliteStore {
         Ok(ids)
     }
 }
+
+impl SqliteStore {
+    /// Cleanup: both conditions are index range scans (`sessions_expires`, `sessions_revoked`),
+    /// combined by SQLite's OR optimisation; the outer delete goes by primary key.
+    pub(super) async fn delete_expired_sessions_impl(
+        &self,
+        expired_before: Micros,
+        revoked_before: Micros,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM sessions WHERE id IN (SELECT id FROM sessions \
+             WHERE expires_us < ?1 OR revoked_us < ?2 LIMIT ?3)",
+        )
+        .bind(expired_before.0)
+        .bind(revoked_before.0)
+        .bind(i64::from(limit))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

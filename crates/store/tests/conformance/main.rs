@@ -14,6 +14,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
 //! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
+mod cleanup;
 mod common;
 mod filters;
 mod identities;
@@ -119,6 +120,10 @@ macro_rules! conformance_tests {
             leases: [
                 lease_is_exclusive_until_it_expires_and_renewable_by_its_holder,
                 concurrent_takers_of_one_lease_agree_on_one_holder,
+            ],
+            cleanup: [
+                delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
+                delete_expired_sessions_respects_the_limit,
             ],
         );
     };

@@ -141,6 +141,21 @@ fn system_now() -> Micros {
     Micros(micros as i64)
 }
 
+/// The versions in `migrations/postgres`, in order: what a fully migrated database records.
+fn every_migration() -> Vec<i64> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres");
+    let mut versions: Vec<i64> = std::fs::read_dir(dir)
+        .expect("the migrations folder")
+        .filter_map(|entry| {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            name.ends_with(".sql").then(|| name.split('_').next()?.parse().ok())?
+        })
+        .collect();
+    versions.sort_unstable();
+    assert!(!versions.is_empty());
+    versions
+}
+
 async fn all_migrations(store: &PostgresStore) -> Vec<i64> {
     store
         .applied_migrations()
@@ -161,7 +176,7 @@ async fn two_nodes_migrating_one_fresh_schema_at_once_both_succeed() {
         PostgresStore::open_and_migrate(&options),
     );
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
-    assert_eq!(all_migrations(&a).await, vec![1]);
+    assert_eq!(all_migrations(&a).await, every_migration());
 
     // They share one database: what one node writes, the others read.
     let written = insert_identity(&a, identity(&["shared@example.com"])).await;
@@ -178,7 +193,7 @@ async fn two_nodes_migrating_one_fresh_schema_at_once_both_succeed() {
 
     // Migrating again changes nothing, and the lease is free afterwards.
     b.migrate().await.unwrap();
-    assert_eq!(all_migrations(&b).await, vec![1]);
+    assert_eq!(all_migrations(&b).await, every_migration());
     let ttl = time::Duration::seconds(5);
     assert!(a
         .try_acquire_lease(MIGRATION_LEASE, "probe", ttl, system_now())
@@ -246,7 +261,7 @@ async fn migrations_wait_for_the_lease_and_give_up_clearly() {
         .expect("the waiting node proceeds once the lease is released")
         .unwrap()
         .unwrap();
-    assert_eq!(all_migrations(&migrated).await, vec![1]);
+    assert_eq!(all_migrations(&migrated).await, every_migration());
 
     // Once everything is applied, starting needs no lease at all.
     assert!(other_node
@@ -276,7 +291,7 @@ async fn a_lease_left_by_a_crashed_node_blocks_only_until_it_expires() {
     let mut options = schema.options();
     options.migration_lease_wait = Duration::from_secs(1);
     let store = PostgresStore::open_and_migrate(&options).await.unwrap();
-    assert_eq!(all_migrations(&store).await, vec![1]);
+    assert_eq!(all_migrations(&store).await, every_migration());
     // Released after migrating.
     assert!(crashed
         .try_acquire_lease(MIGRATION_LEASE, "probe", time::Duration::seconds(1), system_now())
@@ -317,4 +332,47 @@ async fn invalid_options_are_refused() {
     let mut options = PostgresOptions::new(url());
     options.max_connections = 0;
     assert!(PostgresStore::connect(&options).await.is_err());
+}
+
+#[tokio::test]
+async fn invalidations_reach_the_other_nodes_on_the_same_schema_only() {
+    use lanyard_store::{Invalidation, InvalidationEvent};
+    let schema = ScratchSchema::new().await;
+    let a = PostgresStore::open_and_migrate(&schema.options())
+        .await
+        .unwrap_or_else(|e| unreachable(e));
+    let b = PostgresStore::connect(&schema.options())
+        .await
+        .unwrap_or_else(|e| unreachable(e));
+    let other = ScratchSchema::new().await;
+    let elsewhere = PostgresStore::open_and_migrate(&other.options())
+        .await
+        .unwrap_or_else(|e| unreachable(e));
+
+    let mut events = b.subscribe_invalidations().expect("PostgreSQL has LISTEN/NOTIFY");
+    assert_eq!(
+        next_event(&mut events).await,
+        Some(InvalidationEvent::Reconnected),
+        "listening starts with a flush"
+    );
+    let id = Uuid::now_v7();
+    elsewhere.notify_invalidation(Invalidation::All).await.unwrap();
+    a.notify_invalidation(Invalidation::Session(id)).await.unwrap();
+    assert_eq!(
+        next_event(&mut events).await,
+        Some(InvalidationEvent::Invalidate(Invalidation::Session(id)))
+    );
+    a.notify_invalidation(Invalidation::Identity(id)).await.unwrap();
+    assert_eq!(
+        next_event(&mut events).await,
+        Some(InvalidationEvent::Invalidate(Invalidation::Identity(id)))
+    );
+}
+
+async fn next_event(
+    events: &mut tokio::sync::mpsc::Receiver<lanyard_store::InvalidationEvent>,
+) -> Option<lanyard_store::InvalidationEvent> {
+    tokio::time::timeout(Duration::from_secs(10), events.recv())
+        .await
+        .expect("an event in time")
 }

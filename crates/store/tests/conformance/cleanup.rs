@@ -1,0 +1,205 @@
+//! Cleanup: batched hard deletes of sessions past their retention.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use lanyard_domain::{Device, Micros};
+use lanyard_store::Store;
+use uuid::Uuid;
+
+use crate::common::*;
+
+fn device(created_at: Micros) -> Device {
+    Device {
+        id: Uuid::now_v7(),
+        ip_address: Some("192.0.2.1".to_owned()),
+        user_agent: Some("cleanup".to_owned()),
+        location: None,
+        fingerprint_id: None,
+        headers: BTreeMap::new(),
+        created_at,
+    }
+}
+
+/// The cutoff both conditions use in these tests: an hour before `NOW`.
+const CUTOFF: i64 = -HOUR;
+
+async fn still_there(store: &dyn Store, ids: &[Uuid]) -> BTreeSet<Uuid> {
+    let mut found = BTreeSet::new();
+    for id in ids {
+        if get(store, *id).await.is_some() {
+            found.insert(*id);
+        }
+    }
+    found
+}
+
+pub async fn delete_expired_sessions_removes_only_sessions_past_the_cutoffs(store: Arc<dyn Store>) {
+    let store = &*store;
+    let identity = insert_identity(store, identity(&["cleanup@example.org"])).await;
+    let owned = |created: i64| session(Some(identity.id), at(created));
+
+    // Gone: expired or revoked strictly before the cutoff (with their devices), with or
+    // without an identity, and sessions that are both.
+    let mut expired_long_ago = owned(-3 * HOUR);
+    expired_long_ago.expires_at = Some(at(-2 * HOUR));
+    let expired_device = device(at(-3 * HOUR));
+    expired_long_ago.devices = vec![expired_device.clone()];
+    let mut revoked_long_ago = owned(-3 * HOUR);
+    revoked_long_ago.revoked_at = Some(at(-2 * HOUR));
+    revoked_long_ago.devices = vec![device(at(-3 * HOUR))];
+    let mut both = owned(-3 * HOUR);
+    both.expires_at = Some(at(-2 * HOUR));
+    both.revoked_at = Some(at(-150 * MINUTE));
+    let mut no_user_expired = session(None, at(-3 * HOUR));
+    no_user_expired.expires_at = Some(at(CUTOFF - 1));
+    // Revoked long ago, expiry still ahead: revocation alone qualifies it.
+    let mut revoked_not_expired = owned(-3 * HOUR);
+    revoked_not_expired.revoked_at = Some(at(CUTOFF - 1));
+    revoked_not_expired.expires_at = Some(at(10 * HOUR));
+    let gone = [
+        expired_long_ago.clone(),
+        revoked_long_ago,
+        both,
+        no_user_expired,
+        revoked_not_expired,
+    ];
+
+    // Kept: expired or revoked inside the retention window or exactly at the cutoff, active,
+    // never expiring.
+    let mut expired_at_cutoff = owned(-3 * HOUR);
+    expired_at_cutoff.expires_at = Some(at(CUTOFF));
+    let mut revoked_at_cutoff = owned(-3 * HOUR);
+    revoked_at_cutoff.revoked_at = Some(at(CUTOFF));
+    let mut expired_recently = owned(-3 * HOUR);
+    expired_recently.expires_at = Some(at(-30 * MINUTE));
+    let mut revoked_recently = owned(-3 * HOUR);
+    revoked_recently.revoked_at = Some(at(-30 * MINUTE));
+    revoked_recently.devices = vec![device(at(-3 * HOUR))];
+    let mut active = owned(-3 * HOUR);
+    active.expires_at = Some(at(HOUR));
+    active.devices = vec![device(at(-3 * HOUR))];
+    let never_expires = owned(-3 * HOUR);
+    let mut no_user_active = session(None, at(-3 * HOUR));
+    no_user_active.expires_at = Some(at(HOUR));
+    let kept = [
+        expired_at_cutoff,
+        revoked_at_cutoff,
+        expired_recently,
+        revoked_recently.clone(),
+        active.clone(),
+        never_expires,
+        no_user_active,
+    ];
+
+    let mut inserted = BTreeMap::new();
+    for s in gone.iter().chain(&kept) {
+        let s = insert(store, s.clone()).await;
+        inserted.insert(s.id, s);
+    }
+    let gone_ids: Vec<Uuid> = gone.iter().map(|s| s.id).collect();
+    let kept_ids: Vec<Uuid> = kept.iter().map(|s| s.id).collect();
+
+    let deleted = store
+        .delete_expired_sessions(at(CUTOFF), at(CUTOFF), 1000)
+        .await
+        .expect("delete expired sessions");
+    assert_eq!(deleted, gone.len() as u64, "each qualifying session counts once");
+    assert!(still_there(store, &gone_ids).await.is_empty());
+    assert_eq!(still_there(store, &kept_ids).await, kept_ids.iter().copied().collect());
+
+    // Kept sessions are untouched, devices and sequence included.
+    for id in &kept_ids {
+        assert_eq!(get(store, *id).await.unwrap().session, inserted[id]);
+    }
+    assert_eq!(get(store, revoked_recently.id).await.unwrap().session.devices.len(), 1);
+
+    // The deleted sessions' devices went with them: their ids are free again.
+    let mut reuse = owned(0);
+    reuse.devices = vec![expired_device];
+    store
+        .insert_session(&reuse, &token_for(reuse.id))
+        .await
+        .expect("the device of a deleted session was deleted with it");
+
+    // Nothing is left to delete; the cutoffs are independent.
+    assert_eq!(
+        store
+            .delete_expired_sessions(at(CUTOFF), at(CUTOFF), 1000)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .delete_expired_sessions(at(0), Micros(i64::MIN), 1000)
+            .await
+            .unwrap(),
+        2,
+        "expired at the cutoff and 30 minutes ago"
+    );
+    assert_eq!(
+        store
+            .delete_expired_sessions(Micros(i64::MIN), at(0), 1000)
+            .await
+            .unwrap(),
+        2,
+        "revoked at the cutoff and 30 minutes ago"
+    );
+    assert!(get(store, active.id).await.is_some());
+    assert_eq!(
+        store
+            .session_by_digest(&token_for(active.id))
+            .await
+            .unwrap()
+            .unwrap()
+            .session
+            .id,
+        active.id
+    );
+}
+
+pub async fn delete_expired_sessions_respects_the_limit(store: Arc<dyn Store>) {
+    let store = &*store;
+    let identity = insert_identity(store, identity(&["batches@example.org"])).await;
+    let mut expired = Vec::new();
+    for n in 0..7 {
+        let mut s = session(Some(identity.id), at(-3 * HOUR + n));
+        s.expires_at = Some(at(-2 * HOUR + n));
+        s.devices = vec![device(at(-3 * HOUR))];
+        expired.push(insert(store, s).await.id);
+    }
+    let mut active = session(Some(identity.id), at(-3 * HOUR));
+    active.expires_at = Some(at(HOUR));
+    let active = insert(store, active).await;
+
+    assert_eq!(
+        store.delete_expired_sessions(at(CUTOFF), at(CUTOFF), 0).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        still_there(store, &expired).await.len(),
+        7,
+        "a limit of 0 deletes nothing"
+    );
+
+    let mut batches = Vec::new();
+    loop {
+        let deleted = store.delete_expired_sessions(at(CUTOFF), at(CUTOFF), 3).await.unwrap();
+        batches.push(deleted);
+        assert_eq!(
+            still_there(store, &expired).await.len() as u64,
+            7 - batches.iter().sum::<u64>(),
+            "reported count matches what went"
+        );
+        if deleted < 3 {
+            break;
+        }
+    }
+    assert_eq!(batches, [3, 3, 1]);
+    assert!(get(store, active.id).await.is_some(), "the active session is untouched");
+    assert_eq!(
+        store.delete_expired_sessions(at(CUTOFF), at(CUTOFF), 3).await.unwrap(),
+        0
+    );
+}
