@@ -37,8 +37,16 @@ pub const CONFIG_FILE_ENV: &str = "LANYARD_CONFIG";
 pub const SECRETS_ENV: &str = "LANYARD_SECRETS";
 
 /// Top-level keys. Environment variables are only read when they start with one of these.
-const SECTIONS: [&str; 8] = [
-    "secrets", "database", "serve", "session", "cache", "cleanup", "identity", "log",
+const SECTIONS: [&str; 9] = [
+    "secrets",
+    "database",
+    "serve",
+    "session",
+    "cache",
+    "cleanup",
+    "rate_limits",
+    "identity",
+    "log",
 ];
 
 /// The whole configuration, as loaded and validated by [`Config::load`].
@@ -52,6 +60,7 @@ pub struct Config {
     pub serve: ServeConfig,
     pub session: SessionConfig,
     pub cache: CacheConfig,
+    pub rate_limits: RateLimitConfig,
     pub cleanup: CleanupConfig,
     pub identity: IdentityConfig,
     pub log: LogConfig,
@@ -271,6 +280,34 @@ impl CleanupConfig {
             keep_last: time::Duration::try_from(self.keep_last.0).unwrap_or(time::Duration::MAX),
             batch_size: self.batch_size,
             max_batches: None,
+        }
+    }
+}
+
+/// Abuse limits. Each is counted in memory on each node (so N nodes allow N times the number);
+/// 0 turns a limit off.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub failed_checks_per_identity: u32,
+    pub failed_checks_per_ip: u32,
+    pub failed_checks_window: HumanDuration,
+    pub sessions_per_identity: u32,
+    pub sessions_per_ip: u32,
+    pub sessions_window: HumanDuration,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        let defaults = Settings::default();
+        let std = |d: time::Duration| HumanDuration(d.unsigned_abs());
+        RateLimitConfig {
+            failed_checks_per_identity: defaults.failed_checks_per_identity,
+            failed_checks_per_ip: defaults.failed_checks_per_ip,
+            failed_checks_window: std(defaults.failed_checks_window),
+            sessions_per_identity: defaults.sessions_per_identity,
+            sessions_per_ip: defaults.sessions_per_ip,
+            sessions_window: std(defaults.sessions_window),
         }
     }
 }
@@ -880,6 +917,12 @@ impl Config {
             password_hash_concurrency: session.password_hash_concurrency(),
             token_cache_capacity: self.cache.capacity,
             token_cache_ttl: to_time(self.cache.ttl.0),
+            failed_checks_per_identity: self.rate_limits.failed_checks_per_identity,
+            failed_checks_per_ip: self.rate_limits.failed_checks_per_ip,
+            failed_checks_window: to_time(self.rate_limits.failed_checks_window.0),
+            sessions_per_identity: self.rate_limits.sessions_per_identity,
+            sessions_per_ip: self.rate_limits.sessions_per_ip,
+            sessions_window: to_time(self.rate_limits.sessions_window.0),
             ..Settings::default()
         }
     }

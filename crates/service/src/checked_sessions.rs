@@ -283,6 +283,16 @@ impl Lanyard {
         let mut identity = None;
         self.apply_checks(&mut session, &mut identity, request.checks, client_ip, now)
             .await?;
+        let end_user_ip = session
+            .devices
+            .first()
+            .and_then(|d| d.ip_address.as_deref())
+            .and_then(|ip| ip.parse().ok())
+            .or(client_ip);
+        if let Some(identity_id) = session.identity_id {
+            self.check_creation_rate(identity_id, end_user_ip)?;
+            self.record_creation(identity_id, end_user_ip);
+        }
         let token = new_token(SESSION_TOKEN_PREFIX);
         session.sequence = self.store.insert_session(&session, &token.digest()).await?;
         tracing::info!(session_id = %session.id, "checked session created");

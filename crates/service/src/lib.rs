@@ -53,6 +53,8 @@ pub struct Lanyard {
     page_keys: PageTokenKeys,
     identity_failures: rate_limit::FailureLimiter,
     ip_failures: rate_limit::FailureLimiter,
+    identity_creations: rate_limit::FailureLimiter,
+    ip_creations: rate_limit::FailureLimiter,
     token_cache: Option<token_cache::TokenCache>,
 }
 
@@ -74,6 +76,12 @@ impl Lanyard {
             max_failures: settings.failed_checks_per_ip,
             window,
         });
+        let creation_limit = |max_failures| rate_limit::FailureLimit {
+            max_failures,
+            window: settings.sessions_window,
+        };
+        let identity_creations = rate_limit::FailureLimiter::new(creation_limit(settings.sessions_per_identity));
+        let ip_creations = rate_limit::FailureLimiter::new(creation_limit(settings.sessions_per_ip));
         let token_cache = (settings.token_cache_capacity > 0).then(|| {
             token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
         });
@@ -86,6 +94,8 @@ impl Lanyard {
             page_keys,
             identity_failures,
             ip_failures,
+            identity_creations,
+            ip_creations,
             token_cache,
         }
     }
@@ -149,6 +159,28 @@ impl Lanyard {
                 }
             }
         }))
+    }
+
+    /// Refuses a new session when the identity or the end-user IP created too many lately.
+    pub(crate) fn check_creation_rate(&self, identity: uuid::Uuid, ip: Option<std::net::IpAddr>) -> ServiceResult<()> {
+        let now = self.now();
+        let limited = self
+            .identity_creations
+            .check(&identity.to_string(), now)
+            .err()
+            .or_else(|| ip.and_then(|ip| self.ip_creations.check(&ip.to_string(), now).err()));
+        match limited {
+            Some(retry_after_seconds) => Err(ServiceError::RateLimited { retry_after_seconds }),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn record_creation(&self, identity: uuid::Uuid, ip: Option<std::net::IpAddr>) {
+        let now = self.now();
+        self.identity_creations.record_failure(&identity.to_string(), now);
+        if let Some(ip) = ip {
+            self.ip_creations.record_failure(&ip.to_string(), now);
+        }
     }
 
     /// Readiness: the store answers.

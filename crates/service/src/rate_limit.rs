@@ -40,8 +40,12 @@ impl FailureLimiter {
         self.limit.window.whole_microseconds().clamp(1, i64::MAX as i128) as i64
     }
 
-    /// `Err(seconds until the window ends)` when the key has used up its failures.
+    /// `Err(seconds until the window ends)` when the key has used up its allowance. A limit of
+    /// 0 means no limit.
     pub fn check(&self, key: &str, now: Micros) -> Result<(), u64> {
+        if self.limit.max_failures == 0 {
+            return Ok(());
+        }
         let windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match windows.get(key) {
             Some(w) if now.0 - w.started.0 < self.window_us() && w.failures >= self.limit.max_failures => {
@@ -53,6 +57,9 @@ impl FailureLimiter {
     }
 
     pub fn record_failure(&self, key: &str, now: Micros) {
+        if self.limit.max_failures == 0 {
+            return;
+        }
         let window_us = self.window_us();
         let mut windows = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if windows.len() >= SWEEP_AT {

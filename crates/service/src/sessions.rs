@@ -127,6 +127,8 @@ impl Lanyard {
         if !identity.is_active() {
             return Err(ServiceError::IdentityDisabled);
         }
+        let end_user_ip = request.device.ip_address.as_deref().and_then(|ip| ip.parse().ok());
+        self.check_creation_rate(identity.id, end_user_ip)?;
         let lifespan = request.lifespan.unwrap_or(self.settings.session_lifespan);
         if lifespan <= time::Duration::ZERO || lifespan > MAX_LIFESPAN {
             return Err(ServiceError::Invalid(
@@ -177,6 +179,7 @@ impl Lanyard {
         let token = new_token(SESSION_TOKEN_PREFIX);
         let mut session = session;
         session.sequence = self.store.insert_session(&session, &token.digest()).await?;
+        self.record_creation(identity.id, end_user_ip);
         tracing::info!(session_id = %session.id, identity_id = %identity.id, "session issued");
         let identity_state = Some(identity.state);
         let view = self.view(

@@ -24,6 +24,12 @@ pub struct Settings {
     /// Failed credential checks allowed per client IP, per window, on each node.
     pub failed_checks_per_ip: u32,
     pub failed_checks_window: time::Duration,
+    /// Sessions created per identity, per window, on each node; 0: no limit.
+    pub sessions_per_identity: u32,
+    /// Sessions created per end-user IP (the device's, else the caller's), per window, on each
+    /// node; 0: no limit.
+    pub sessions_per_ip: u32,
+    pub sessions_window: time::Duration,
     /// Validated tokens kept in memory per node; 0 turns the cache off.
     pub token_cache_capacity: u64,
     /// The longest a cached token is trusted without asking the store: the worst-case
@@ -42,6 +48,9 @@ impl Default for Settings {
             failed_checks_per_identity: 10,
             failed_checks_per_ip: 100,
             failed_checks_window: time::Duration::minutes(5),
+            sessions_per_identity: 100,
+            sessions_per_ip: 1000,
+            sessions_window: time::Duration::minutes(1),
             token_cache_capacity: 100_000,
             token_cache_ttl: time::Duration::seconds(5),
         }

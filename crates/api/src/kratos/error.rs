@@ -17,6 +17,8 @@ pub struct KratosError {
     pub debug: Option<String>,
     /// Top-level `redirect_browser_to`, for the AAL error.
     pub redirect_browser_to: Option<String>,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after_seconds: Option<u64>,
 }
 
 fn standard_message(status: StatusCode) -> &'static str {
@@ -43,6 +45,7 @@ impl KratosError {
             message: None,
             debug: None,
             redirect_browser_to: None,
+            retry_after_seconds: None,
         }
     }
 
@@ -120,10 +123,13 @@ impl KratosError {
             ServiceError::PreconditionFailed(reason) => Self::bad_request(reason),
             ServiceError::CheckFailed(reason) => Self::unauthorized(reason),
             ServiceError::Unimplemented(reason) => Self::new(StatusCode::NOT_IMPLEMENTED, reason),
-            ServiceError::RateLimited { retry_after_seconds } => Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed attempts; retry in {retry_after_seconds} s"),
-            ),
+            ServiceError::RateLimited { retry_after_seconds } => KratosError {
+                retry_after_seconds: Some(retry_after_seconds),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    format!("too many attempts; retry in {retry_after_seconds} s"),
+                )
+            },
             ServiceError::Unavailable(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);
                 tracing::error!(error = %e, "store unavailable");
@@ -168,6 +174,12 @@ impl IntoResponse for KratosError {
         if let Some(to) = self.redirect_browser_to {
             body.insert("redirect_browser_to".into(), json!(to));
         }
-        (self.status, Json(Value::Object(body))).into_response()
+        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        if let Some(seconds) = self.retry_after_seconds {
+            response
+                .headers_mut()
+                .insert("retry-after", axum::http::HeaderValue::from(seconds));
+        }
+        response
     }
 }

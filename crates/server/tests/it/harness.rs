@@ -11,6 +11,16 @@ use tempfile::TempDir;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// Defaults, but without the session-creation limits: tests create thousands of sessions for
+/// one identity from one address. The limits have tests of their own.
+pub fn test_settings() -> Settings {
+    Settings {
+        sessions_per_identity: 0,
+        sessions_per_ip: 0,
+        ..Settings::default()
+    }
+}
+
 pub struct TestApp {
     pub public: String,
     pub admin: String,
@@ -57,11 +67,11 @@ impl TestApp {
     /// An app whose clock stands still until the test moves it.
     pub async fn start() -> Self {
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        Self::start_with(clock.clone(), Some(clock), Settings::default(), ApiConfig::default()).await
+        Self::start_with(clock.clone(), Some(clock), test_settings(), ApiConfig::default()).await
     }
 
     pub async fn start_on_system_clock() -> Self {
-        Self::start_with(Arc::new(SystemClock), None, Settings::default(), ApiConfig::default()).await
+        Self::start_with(Arc::new(SystemClock), None, test_settings(), ApiConfig::default()).await
     }
 
     /// On the local PostgreSQL, in a schema of its own (dropped at the end).
@@ -80,7 +90,7 @@ impl TestApp {
             Arc::new(store),
             Arc::new(SystemClock),
             None,
-            Settings::default(),
+            test_settings(),
             ApiConfig::default(),
             Some(guard),
         )

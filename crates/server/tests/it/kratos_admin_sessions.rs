@@ -363,3 +363,43 @@ async fn deleting_identity_sessions_removes_them_and_404s_only_for_unknown_ident
     .await;
     assert_kratos_error(status, &body, 404);
 }
+
+#[tokio::test]
+async fn session_creation_is_rate_limited_per_identity_and_per_end_user_ip() {
+    let clock = std::sync::Arc::new(lanyard_service::ManualClock::new(time::OffsetDateTime::now_utc()));
+    let settings = lanyard_service::Settings {
+        sessions_per_identity: 3,
+        sessions_per_ip: 5,
+        ..Default::default()
+    };
+    let app = TestApp::start_with(clock.clone(), Some(clock), settings, Default::default()).await;
+    let issue = |identity: uuid::Uuid, ip: &'static str| {
+        app.admin(Method::POST, "/admin/lanyard/sessions")
+            .json(&json!({"identity_id": identity, "device": {"ip_address": ip}}))
+            .send()
+    };
+    let busy = app.create_identity_id().await;
+    for _ in 0..3 {
+        assert_eq!(issue(busy, "198.51.100.1").await.unwrap().status(), 201);
+    }
+    let response = issue(busy, "198.51.100.1").await.unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("60".into())
+    );
+    let (status, body) = read(response).await;
+    assert_kratos_error(status, &body, 429);
+
+    // Other identities from the same address: two more fit under the per-IP limit of 5.
+    for expected in [201, 201, 429] {
+        let other = app.create_identity_id().await;
+        assert_eq!(issue(other, "198.51.100.1").await.unwrap().status(), expected);
+    }
+    let elsewhere = app.create_identity_id().await;
+    assert_eq!(issue(elsewhere, "203.0.113.50").await.unwrap().status(), 201);
+    app.advance(time::Duration::minutes(1));
+    assert_eq!(issue(busy, "198.51.100.1").await.unwrap().status(), 201, "a new window");
+}
