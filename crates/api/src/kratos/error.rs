@@ -16,9 +16,9 @@ pub struct KratosError {
     pub message: Option<String>,
     pub debug: Option<String>,
     /// Top-level `redirect_browser_to`, for the AAL error.
-    pub redirect_browser_to: Option<String>,
+    pub redirect_browser_to: Option<Box<str>>,
     /// Seconds for a `Retry-After` header (429).
-    pub retry_after_seconds: Option<u64>,
+    pub retry_after_seconds: Option<u32>,
 }
 
 fn standard_message(status: StatusCode) -> &'static str {
@@ -114,7 +114,8 @@ impl KratosError {
                 )
                 .with_id("session_aal2_required")
                 .with_message("Session does not fulfill the requested Authenticator Assurance Level");
-                error.redirect_browser_to = Some(format!("{}self-service/login/browser?aal={aal}", public_base_url));
+                error.redirect_browser_to =
+                    Some(format!("{}self-service/login/browser?aal={aal}", public_base_url).into());
                 error
             }
             ServiceError::IdentityDisabled => Self::bad_request("This account was disabled.")
@@ -124,7 +125,7 @@ impl KratosError {
             ServiceError::CheckFailed(reason) => Self::unauthorized(reason),
             ServiceError::Unimplemented(reason) => Self::new(StatusCode::NOT_IMPLEMENTED, reason),
             ServiceError::RateLimited { retry_after_seconds } => KratosError {
-                retry_after_seconds: Some(retry_after_seconds),
+                retry_after_seconds: Some(u32::try_from(retry_after_seconds).unwrap_or(u32::MAX)),
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
                     format!("too many attempts; retry in {retry_after_seconds} s"),
@@ -172,7 +173,7 @@ impl IntoResponse for KratosError {
         let mut body = Map::new();
         body.insert("error".into(), Value::Object(error));
         if let Some(to) = self.redirect_browser_to {
-            body.insert("redirect_browser_to".into(), json!(to));
+            body.insert("redirect_browser_to".into(), json!(&*to));
         }
         let mut response = (self.status, Json(Value::Object(body))).into_response();
         if let Some(seconds) = self.retry_after_seconds {
