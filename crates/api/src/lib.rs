@@ -10,6 +10,7 @@ pub use error_bodies::error_bodies;
 pub use request_metrics::track_requests;
 pub mod kratos;
 pub mod lanyard;
+pub mod openapi;
 mod query;
 pub mod zitadel;
 
@@ -69,6 +70,7 @@ pub fn public_router(state: AppState) -> Router {
         .merge(kratos::public_routes())
         .merge(zitadel::routes())
         .merge(lanyard::health_routes())
+        .merge(openapi::public_routes())
         .fallback(kratos::not_found)
         .method_not_allowed_fallback(kratos::method_not_allowed)
         .with_state(state)
@@ -80,6 +82,7 @@ pub fn admin_router(state: AppState) -> Router {
         .merge(kratos::admin_routes(state.clone()))
         .merge(lanyard::admin_routes(state.clone()))
         .merge(lanyard::health_routes())
+        .merge(openapi::admin_routes())
         .fallback(kratos::not_found)
         .method_not_allowed_fallback(kratos::method_not_allowed)
         .with_state(state)

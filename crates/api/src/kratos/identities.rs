@@ -36,15 +36,22 @@ fn identity_response(state: &AppState, status: StatusCode, identity: &lanyard_do
 }
 
 /// The body of `POST /admin/identities` and `PUT /admin/identities/{id}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = KratosIdentityBody)]
 pub struct IdentityBody {
+    /// Required.
     schema_id: Option<String>,
+    /// Required; validated against the identity schema.
+    #[schema(value_type = Option<Object>)]
     traits: Option<Value>,
+    /// `active` or `inactive`; required on PUT.
     state: Option<String>,
     metadata_public: Option<Value>,
     metadata_admin: Option<Value>,
     organization_id: Option<String>,
     external_id: Option<String>,
+    /// Only `password` can be imported: `{"password": {"config": {"password" | "hashed_password": …}}}`.
+    #[schema(value_type = Option<Object>)]
     credentials: Option<Map<String, Value>>,
 }
 
@@ -115,6 +122,13 @@ impl IdentityBody {
     }
 }
 
+#[utoipa::path(post, path = "/admin/identities", operation_id = "createIdentity", tag = "kratos",
+    request_body = IdentityBody, security(("admin_key" = [])),
+    responses(
+        (status = 201, description = "The new identity", body = crate::kratos::wire::IdentityJson),
+        (status = 400, description = "The body is malformed or violates the identity schema", body = crate::openapi::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn create(
     _: AdminKey<IdentityWriteScope>,
     State(state): State<AppState>,
@@ -128,6 +142,15 @@ pub async fn create(
     Ok(identity_response(&state, StatusCode::CREATED, &identity))
 }
 
+#[utoipa::path(put, path = "/admin/identities/{id}", operation_id = "updateIdentity", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id")),
+    request_body = IdentityBody, security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The replaced identity", body = crate::kratos::wire::IdentityJson),
+        (status = 400, description = "The id is not a UUID, or the body is malformed or violates the identity schema", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn replace(
     _: AdminKey<IdentityWriteScope>,
     State(state): State<AppState>,
@@ -143,6 +166,16 @@ pub async fn replace(
     Ok(identity_response(&state, StatusCode::OK, &identity))
 }
 
+#[utoipa::path(patch, path = "/admin/identities/{id}", operation_id = "patchIdentity", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id")),
+    request_body(content = Vec<crate::openapi::JsonPatchOperation>, description = "An RFC 6902 JSON Patch"),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The patched identity", body = crate::kratos::wire::IdentityJson),
+        (status = 400, description = "The id is not a UUID, or the patch is malformed, fails, or yields an invalid identity", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn patch(
     _: AdminKey<IdentityWriteScope>,
     State(state): State<AppState>,
@@ -163,6 +196,13 @@ mod json_patch_wire {
     pub use lanyard_service::JsonPatch as Patch;
 }
 
+#[utoipa::path(get, path = "/admin/identities/{id}", operation_id = "getIdentity", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The identity, credentials without secrets", body = crate::kratos::wire::IdentityJson),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn get(
     _: AdminKey<IdentityRead>,
     State(state): State<AppState>,
@@ -173,6 +213,12 @@ pub async fn get(
     Ok(identity_response(&state, StatusCode::OK, &identity))
 }
 
+#[utoipa::path(get, path = "/admin/identities/by/external/{external_id}", operation_id = "getIdentityByExternalID", tag = "kratos",
+    params(("external_id" = String, Path, description = "The identity's external id")), security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The identity, credentials without secrets", body = crate::kratos::wire::IdentityJson),
+        (status = 404, description = "No identity has this external id", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn get_by_external_id(
     _: AdminKey<IdentityRead>,
     State(state): State<AppState>,
@@ -186,6 +232,13 @@ pub async fn get_by_external_id(
     Ok(identity_response(&state, StatusCode::OK, &identity))
 }
 
+#[utoipa::path(delete, path = "/admin/identities/{id}", operation_id = "deleteIdentity", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "The identity and its sessions are deleted"),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn delete(
     _: AdminKey<IdentityWriteScope>,
     State(state): State<AppState>,
@@ -196,6 +249,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/admin/identities/{id}/credentials/{type}", operation_id = "deleteIdentityCredentials", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id"),
+        ("type" = String, Path, description = "password, oidc, totp, lookup_secret, webauthn, passkey, code or saml")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "The credential is removed"),
+        (status = 400, description = "The id is not a UUID, or the type is unknown", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity, or it has no credential of this type", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn delete_credential(
     _: AdminKey<IdentityWriteScope>,
     State(state): State<AppState>,
@@ -244,6 +306,13 @@ fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
 }
 
 /// `GET /admin/identities`: keyset-paged by id; the page token is the last id of the page.
+#[utoipa::path(get, path = "/admin/identities", operation_id = "listIdentities", tag = "kratos",
+    params(crate::openapi::IdentityListQuery), security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "A page of identities, by id", body = [crate::kratos::wire::IdentityJson],
+            headers(("link" = String, description = "`first` and `next` page URLs"))),
+        (status = 400, description = "A malformed parameter, or filters that cannot be combined", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn list(
     _: AdminKey<IdentityRead>,
     State(state): State<AppState>,

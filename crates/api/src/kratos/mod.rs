@@ -3,12 +3,12 @@
 
 pub mod error;
 pub mod extract;
-mod identities;
+pub(crate) mod identities;
 pub mod paging;
 mod params;
-mod schemas;
-mod sessions_admin;
-mod sessions_public;
+pub(crate) mod schemas;
+pub(crate) mod sessions_admin;
+pub(crate) mod sessions_public;
 pub mod wire;
 
 use axum::routing::{any, delete, get, patch};

@@ -10,6 +10,8 @@ use crate::query::QueryParams;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 250;
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The largest row offset the stores take: SQL `OFFSET` is a signed 64-bit integer.
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
 /// `page_size`: absent or ≤ 0 → the default; above the maximum → the maximum; not an
 /// integer → 400.
@@ -62,6 +64,11 @@ pub fn offset_page(query: &QueryParams) -> Result<OffsetPage, KratosError> {
             None => 0,
             Some(token) => decode_offset_token(token)?,
         };
+        if offset > MAX_OFFSET {
+            return Err(KratosError::bad_request(
+                "The page token is invalid, do not craft your own page tokens",
+            ));
+        }
         return Ok(OffsetPage { offset, limit });
     }
     let limit = page_size(query, "per_page", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
@@ -73,10 +80,15 @@ pub fn offset_page(query: &QueryParams) -> Result<OffsetPage, KratosError> {
             ))
         })?,
     };
-    Ok(OffsetPage {
-        offset: page.saturating_mul(u64::from(limit)),
-        limit,
-    })
+    let offset = page
+        .checked_mul(u64::from(limit))
+        .filter(|offset| *offset <= MAX_OFFSET)
+        .ok_or_else(|| {
+            KratosError::bad_request(format!(
+                "could not parse parameter page: {page} pages of {limit} are past the last possible row"
+            ))
+        })?;
+    Ok(OffsetPage { offset, limit })
 }
 
 pub fn encode_offset_token(offset: u64) -> String {
@@ -148,6 +160,17 @@ mod tests {
         let q = QueryParams::parse(Some(&format!("page_token={}", encode_offset_token(500))));
         assert_eq!(offset_page(&q).unwrap().offset, 500);
         assert!(offset_page(&QueryParams::parse(Some("page_token=zzz"))).is_err());
+    }
+
+    #[test]
+    fn offsets_beyond_a_signed_64_bit_integer_are_refused() {
+        // Found by schemathesis: these reached SQL as OFFSET 18446744073709551615 (a 500).
+        assert!(offset_page(&QueryParams::parse(Some("page=9223372036854775808"))).is_err());
+        assert!(offset_page(&QueryParams::parse(Some("page=922337203685477580&per_page=1000"))).is_err());
+        let huge = format!("page_token={}", encode_offset_token(u64::MAX));
+        assert!(offset_page(&QueryParams::parse(Some(&huge))).is_err());
+        let last = offset_page(&QueryParams::parse(Some("page=9223372036854775807&per_page=1"))).unwrap();
+        assert_eq!(last.offset, MAX_OFFSET);
     }
 
     #[test]

@@ -14,7 +14,9 @@ pub fn routes() -> Router<AppState> {
         .route("/schemas/{id}", get(get_one))
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+#[utoipa::path(get, path = "/schemas", operation_id = "listIdentitySchemas", tag = "kratos",
+    responses((status = 200, description = "Every identity schema", body = [crate::openapi::IdentitySchemaContainer])))]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     let all: Vec<Value> = state
         .service
         .schemas()
@@ -25,7 +27,13 @@ async fn list(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// Accepts the raw id or its base64url form (which is what `schema_url` contains).
-async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, KratosError> {
+#[utoipa::path(get, path = "/schemas/{id}", operation_id = "getIdentitySchema", tag = "kratos",
+    params(("id" = String, Path, description = "The schema id, or its base64url form")),
+    responses(
+        (status = 200, description = "The JSON Schema", body = serde_json::Value),
+        (status = 404, description = "No such schema", body = crate::openapi::KratosErrorBody),
+    ))]
+pub(crate) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, KratosError> {
     let schemas = state.service.schemas();
     let decoded = URL_SAFE_NO_PAD
         .decode(id.trim_end_matches('='))

@@ -10,7 +10,7 @@ use super::error::KratosError;
 use super::extract::{parse_uuid, AdminKey, SessionDelete, SessionRead, SessionWrite};
 use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::params::{active, expand};
-use super::wire::{session_json, Audience, HiddenDevices, SessionOptions};
+use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
 use crate::AppState;
 
@@ -19,6 +19,13 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
 }
 
 /// `GET /admin/sessions`: keyset-paged, newest first.
+#[utoipa::path(get, path = "/admin/sessions", operation_id = "listSessions", tag = "kratos",
+    params(crate::openapi::SessionListQuery), security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "A page of sessions, newest first", body = [SessionJson],
+            headers(("link" = String, description = "`first` and `next` page URLs"))),
+        (status = 400, description = "Malformed page_size, page_token, active or expand", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn list(
     _: AdminKey<SessionRead>,
     State(state): State<AppState>,
@@ -73,6 +80,14 @@ pub async fn list(
     Ok((headers, Json(body)).into_response())
 }
 
+#[utoipa::path(get, path = "/admin/sessions/{id}", operation_id = "getSession", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The session id"), crate::openapi::ExpandQuery),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The session", body = SessionJson),
+        (status = 400, description = "The id is not a UUID, or expand is unknown", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn get(
     _: AdminKey<SessionRead>,
     State(state): State<AppState>,
@@ -97,6 +112,13 @@ pub async fn get(
 }
 
 /// `DELETE /admin/sessions/{id}`: disable (the row stays, `active` becomes false).
+#[utoipa::path(delete, path = "/admin/sessions/{id}", operation_id = "disableSession", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The session id")), security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "Disabled (the session stays, inactive)"),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn disable(
     _: AdminKey<SessionDelete>,
     State(state): State<AppState>,
@@ -109,6 +131,14 @@ pub async fn disable(
 
 /// `PATCH /admin/sessions/{id}/extend`: 200 with the session (what Kratos v26 does and the SDK
 /// expects), or 204 when configured.
+#[utoipa::path(patch, path = "/admin/sessions/{id}/extend", operation_id = "extendSession", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The session id")), security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "Extended; the session, identity and devices expanded", body = SessionJson),
+        (status = 204, description = "Extended (with `session.extend_response = \"no_content\"`)"),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn extend(
     _: AdminKey<SessionWrite>,
     State(state): State<AppState>,
@@ -130,6 +160,16 @@ pub async fn extend(
 }
 
 /// `GET /admin/identities/{id}/sessions`: offset-paged, identity and devices expanded.
+#[utoipa::path(get, path = "/admin/identities/{id}/sessions", operation_id = "listIdentitySessions", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id"), crate::openapi::IdentitySessionsQuery),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "A page of the identity's sessions", body = [SessionJson], headers(
+            ("link" = String, description = "`first`, `next`, `prev` and `last` page URLs"),
+            ("x-total-count" = u64, description = "Sessions matching the filter"))),
+        (status = 400, description = "The id is not a UUID, or a paging parameter or active is malformed", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn list_for_identity(
     _: AdminKey<SessionRead>,
     State(state): State<AppState>,
@@ -162,6 +202,13 @@ pub async fn list_for_identity(
 }
 
 /// `DELETE /admin/identities/{id}/sessions`: hard delete; 204 even when there were none.
+#[utoipa::path(delete, path = "/admin/identities/{id}/sessions", operation_id = "deleteIdentitySessions", tag = "kratos",
+    params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "Every session of the identity is deleted (also when it had none)"),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn delete_for_identity(
     _: AdminKey<SessionDelete>,
     State(state): State<AppState>,

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::error::KratosError;
 use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
 use super::paging;
-use super::wire::{session_json, Audience, HiddenDevices, SessionOptions};
+use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
 use crate::AppState;
 
@@ -27,6 +27,16 @@ fn require_token(token: SessionTokenHeader) -> Result<String, KratosError> {
 }
 
 /// `/sessions/whoami` (any method): the session behind the presented token.
+#[utoipa::path(get, path = "/sessions/whoami", operation_id = "toSession", tag = "kratos",
+    description = "The session behind the presented token. Every HTTP method is answered alike (Kratos does the same).",
+    security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, description = "The session, identity and devices expanded", body = SessionJson,
+            headers(("x-kratos-authenticated-identity-id" = String, description = "The session's identity"))),
+        (status = 400, description = "tokenize_as was given (not supported)", body = crate::openapi::KratosErrorBody),
+        (status = 401, description = "No token, or it is unknown, expired or revoked (`error.id` = `session_inactive`)", body = crate::openapi::KratosErrorBody),
+        (status = 403, description = "The identity has a second factor the session lacks (`error.id` = `session_aal2_required`)", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn whoami(
     State(state): State<AppState>,
     token: SessionTokenHeader,
@@ -53,6 +63,15 @@ pub async fn whoami(
 }
 
 /// `GET /sessions`: the caller's other active sessions.
+#[utoipa::path(get, path = "/sessions", operation_id = "listMySessions", tag = "kratos",
+    params(crate::openapi::OffsetPageQuery), security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, description = "A page of the caller's other active sessions", body = [SessionJson], headers(
+            ("link" = String, description = "`first`, `next`, `prev` and `last` page URLs"),
+            ("x-total-count" = u64, description = "The caller's other active sessions"))),
+        (status = 400, description = "A paging parameter is malformed", body = crate::openapi::KratosErrorBody),
+        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn list_mine(
     State(state): State<AppState>,
     token: SessionTokenHeader,
@@ -71,6 +90,12 @@ pub async fn list_mine(
 }
 
 /// `DELETE /sessions`: revoke all my other sessions.
+#[utoipa::path(delete, path = "/sessions", operation_id = "disableMyOtherSessions", tag = "kratos",
+    security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 200, description = "How many sessions changed from active to revoked", body = crate::openapi::RevokedCount),
+        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn revoke_my_others(
     State(state): State<AppState>,
     token: SessionTokenHeader,
@@ -85,6 +110,13 @@ pub async fn revoke_my_others(
 }
 
 /// `DELETE /sessions/{id}`: revoke one of my other sessions.
+#[utoipa::path(delete, path = "/sessions/{id}", operation_id = "disableMySession", tag = "kratos",
+    params(("id" = uuid::Uuid, Path, description = "One of the caller's other sessions")), security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked (also when it is not one of the caller's sessions)"),
+        (status = 400, description = "The id is not a UUID, or it is the current session", body = crate::openapi::KratosErrorBody),
+        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn revoke_mine(
     State(state): State<AppState>,
     token: SessionTokenHeader,
@@ -101,12 +133,20 @@ pub async fn revoke_mine(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = PerformNativeLogoutBody)]
 pub struct LogoutBody {
     session_token: String,
 }
 
 /// `DELETE /self-service/logout/api` with `{"session_token": …}`.
+#[utoipa::path(delete, path = "/self-service/logout/api", operation_id = "performNativeLogout", tag = "kratos",
+    request_body = LogoutBody,
+    responses(
+        (status = 204, description = "The session is revoked"),
+        (status = 400, description = "The body is not `{\"session_token\": …}`, or the token is empty or too long", body = crate::openapi::KratosErrorBody),
+        (status = 403, description = "The token is unknown, expired or already logged out", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn logout(
     State(state): State<AppState>,
     KratosJson(body): KratosJson<LogoutBody>,

@@ -13,7 +13,9 @@ fn at(micros: Micros) -> OffsetDateTime {
     micros.to_datetime()
 }
 
-#[derive(Debug, Serialize)]
+/// A Kratos session (`session` in the Kratos API).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KratosSession)]
 pub struct SessionJson {
     pub id: Uuid,
     pub active: bool,
@@ -29,7 +31,8 @@ pub struct SessionJson {
     pub devices: Option<Vec<DeviceJson>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KratosAuthenticationMethod)]
 pub struct MethodJson {
     pub method: &'static str,
     pub aal: &'static str,
@@ -41,7 +44,8 @@ pub struct MethodJson {
     pub organization: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KratosDevice)]
 pub struct DeviceJson {
     pub id: Uuid,
     pub ip_address: Option<String>,
@@ -49,7 +53,9 @@ pub struct DeviceJson {
     pub location: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// A Kratos identity; `credentials` only on admin identity endpoints, secrets stripped.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = KratosIdentity)]
 pub struct IdentityJson {
     pub id: Uuid,
     pub schema_id: String,
@@ -65,6 +71,7 @@ pub struct IdentityJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub credentials: Option<Map<String, Value>>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,

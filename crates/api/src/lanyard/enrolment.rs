@@ -22,9 +22,11 @@ use crate::kratos::extract::{parse_uuid, AdminKey, IdentityWrite};
 use crate::kratos::KratosError;
 use crate::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = EnrolTotpBody)]
 pub struct TotpBody {
+    /// A base32 secret to import; a new one is generated when absent.
     secret: Option<String>,
 }
 
@@ -60,6 +62,16 @@ fn secret_response(body: Value) -> Response {
     response
 }
 
+#[utoipa::path(post, path = "/admin/lanyard/identities/{id}/credentials/totp", operation_id = "lanyardEnrolTotp", tag = "lanyard",
+    description = "Enrols (or replaces) the identity's TOTP credential. The body is optional.",
+    params(("id" = uuid::Uuid, Path, description = "The identity id")),
+    request_body(content = Option<TotpBody>, description = "Optional: `{\"secret\": \"BASE32\"}` to import a secret"),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The secret, shown once (`Cache-Control: no-store`)", body = crate::openapi::TotpEnrolment),
+        (status = 400, description = "The id is not a UUID, or the body or secret is malformed", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn enrol_totp(
     _: AdminKey<IdentityWrite>,
     State(state): State<AppState>,
@@ -78,6 +90,15 @@ pub async fn enrol_totp(
     })))
 }
 
+#[utoipa::path(post, path = "/admin/lanyard/identities/{id}/credentials/lookup_secret", operation_id = "lanyardGenerateLookupSecrets", tag = "lanyard",
+    description = "Generates (or replaces) the identity's recovery codes.",
+    params(("id" = uuid::Uuid, Path, description = "The identity id")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The codes, shown once (`Cache-Control: no-store`)", body = crate::openapi::LookupSecrets),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn generate_lookup_secrets(
     _: AdminKey<IdentityWrite>,
     State(state): State<AppState>,

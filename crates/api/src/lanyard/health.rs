@@ -7,6 +7,8 @@ use serde_json::json;
 use crate::AppState;
 
 /// Static liveness: no I/O, so it doubles as the throughput baseline in benchmarks.
+#[utoipa::path(get, path = "/health/alive", operation_id = "isAlive", tag = "health",
+    responses((status = 200, description = "The process is serving", body = crate::openapi::HealthStatus)))]
 pub async fn alive() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -16,6 +18,11 @@ pub async fn alive() -> Response {
 }
 
 /// Ready when the store answers (and so its migrations have run, which happens before serving).
+#[utoipa::path(get, path = "/health/ready", operation_id = "isReady", tag = "health",
+    responses(
+        (status = 200, description = "The store answers", body = crate::openapi::HealthStatus),
+        (status = 503, description = "The store is unreachable", body = crate::openapi::HealthNotReady),
+    ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.service.ready().await {
         Ok(()) => Json(json!({ "status": "ok" })).into_response(),

@@ -17,9 +17,11 @@ use crate::kratos::wire::{session_json, Audience, HiddenDevices, SessionOptions}
 use crate::kratos::KratosError;
 use crate::AppState;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IssueSessionBody)]
 pub struct IssueBody {
+    /// The identity (a UUID) the caller has authenticated.
     identity_id: String,
     #[serde(default)]
     methods: Vec<MethodBody>,
@@ -29,19 +31,24 @@ pub struct IssueBody {
     lifespan: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IssueSessionMethod)]
 pub struct MethodBody {
+    /// One of the eleven Kratos method names (`password`, `totp`, `lookup_secret`, `webauthn`, …).
     method: String,
+    /// `aal1`, `aal2` or `aal3`; by default `aal2` for totp, lookup_secret and webauthn, else `aal1`.
     aal: Option<String>,
+    /// RFC 3339; the time of issue by default.
     #[serde(default, with = "time::serde::rfc3339::option")]
     completed_at: Option<OffsetDateTime>,
     provider: Option<String>,
     organization: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = IssueSessionDevice)]
 pub struct DeviceBody {
     ip_address: Option<String>,
     user_agent: Option<String>,
@@ -85,6 +92,14 @@ fn lifespan(value: Option<&str>) -> Result<Option<time::Duration>, KratosError> 
     Ok(Some(duration))
 }
 
+#[utoipa::path(post, path = "/admin/lanyard/sessions", operation_id = "lanyardIssueSession", tag = "lanyard",
+    description = "Issues a session for an identity the caller has authenticated by its own means. The token is shown only here.",
+    request_body = IssueBody, security(("admin_key" = [])),
+    responses(
+        (status = 201, description = "The session (identity and devices expanded) and its token", body = crate::openapi::IssuedSession),
+        (status = 400, description = "Malformed body, unknown method or aal, bad lifespan, or the identity is disabled (`error.id` = `identity_disabled`)", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
 pub async fn issue_session(
     admin: AdminKey<SessionWrite>,
     State(state): State<AppState>,

@@ -12,6 +12,9 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }
 
+#[utoipa::path(get, path = "/metrics", operation_id = "lanyardMetrics", tag = "lanyard",
+    description = "Prometheus metrics. Unauthenticated, like the rest of the admin port's health and metrics routes.",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = state.metrics.as_ref().map(|render| render()).unwrap_or_default();
     if let Some(stats) = state.service.cache_stats() {

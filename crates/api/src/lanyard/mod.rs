@@ -1,9 +1,9 @@
 //! Lanyard's own endpoints: health, and the admin extensions that Kratos has no word for.
 
-mod enrolment;
-mod health;
-mod issue;
-mod metrics;
+pub(crate) mod enrolment;
+pub(crate) mod health;
+pub(crate) mod issue;
+pub(crate) mod metrics;
 
 use axum::routing::{get, post};
 use axum::Router;

@@ -3,6 +3,8 @@
 //! differ in where the request comes from and how success and errors are shaped.
 
 pub mod error;
+#[cfg(test)]
+mod proptests;
 mod rpc;
 pub mod wire;
 
@@ -39,8 +41,14 @@ pub fn routes() -> Router<AppState> {
     router
 }
 
+/// Reads a ListSessions request body (as either transport receives it) into the service's
+/// search: the pure part of ListSessions, for the fuzz target and the property tests.
+pub fn parse_list_sessions(body: &[u8]) -> Result<lanyard_service::SearchSessions, ZitadelError> {
+    rpc::search(&body_json(body)?)
+}
+
 /// Parses a JSON body; an empty body is an empty message.
-fn body_json(bytes: &Bytes) -> Result<Value, ZitadelError> {
+fn body_json(bytes: &[u8]) -> Result<Value, ZitadelError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
@@ -119,7 +127,19 @@ async fn connect(
     run(state, headers, peer, rpc, body_json(&body), Transport::Connect).await
 }
 
-async fn rest_list(State(state): State<AppState>, headers: HeaderMap, peer: ClientIp, body: Bytes) -> Response {
+#[utoipa::path(post, path = "/v2/sessions/search", operation_id = "SessionService_ListSessions", tag = "zitadel",
+    request_body(content = crate::openapi::zitadel::ListSessionsRequest, description = "An empty body is an empty request"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The matching sessions the caller may see", body = crate::openapi::zitadel::ListSessionsResponse),
+        (status = 400, description = "Malformed request (`QUERY-4M0fs`: limit above 1000)", body = crate::openapi::zitadel::RestError),
+    ))]
+pub(crate) async fn rest_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: ClientIp,
+    body: Bytes,
+) -> Response {
     run(
         state,
         headers,
@@ -131,7 +151,21 @@ async fn rest_list(State(state): State<AppState>, headers: HeaderMap, peer: Clie
     .await
 }
 
-async fn rest_create(State(state): State<AppState>, headers: HeaderMap, peer: ClientIp, body: Bytes) -> Response {
+#[utoipa::path(post, path = "/v2/sessions", operation_id = "SessionService_CreateSession", tag = "zitadel",
+    request_body(content = crate::openapi::zitadel::CreateSessionRequest, description = "An empty body is an empty request"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new session and its token", body = crate::openapi::zitadel::CreateSessionResponse),
+        (status = 400, description = "Malformed request, or a failed check", body = crate::openapi::zitadel::RestError),
+        (status = 404, description = "The checked user does not exist", body = crate::openapi::zitadel::RestError),
+        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::openapi::zitadel::RestError),
+    ))]
+pub(crate) async fn rest_create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    peer: ClientIp,
+    body: Bytes,
+) -> Response {
     run(
         state,
         headers,
@@ -152,7 +186,16 @@ fn with_session_id(request: Result<Value, ZitadelError>, id: String) -> Result<V
     Ok(request)
 }
 
-async fn rest_get(
+#[utoipa::path(get, path = "/v2/sessions/{id}", operation_id = "SessionService_GetSession", tag = "zitadel",
+    params(("id" = String, Path, description = "The session id"),
+        ("sessionToken" = Option<String>, Query, description = "The session's token (needed unless the caller may read every session)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The session", body = crate::openapi::zitadel::GetSessionResponse),
+        (status = 400, description = "Malformed request", body = crate::openapi::zitadel::RestError),
+        (status = 404, description = "No such session (`QUERY-SFeaa`), or the caller may not see it", body = crate::openapi::zitadel::RestError),
+    ))]
+pub(crate) async fn rest_get(
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: QueryParams,
@@ -164,7 +207,17 @@ async fn rest_get(
     run(state, headers, peer, Rpc::GetSession, Ok(request), Transport::Rest).await
 }
 
-async fn rest_set(
+#[utoipa::path(patch, path = "/v2/sessions/{id}", operation_id = "SessionService_SetSession", tag = "zitadel",
+    params(("id" = String, Path, description = "The session id")),
+    request_body(content = crate::openapi::zitadel::SetSessionRequest, description = "The path id wins over a body `sessionId`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated; a new token when checks were added", body = crate::openapi::zitadel::SetSessionResponse),
+        (status = 400, description = "Malformed request, or a failed check", body = crate::openapi::zitadel::RestError),
+        (status = 404, description = "No such session", body = crate::openapi::zitadel::RestError),
+        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::openapi::zitadel::RestError),
+    ))]
+pub(crate) async fn rest_set(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -182,7 +235,16 @@ async fn rest_set(
     .await
 }
 
-async fn rest_delete(
+#[utoipa::path(delete, path = "/v2/sessions/{id}", operation_id = "SessionService_DeleteSession", tag = "zitadel",
+    params(("id" = String, Path, description = "The session id")),
+    request_body(content = Option<crate::openapi::zitadel::DeleteSessionRequest>, description = "Optional: `{\"sessionToken\": …}`"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = crate::openapi::zitadel::DeleteSessionResponse),
+        (status = 400, description = "Malformed request", body = crate::openapi::zitadel::RestError),
+        (status = 404, description = "No such session", body = crate::openapi::zitadel::RestError),
+    ))]
+pub(crate) async fn rest_delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,

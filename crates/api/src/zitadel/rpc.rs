@@ -78,10 +78,16 @@ fn session_token(request: &Value) -> Result<Option<String>, ZitadelError> {
 
 const MAX_QUERIES: usize = 20;
 
-fn search(request: &Value) -> Result<SearchSessions, ZitadelError> {
+pub(crate) fn search(request: &Value) -> Result<SearchSessions, ZitadelError> {
     let mut search = SearchSessions::default();
     if let Some(query) = request.get("query").filter(|q| !q.is_null()) {
         search.offset = wire::unsigned(query, "offset")?;
+        // SQL OFFSET is a signed 64-bit integer; larger offsets reached the store (a 500).
+        if search.offset > i64::MAX as u64 {
+            return Err(ZitadelError::invalid(
+                "query.offset must be at most 9223372036854775807",
+            ));
+        }
         search.limit = u32::try_from(wire::unsigned(query, "limit")?)
             .map_err(|_| ZitadelError::new(Code::InvalidArgument, "QUERY-4M0fs", "Errors.Query.LimitExceeded"))?;
         search.ascending = wire::is_true(query, "asc")?;
