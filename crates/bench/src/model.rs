@@ -1,0 +1,159 @@
+//! The shape of the seeded data, as pure functions of a session's or identity's number, so that
+//! the seeder, the wrk Lua scripts and the in-process lookup all agree without sharing state.
+//!
+//! The Lua scripts in `bench/wrk/` repeat [`is_active`], [`token`] and [`identity_id`]: change
+//! them together.
+
+use uuid::Uuid;
+
+/// Session `n` has the token `bench_st_<n>` (any opaque string up to 200 characters is a valid
+/// token; the store keeps its SHA-256 digest).
+pub const TOKEN_PREFIX: &str = "bench_st_";
+
+/// The password of the identities that have one (identities `0..password_identities`).
+pub const PASSWORD: &str = "bench password 0123456789";
+
+pub const SECOND_US: i64 = 1_000_000;
+pub const DAY_US: i64 = 86_400 * SECOND_US;
+/// Sessions are created over the 90 days before the seed.
+pub const SPREAD_US: i64 = 90 * DAY_US;
+
+pub fn token(n: u64) -> String {
+    format!("{TOKEN_PREFIX}{n}")
+}
+
+/// Identity `i` (0-based): `00000000-0000-0000-0000-<i+1 in hex>`.
+pub fn identity_id(i: u64) -> Uuid {
+    Uuid::from_u128(u128::from(i) + 1)
+}
+
+pub fn email(i: u64) -> String {
+    format!("user{i}@bench.example")
+}
+
+/// Every tenth session has expired.
+pub fn is_expired(n: u64) -> bool {
+    n.is_multiple_of(10)
+}
+
+/// One in twenty has been revoked (none of them also expired).
+pub fn is_revoked(n: u64) -> bool {
+    n % 20 == 5
+}
+
+pub fn is_active(n: u64) -> bool {
+    !is_expired(n) && !is_revoked(n)
+}
+
+/// The identity a session belongs to: about three sessions per identity.
+pub fn identity_of(n: u64, identities: u64) -> u64 {
+    n % identities
+}
+
+/// The `k`-th active session number (0-based): 17 of every 20 sessions are active.
+pub fn nth_active(k: u64) -> u64 {
+    let mut remaining = k % 17;
+    let mut n = (k / 17) * 20;
+    loop {
+        if is_active(n) {
+            if remaining == 0 {
+                return n;
+            }
+            remaining -= 1;
+        }
+        n += 1;
+    }
+}
+
+/// SplitMix64: a cheap, well-mixed hash of a number, for deterministic "random" fields.
+pub fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A UUIDv7 for creation time `created_us`, unique per (`kind`, `n`).
+pub fn v7(created_us: i64, kind: u8, n: u64) -> Uuid {
+    let mut tail = [0u8; 10];
+    tail[0] = kind;
+    tail[1] = (mix(n) & 0xff) as u8;
+    tail[2..].copy_from_slice(&n.to_be_bytes());
+    uuid::Builder::from_unix_timestamp_millis((created_us / 1000).max(0) as u64, &tail).into_uuid()
+}
+
+/// When session `n` was created, given the seed time.
+pub fn created_us(n: u64, now_us: i64) -> i64 {
+    now_us - SECOND_US - (mix(n) % SPREAD_US as u64) as i64
+}
+
+/// A small, fast pseudo-random generator for the load loops (xorshift64*).
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(mix(seed) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.next_u64() % bound.max(1)
+    }
+
+    /// A random active session below `sessions`.
+    pub fn active_session(&mut self, sessions: u64) -> u64 {
+        let mut n = self.below(sessions);
+        while !is_active(n) {
+            n = (n + 1) % sessions;
+        }
+        n
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_share_of_inactive_sessions_is_as_documented() {
+        let expired = (0..1000).filter(|n| is_expired(*n)).count();
+        let revoked = (0..1000).filter(|n| is_revoked(*n)).count();
+        assert_eq!((expired, revoked), (100, 50));
+        assert!((0..1000).all(|n| !(is_expired(n) && is_revoked(n))));
+    }
+
+    #[test]
+    fn nth_active_enumerates_the_active_sessions_in_order() {
+        let expected: Vec<u64> = (0..200).filter(|n| is_active(*n)).collect();
+        let got: Vec<u64> = (0..expected.len() as u64).map(nth_active).collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn ids_are_unique_and_time_ordered_by_millisecond() {
+        let a = v7(1_700_000_000_000_000, 1, 1);
+        let b = v7(1_700_000_000_000_000, 1, 2);
+        let c = v7(1_700_000_000_001_000, 1, 0);
+        assert_ne!(a, b);
+        assert!(a < c && b < c);
+        assert_eq!(a.get_version_num(), 7);
+        assert_eq!(identity_id(0).to_string(), "00000000-0000-0000-0000-000000000001");
+    }
+
+    #[test]
+    fn random_active_sessions_are_active() {
+        let mut rng = Rng::new(7);
+        for _ in 0..1000 {
+            let n = rng.active_session(1000);
+            assert!(is_active(n) && n < 1000);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The benchmark's quick mode, end to end, so that the benchmark itself cannot rot: it seeds
+//! 50,000 sessions, starts the server (the `lanyard` command line built into lanyard-bench, so
+//! no other binary has to be built first), drives every step over HTTP with wrk and measures
+//! the in-process lookup. It checks that every step produced numbers and no error responses;
+//! it asserts no timings (those are for docs/BENCHMARKS.md, from a release build).
+//!
+//! Needs `wrk` on the PATH (`apt-get install -y wrk`); without it the test fails and says so.
+
+use std::process::Command;
+
+const STEPS: [&str; 15] = [
+    "health",
+    "whoami_warm",
+    "admin_list_first",
+    "admin_list_first_1c",
+    "admin_list_deep",
+    "admin_list_deep_1c",
+    "zitadel_search",
+    "zitadel_search_1c",
+    // --quick pages at offsets 0, 1% and 10% of its 50,000 sessions.
+    "offset_0",
+    "offset_500",
+    "offset_5000",
+    "create",
+    "password",
+    "whoami_cold",
+    "direct",
+];
+
+#[test]
+fn the_quick_benchmark_runs_every_step_and_prints_the_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    // A debug build serves slowly: fewer connections than the real run keep every step's
+    // requests well inside the step's two seconds.
+    let output = Command::new(env!("CARGO_BIN_EXE_lanyard-bench"))
+        .args(["run", "--quick", "--server-bin", "embedded", "--duration", "2s"])
+        .args(["--connections", "8", "--dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "lanyard-bench run --quick failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    for key in STEPS {
+        let step = steps
+            .iter()
+            .find(|s| s["key"] == key)
+            .unwrap_or_else(|| panic!("no result for step {key}:\n{stdout}"));
+        let m = &step["measurement"];
+        assert!(m["requests"].as_u64().unwrap() > 0, "{key} completed no request");
+        assert_eq!(m["status_errors"].as_u64(), Some(0), "{key} got error responses");
+        assert!(m["rps"].as_f64().unwrap() > 0.0, "{key}");
+        assert!(m["p50_ms"].as_f64().unwrap() > 0.0, "{key}");
+        assert!(m["p99_ms"].as_f64().unwrap() >= m["p50_ms"].as_f64().unwrap(), "{key}");
+    }
+    // Every DESIGN.md bar was evaluated (pass or miss is not this test's business).
+    assert_eq!(report["bars"].as_array().unwrap().len(), 10, "{stdout}");
+    assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
+    assert!(report["warm_cache_hit_ratio"].as_f64().unwrap() > 0.0);
+
+    // The one table, with every step and the memory row.
+    for label in [
+        "static /health/alive",
+        "whoami, cached",
+        "whoami, cache off",
+        "admin list, page 1 (250)",
+    ] {
+        assert!(stdout.contains(label), "{label} missing from:\n{stdout}");
+    }
+    assert!(stdout.contains("server peak RSS"), "{stdout}");
+}
