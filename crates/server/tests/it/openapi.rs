@@ -273,3 +273,72 @@ async fn the_documents_describe_the_extensions_and_both_zitadel_transports() {
     assert!(public["paths"].get("/admin/sessions").is_none());
     assert!(admin["paths"].get("/sessions/whoami").is_none());
 }
+
+/// Every path template a `.route(…)` call in `crates/api/src` registers, `{version}` expanded to
+/// `v2` and `v2beta` (the ZITADEL routes are registered in a loop over both).
+fn registered_in_source() -> BTreeSet<String> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../api/src");
+    let mut files = vec![src];
+    let mut out = BTreeSet::new();
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(
+                std::fs::read_dir(&path)
+                    .expect("read dir")
+                    .map(|e| e.expect("entry").path()),
+            );
+            continue;
+        }
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read source");
+        for (at, _) in text.match_indices(".route(") {
+            let rest = text[at + ".route(".len()..].trim_start();
+            let rest = rest.strip_prefix("&format!(").unwrap_or(rest);
+            let Some(literal) = rest.strip_prefix('"').and_then(|r| r.split_once('"')).map(|(l, _)| l) else {
+                continue;
+            };
+            let template = literal.replace("{{", "{").replace("}}", "}");
+            if template.contains("{version}") {
+                for version in ["v2", "v2beta"] {
+                    out.insert(template.replace("{version}", version));
+                }
+            } else {
+                out.insert(template);
+            }
+        }
+    }
+    out
+}
+
+/// `/a/{x}/b` matches `/a/{y}/b` and `/a/anything/b`: parameters are wildcards.
+fn same_route(template: &str, listed: &str) -> bool {
+    let (a, b): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), listed.split('/').collect());
+    a.len() == b.len() && a.iter().zip(&b).all(|(x, y)| x == y || x.starts_with('{'))
+}
+
+/// The other direction of "every route is documented": a path registered on a router (found
+/// in the source, the only place the routers list them) must be in a route table, and so, by
+/// the test above, in its port's document.
+#[test]
+fn every_path_the_api_registers_is_in_a_route_table() {
+    let registered = registered_in_source();
+    assert!(registered.len() > 20, "the scan found the routes: {registered:?}");
+    for template in &registered {
+        let listed = ADMIN_ROUTES
+            .iter()
+            .chain(PUBLIC_ROUTES)
+            .any(|(_, p)| same_route(template, p));
+        assert!(
+            listed,
+            "{template} is registered on a router but is in no route table (lanyard_api::openapi)"
+        );
+    }
+    for (_, path) in ADMIN_ROUTES.iter().chain(PUBLIC_ROUTES) {
+        assert!(
+            registered.iter().any(|t| same_route(t, path)),
+            "{path} is in a route table but no `.route(…)` in crates/api/src registers it"
+        );
+    }
+}
