@@ -297,7 +297,7 @@ impl Lanyard {
         session.sequence = self.store.insert_session(&session, &token.digest()).await?;
         tracing::info!(session_id = %session.id, "checked session created");
         let identity_state = identity.as_ref().map(|i| i.state);
-        let view = self.view_of(
+        let view = self.view(
             SessionRow {
                 session,
                 identity_state,
@@ -351,7 +351,7 @@ impl Lanyard {
         if !changed {
             let identity_state = identity.as_ref().map(|i| i.state);
             return Ok(CheckedSession {
-                view: self.view_of(
+                view: self.view(
                     SessionRow {
                         session,
                         identity_state,
@@ -375,7 +375,7 @@ impl Lanyard {
         tracing::info!(session_id = %session.id, "checked session updated; token rotated");
         let identity_state = identity.as_ref().map(|i| i.state);
         Ok(CheckedSession {
-            view: self.view_of(
+            view: self.view(
                 SessionRow {
                     session,
                     identity_state,
@@ -434,7 +434,7 @@ impl Lanyard {
             Some(identity_id) => self.store.identity(identity_id).await?,
             None => None,
         };
-        Ok(self.view_of(row, identity, self.now()))
+        Ok(self.view(row, identity, self.now()))
     }
 
     /// Terminates a session. Unknown or already terminated sessions succeed once the caller
@@ -555,7 +555,7 @@ impl Lanyard {
             },
         };
         let rows = self.store.list_sessions(&query, now).await?;
-        let sessions = self.views_with_identities_pub(rows, now).await?;
+        let sessions = self.views_with_identities(rows, now).await?;
         let processed_sequence = self.store.current_sequence().await?;
         Ok(SessionSearchResult {
             sessions,

@@ -82,19 +82,7 @@ pub struct OffsetPage {
 const MAX_LIFESPAN: time::Duration = time::Duration::days(3650);
 
 impl Lanyard {
-    pub(crate) fn view_of(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
-        self.view(row, identity, now)
-    }
-
-    pub(crate) async fn views_with_identities_pub(
-        &self,
-        rows: Vec<SessionRow>,
-        now: Micros,
-    ) -> ServiceResult<Vec<SessionView>> {
-        self.views_with_identities(rows, now).await
-    }
-
-    fn view(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
+    pub(crate) fn view(&self, row: SessionRow, identity: Option<Identity>, now: Micros) -> SessionView {
         SessionView {
             active: row.is_active(now),
             session: row.session,
@@ -102,7 +90,11 @@ impl Lanyard {
         }
     }
 
-    async fn views_with_identities(&self, rows: Vec<SessionRow>, now: Micros) -> ServiceResult<Vec<SessionView>> {
+    pub(crate) async fn views_with_identities(
+        &self,
+        rows: Vec<SessionRow>,
+        now: Micros,
+    ) -> ServiceResult<Vec<SessionView>> {
         let mut ids: Vec<Uuid> = rows.iter().filter_map(|r| r.session.identity_id).collect();
         ids.sort();
         ids.dedup();
