@@ -7,7 +7,7 @@ mod nul;
 pub use nul::reject_nul_in_uri;
 mod request_metrics;
 pub use error_bodies::error_bodies;
-pub use request_metrics::track_requests;
+pub use request_metrics::{track_requests, RequestMetrics};
 pub mod kratos;
 pub mod lanyard;
 pub mod openapi;

@@ -262,7 +262,10 @@ fn with_layers(router: Router, serve: &ServeConfig, api: &'static str) -> Router
         .layer(axum::middleware::from_fn(lanyard_api::reject_nul_in_uri))
         // Outside the limit and timeout layers, so their answers get the API's error JSON too.
         .layer(axum::middleware::from_fn(lanyard_api::error_bodies))
-        .layer(axum::middleware::from_fn(lanyard_api::track_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(lanyard_api::RequestMetrics::default()),
+            lanyard_api::track_requests,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(AccessSpan { api })
@@ -575,6 +578,16 @@ fn metrics_renderer() -> lanyard_api::MetricsRenderer {
             .build_recorder();
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).ok()?;
+        // Histograms keep every sample until they are drained; without this a server that
+        // nobody scrapes grows by 8 bytes per request.
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            })
+            .ok()?;
         Some(handle)
     });
     match handle.clone() {

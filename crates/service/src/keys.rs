@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use lanyard_domain::token::API_KEY_PREFIX;
 use lanyard_domain::{ApiKey, Scope, SessionToken, TokenDigest};
 use uuid::Uuid;
@@ -69,6 +71,9 @@ impl Lanyard {
         if !self.store.revoke_api_key(id, self.now()).await? {
             return Err(ServiceError::NotFound("active API key"));
         }
+        // Key revocations are rare: flushing everything, here and on the other nodes, is
+        // simpler than a message kind of their own.
+        self.invalidate(lanyard_store::Invalidation::All).await;
         Ok(())
     }
 
@@ -76,9 +81,27 @@ impl Lanyard {
     /// by byte; the final digest comparison is constant-time regardless.
     pub async fn authenticate_api_key(&self, presented: &str) -> ServiceResult<ApiKey> {
         let digest = TokenDigest::of_presented(presented).ok_or(ServiceError::Unauthenticated("missing API key"))?;
-        match self.store.api_key_by_digest(&digest).await? {
-            Some(key) if key.digest.ct_eq(&digest) && key.revoked_at.is_none() => Ok(key),
-            _ => Err(ServiceError::Unauthenticated("the API key is unknown or revoked")),
+        let cached = self
+            .api_key_cache
+            .as_ref()
+            .map(|cache| (cache.get(&digest), cache.generation()));
+        let key = match cached {
+            Some((Some(key), _)) => key,
+            _ => match self.store.api_key_by_digest(&digest).await? {
+                Some(key) => {
+                    let key = Arc::new(key);
+                    if let (Some(cache), Some((_, generation))) = (&self.api_key_cache, cached) {
+                        cache.insert(key.clone(), generation);
+                    }
+                    key
+                }
+                None => return Err(ServiceError::Unauthenticated("the API key is unknown or revoked")),
+            },
+        };
+        if key.digest.ct_eq(&digest) && key.revoked_at.is_none() {
+            Ok(ApiKey::clone(&key))
+        } else {
+            Err(ServiceError::Unauthenticated("the API key is unknown or revoked"))
         }
     }
 }

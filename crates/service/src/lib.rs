@@ -6,6 +6,7 @@ mod clock;
 mod error;
 mod factors;
 mod identities;
+mod key_cache;
 mod keys;
 mod passwords;
 mod rate_limit;
@@ -19,6 +20,9 @@ use std::sync::Arc;
 
 use lanyard_domain::PageTokenKeys;
 use lanyard_store::Store;
+
+/// Distinct API keys kept authenticated in memory; deployments have a handful.
+const API_KEY_CACHE_CAPACITY: u64 = 1_000;
 
 pub use checked_sessions::{
     CheckedSession, Checks, CreateCheckedSession, SearchSessions, SessionSearchResult, SetCheckedSession, UserCheck,
@@ -56,6 +60,8 @@ pub struct Lanyard {
     identity_creations: rate_limit::FailureLimiter,
     ip_creations: rate_limit::FailureLimiter,
     token_cache: Option<token_cache::TokenCache>,
+    /// On whenever the token cache is, with the same lifetime.
+    api_key_cache: Option<key_cache::ApiKeyCache>,
 }
 
 impl Lanyard {
@@ -85,6 +91,8 @@ impl Lanyard {
         let token_cache = (settings.token_cache_capacity > 0).then(|| {
             token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
         });
+        let api_key_cache = (settings.token_cache_capacity > 0)
+            .then(|| key_cache::ApiKeyCache::new(API_KEY_CACHE_CAPACITY, settings.token_cache_ttl.unsigned_abs()));
         Lanyard {
             store,
             clock,
@@ -97,6 +105,7 @@ impl Lanyard {
             identity_creations,
             ip_creations,
             token_cache,
+            api_key_cache,
         }
     }
 
@@ -129,6 +138,11 @@ impl Lanyard {
 
     /// Applies an invalidation to this node's cache only (e.g. one heard from another node).
     pub fn invalidate_locally(&self, invalidation: lanyard_store::Invalidation) {
+        if invalidation == lanyard_store::Invalidation::All {
+            if let Some(keys) = &self.api_key_cache {
+                keys.clear();
+            }
+        }
         let Some(cache) = &self.token_cache else { return };
         match invalidation {
             lanyard_store::Invalidation::Session(id) => cache.invalidate_session(id),

@@ -1,6 +1,7 @@
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
@@ -49,6 +50,10 @@ pub struct SessionView {
     /// The computed `active`, at the time the request was served.
     pub active: bool,
     pub identity: Option<Identity>,
+    /// The API layer's serialised answer for exactly this view, made on first use. Cached
+    /// views are shared between requests, so a token-cache hit skips serialisation; a change
+    /// to the session or identity makes a new view with an empty slot.
+    pub rendered: OnceLock<Bytes>,
 }
 
 pub struct IssuedSession {
@@ -87,6 +92,7 @@ impl Lanyard {
             active: row.is_active(now),
             session: row.session,
             identity,
+            rendered: OnceLock::new(),
         }
     }
 
@@ -205,28 +211,23 @@ impl Lanyard {
             }
             None => None,
         };
-        let row = self
+        let (row, identity) = self
             .store
-            .session_by_digest(&digest)
+            .session_and_identity_by_digest(&digest)
             .await?
-            .filter(|row| row.is_active(now))
+            .filter(|(row, _)| row.is_active(now))
             .ok_or(ServiceError::Unauthenticated(
                 "the session token is unknown, expired or revoked",
             ))?;
-        let identity_id = row
-            .session
-            .identity_id
-            .ok_or(ServiceError::Unauthenticated("the session has no identity"))?;
-        let identity = self
-            .store
-            .identity(identity_id)
-            .await?
-            .ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
-        let view = self.view(row, Some(identity), now);
+        if row.session.identity_id.is_none() {
+            return Err(ServiceError::Unauthenticated("the session has no identity"));
+        }
+        let identity = identity.ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
+        let view = Arc::new(self.view(row, Some(identity), now));
         if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
             cache.insert(&digest, view.clone(), generation);
         }
-        Ok(Arc::new(view))
+        Ok(view)
     }
 
     /// `whoami`: the caller's session, if it is active and meets the required AAL.

@@ -63,9 +63,9 @@ impl TokenCache {
     }
 
     /// Caches `view` unless an invalidation happened since `generation` was taken.
-    pub fn insert(&self, digest: &TokenDigest, view: SessionView, generation: u64) {
+    pub fn insert(&self, digest: &TokenDigest, view: Arc<SessionView>, generation: u64) {
         let session_id = view.session.id;
-        self.by_digest.insert(digest.0, Arc::new(view));
+        self.by_digest.insert(digest.0, view);
         self.digest_of_session.insert(session_id, digest.0);
         // Checked after inserting: an invalidation that ran in between has bumped the
         // generation, and then we undo our own insert.

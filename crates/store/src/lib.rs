@@ -82,6 +82,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new session with its devices; returns the sequence it was given.
     async fn insert_session(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64>;
     async fn session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>>;
+    /// The session and its whole identity (`None` if it has none) in one read: whoami's
+    /// store lookup when the token is not cached.
+    async fn session_and_identity_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<(SessionRow, Option<Identity>)>>;
     async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRow>>;
     async fn list_sessions(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>>;
     async fn count_sessions(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64>;

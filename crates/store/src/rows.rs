@@ -106,6 +106,57 @@ where
     ))
 }
 
+/// The column names an identity is read from: its own table's (`SELECT *`), or the
+/// `i_`-prefixed aliases of a query that selects it next to a session
+/// ([`crate::sql::JOINED_IDENTITY_COLUMNS`]).
+pub(crate) struct IdentityColumns {
+    id: &'static str,
+    schema_id: &'static str,
+    traits: &'static str,
+    state: &'static str,
+    state_changed_us: &'static str,
+    metadata_public: &'static str,
+    metadata_admin: &'static str,
+    organization_id: &'static str,
+    external_id: &'static str,
+    identifiers: &'static str,
+    credentials: &'static str,
+    created_us: &'static str,
+    updated_us: &'static str,
+}
+
+pub(crate) const IDENTITY_TABLE: IdentityColumns = IdentityColumns {
+    id: "id",
+    schema_id: "schema_id",
+    traits: "traits",
+    state: "state",
+    state_changed_us: "state_changed_us",
+    metadata_public: "metadata_public",
+    metadata_admin: "metadata_admin",
+    organization_id: "organization_id",
+    external_id: "external_id",
+    identifiers: "identifiers",
+    credentials: "credentials",
+    created_us: "created_us",
+    updated_us: "updated_us",
+};
+
+pub(crate) const IDENTITY_JOINED: IdentityColumns = IdentityColumns {
+    id: "i_id",
+    schema_id: "i_schema_id",
+    traits: "i_traits",
+    state: "i_state",
+    state_changed_us: "i_state_changed_us",
+    metadata_public: "i_metadata_public",
+    metadata_admin: "i_metadata_admin",
+    organization_id: "i_organization_id",
+    external_id: "i_external_id",
+    identifiers: "i_identifiers",
+    credentials: "i_credentials",
+    created_us: "i_created_us",
+    updated_us: "i_updated_us",
+};
+
 pub(crate) fn decode_identity<'r, R>(row: &'r R) -> Result<Identity, StoreError>
 where
     R: Row,
@@ -114,25 +165,50 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     Uuid: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let traits: String = get(row, "traits")?;
-    let credentials: String = get(row, "credentials")?;
-    let identifiers: String = get(row, "identifiers")?;
-    let state_text: String = get(row, "state")?;
-    let credentials: Vec<lanyard_domain::Credential> = json(&credentials, "credentials")?;
+    decode_identity_from(row, &IDENTITY_TABLE)
+}
+
+/// The identity of a session row that also selected [`crate::sql::JOINED_IDENTITY_COLUMNS`];
+/// `None` when the session has no identity (the join found none).
+pub(crate) fn decode_joined_identity<'r, R>(row: &'r R) -> Result<Option<Identity>, StoreError>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let id: Option<Uuid> = get(row, IDENTITY_JOINED.id)?;
+    id.map(|_| decode_identity_from(row, &IDENTITY_JOINED)).transpose()
+}
+
+fn decode_identity_from<'r, R>(row: &'r R, columns: &IdentityColumns) -> Result<Identity, StoreError>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let traits: String = get(row, columns.traits)?;
+    let credentials: String = get(row, columns.credentials)?;
+    let identifiers: String = get(row, columns.identifiers)?;
+    let state_text: String = get(row, columns.state)?;
+    let credentials: Vec<lanyard_domain::Credential> = json(&credentials, columns.credentials)?;
     Ok(Identity {
-        id: get(row, "id")?,
-        schema_id: get(row, "schema_id")?,
-        traits: json(&traits, "traits")?,
+        id: get(row, columns.id)?,
+        schema_id: get(row, columns.schema_id)?,
+        traits: json(&traits, columns.traits)?,
         state: state(&state_text)?,
-        state_changed_at: opt_micros(row, "state_changed_us")?,
-        metadata_public: opt_json(get(row, "metadata_public")?, "metadata_public")?,
-        metadata_admin: opt_json(get(row, "metadata_admin")?, "metadata_admin")?,
-        organization_id: get(row, "organization_id")?,
-        external_id: get(row, "external_id")?,
-        identifiers: json(&identifiers, "identifiers")?,
+        state_changed_at: opt_micros(row, columns.state_changed_us)?,
+        metadata_public: opt_json(get(row, columns.metadata_public)?, columns.metadata_public)?,
+        metadata_admin: opt_json(get(row, columns.metadata_admin)?, columns.metadata_admin)?,
+        organization_id: get(row, columns.organization_id)?,
+        external_id: get(row, columns.external_id)?,
+        identifiers: json(&identifiers, columns.identifiers)?,
         credentials: credentials.into_iter().map(|c| (c.kind, c)).collect(),
-        created_at: micros(row, "created_us")?,
-        updated_at: micros(row, "updated_us")?,
+        created_at: micros(row, columns.created_us)?,
+        updated_at: micros(row, columns.updated_us)?,
     })
 }
 

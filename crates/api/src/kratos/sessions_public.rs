@@ -1,7 +1,9 @@
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -53,13 +55,31 @@ pub async fn whoami(
         .whoami(&token)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    let body = match view.rendered.get() {
+        Some(body) => body.clone(),
+        None => {
+            let body = serde_json::to_vec(&session_json(&view, &owner_options(&state)))
+                .map(Bytes::from)
+                .map_err(|e| {
+                    KratosError::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("cannot serialise the session: {e}"),
+                    )
+                })?;
+            // Another request may have filled the slot meanwhile; both renderings are equal.
+            let _ = view.rendered.set(body.clone());
+            body
+        }
+    };
     let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     if let Some(identity_id) = view.session.identity_id {
-        if let Ok(value) = HeaderValue::from_str(&identity_id.to_string()) {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        if let Ok(value) = HeaderValue::from_str(identity_id.hyphenated().encode_lower(&mut buffer)) {
             headers.insert("x-kratos-authenticated-identity-id", value);
         }
     }
-    Ok((headers, Json(session_json(&view, &owner_options(&state)))).into_response())
+    Ok((headers, body).into_response())
 }
 
 /// `GET /sessions`: the caller's other active sessions.

@@ -197,3 +197,41 @@ async fn native_logout_ends_the_session() {
     .await;
     assert_kratos_error(status, &body, 400);
 }
+
+/// A cached whoami answers with the stored rendering of the session; any change must show in
+/// the very next answer.
+#[tokio::test]
+async fn whoami_from_the_cache_shows_changes_at_once() {
+    let app = TestApp::start().await;
+    let identity = app.create_identity("before@example.com").await;
+    let id = identity_id(&identity);
+    let (_, token) = app.issue(id, json!({})).await;
+    let whoami = || async {
+        let response = app
+            .public(Method::GET, "/sessions/whoami")
+            .header("X-Session-Token", &token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-type"], "application/json");
+        read(response).await
+    };
+    let (status, first) = whoami().await;
+    assert_eq!(status, 200);
+    assert_eq!(whoami().await, (200, first.clone()), "a cache hit answers the same");
+    assert_eq!(first["identity"]["traits"]["email"], "before@example.com");
+
+    let (status, _) = read(
+        app.admin(Method::PATCH, &format!("/admin/identities/{id}"))
+            .json(&json!([{"op": "replace", "path": "/traits/email", "value": "after@example.com"}]))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, after) = whoami().await;
+    assert_eq!(status, 200);
+    assert_eq!(after["identity"]["traits"]["email"], "after@example.com");
+    assert_eq!(after["id"], first["id"]);
+}

@@ -20,6 +20,16 @@ async fn metrics_count_requests_per_route_on_the_admin_port_only() {
             .await
             .expect("whoami");
     }
+    // Whoami answers every method; invented ones must not each become a series of their own.
+    for method in ["BREW", "WHEN"] {
+        http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            format!("{}/sessions/whoami", server.public),
+        )
+        .send()
+        .await
+        .expect("whoami");
+    }
     let metrics = http
         .get(format!("{}/metrics", server.admin))
         .send()
@@ -32,6 +42,11 @@ async fn metrics_count_requests_per_route_on_the_admin_port_only() {
         metrics.contains(r#"lanyard_http_requests_total{method="GET",route="/sessions/whoami",status="401"} 3"#),
         "{metrics}"
     );
+    assert!(
+        metrics.contains(r#"lanyard_http_requests_total{method="OTHER",route="/sessions/whoami",status="401"} 2"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("BREW"), "{metrics}");
     assert!(
         metrics.contains("lanyard_http_request_duration_seconds_bucket"),
         "{metrics}"

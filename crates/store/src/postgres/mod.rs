@@ -474,6 +474,12 @@ impl crate::Store for PostgresStore {
     async fn session_by_digest(&self, digest: &lanyard_domain::TokenDigest) -> StoreResult<Option<crate::SessionRow>> {
         self.session_by_digest_impl(digest).await
     }
+    async fn session_and_identity_by_digest(
+        &self,
+        digest: &lanyard_domain::TokenDigest,
+    ) -> StoreResult<Option<(crate::SessionRow, Option<lanyard_domain::Identity>)>> {
+        self.session_and_identity_by_digest_impl(digest).await
+    }
     async fn session(&self, id: Uuid) -> StoreResult<Option<crate::SessionRow>> {
         self.session_impl(id).await
     }

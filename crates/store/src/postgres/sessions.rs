@@ -1,12 +1,12 @@
 use std::collections::HashMap;
 
-use lanyard_domain::{Device, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{Device, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{bind_all, PostgresStore};
-use crate::rows::{decode_device, decode_session};
-use crate::sql::{self, Dialect, SESSION_COLUMNS};
+use crate::rows::{decode_device, decode_joined_identity, decode_session};
+use crate::sql::{self, Dialect, JOINED_IDENTITY_COLUMNS, SESSION_COLUMNS};
 use crate::{RevokeTarget, SessionRow, StoreResult};
 
 /// Takes the next session sequence. The counter row stays locked until the transaction ends,
@@ -82,6 +82,22 @@ impl PostgresStore {
         self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
             .await
             .map(|mut rows| rows.pop())
+    }
+
+    pub(super) async fn session_and_identity_by_digest_impl(
+        &self,
+        digest: &TokenDigest,
+    ) -> StoreResult<Option<(SessionRow, Option<Identity>)>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS}, {JOINED_IDENTITY_COLUMNS} FROM sessions s \
+             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = $1"
+        );
+        let Some(row) = sqlx::query(&sql).bind(&digest.0[..]).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let identity = decode_joined_identity(&row)?;
+        let session = self.with_devices(vec![decode_session(&row)?]).await?.pop();
+        Ok(session.map(|session| (session, identity)))
     }
 
     pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {

@@ -8,3 +8,11 @@ pub use session_query::{count_sessions, list_sessions, BuiltQuery, Dialect, Para
 pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_us, s.authenticated_us, \
      s.expires_us, s.revoked_us, s.user_checked_us, s.factors, s.metadata, s.creator, s.sequence, \
      i.state AS identity_state";
+
+/// The whole identity of a session, next to [`SESSION_COLUMNS`] (which name the session's own
+/// columns plainly), read with `rows::decode_joined_identity`.
+pub const JOINED_IDENTITY_COLUMNS: &str = "i.id AS i_id, i.schema_id AS i_schema_id, i.traits AS i_traits, \
+     i.state AS i_state, i.state_changed_us AS i_state_changed_us, i.metadata_public AS i_metadata_public, \
+     i.metadata_admin AS i_metadata_admin, i.organization_id AS i_organization_id, \
+     i.external_id AS i_external_id, i.identifiers AS i_identifiers, i.credentials AS i_credentials, \
+     i.created_us AS i_created_us, i.updated_us AS i_updated_us";

@@ -24,6 +24,7 @@ mod paging;
 mod pg;
 mod sessions;
 mod settings;
+mod sqlite_only;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -90,6 +91,8 @@ macro_rules! conformance_tests {
                 revoking_one_session_reports_it_once,
                 revoking_an_identitys_active_sessions_keeps_the_exception,
                 delete_sessions_of_identity_removes_only_theirs,
+                many_concurrent_inserts_land_with_their_devices,
+                failing_concurrent_inserts_fail_only_themselves,
             ],
             filters: [
                 scope_with_identity_hides_sessions_without_identity,

@@ -83,6 +83,16 @@ pub async fn session_round_trips_every_field(store: Arc<dyn Store>) {
         store.session_by_digest(&token_for(stored.id)).await.unwrap(),
         row(&expected, Some(IdentityState::Active))
     );
+    // whoami's single read: the same session, and the identity exactly as read on its own.
+    let owner_as_stored = store.identity(owner.id).await.unwrap();
+    assert!(owner_as_stored.is_some());
+    assert_eq!(
+        store
+            .session_and_identity_by_digest(&token_for(stored.id))
+            .await
+            .unwrap(),
+        row(&expected, Some(IdentityState::Active)).map(|r| (r, owner_as_stored))
+    );
 
     // The identity's state comes with the session.
     let mut inactive = owner.clone();
@@ -105,6 +115,10 @@ pub async fn session_without_identity_round_trips(store: Arc<dyn Store>) {
         store.session_by_digest(&token_for(bare.id)).await.unwrap(),
         row(&bare, None)
     );
+    assert_eq!(
+        store.session_and_identity_by_digest(&token_for(bare.id)).await.unwrap(),
+        row(&bare, None).map(|r| (r, None))
+    );
 
     let mut revoked = session(None, at(-2 * MINUTE));
     revoked.revoked_at = Some(at(-MINUTE));
@@ -120,6 +134,13 @@ pub async fn missing_sessions_are_none(store: Arc<dyn Store>) {
     assert_eq!(get(store, Uuid::now_v7()).await, None);
     assert_eq!(
         store.session_by_digest(&TokenDigest::of("never issued")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .session_and_identity_by_digest(&TokenDigest::of("never issued"))
+            .await
+            .unwrap(),
         None
     );
     // Lookup is by the exact digest: another token of the same session id finds nothing.
@@ -558,4 +579,86 @@ pub async fn delete_sessions_of_identity_removes_only_theirs(store: Arc<dyn Stor
     again.devices = vec![reused_device];
     let again = insert(store, again).await;
     assert_eq!(get(store, again.id).await.unwrap().session, again);
+}
+
+/// Many creates at once (SQLite writes concurrent creates in shared transactions): every one
+/// lands with its devices, under the sequence its caller got, and the sequences are distinct.
+pub async fn many_concurrent_inserts_land_with_their_devices(store: Arc<dyn Store>) {
+    let owner = insert_identity(&*store, identity(&["many@example.com"])).await;
+    let before = store.current_sequence().await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..300 {
+        let store = store.clone();
+        let mut new = session(if n % 2 == 0 { Some(owner.id) } else { None }, at(-n));
+        new.devices = (0..n % 3).map(|d| device(at(-n + d), Some("fp"))).collect();
+        tasks.push(tokio::spawn(async move { insert(&*store, new).await }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.unwrap());
+    }
+    let mut sequences: Vec<i64> = created.iter().map(|s| s.sequence).collect();
+    sequences.sort();
+    sequences.dedup();
+    assert_eq!(sequences.len(), 300, "sequences must be distinct");
+    assert!(sequences[0] > before);
+    assert_eq!(store.current_sequence().await.unwrap(), sequences[299]);
+    for s in &created {
+        assert_eq!(get(&*store, s.id).await.unwrap().session, *s);
+    }
+    // Later writes still come after all of them.
+    let later = insert(&*store, session(None, at(1))).await;
+    assert!(later.sequence > sequences[299]);
+}
+
+/// Creates that fail (unknown identity, digest in use, id in use) while others are created at
+/// the same moment fail alone, and take no sequence number.
+pub async fn failing_concurrent_inserts_fail_only_themselves(store: Arc<dyn Store>) {
+    let owner = insert_identity(&*store, identity(&["mixed@example.com"])).await;
+    let existing = insert(&*store, session(Some(owner.id), at(-HOUR))).await;
+    let before = store.current_sequence().await.unwrap();
+
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let store = store.clone();
+        let mut new = session(Some(owner.id), at(-n));
+        new.devices = vec![device(at(-n), None)];
+        let digest = token_for(new.id);
+        let expect_ok = match n {
+            10 => {
+                new.identity_id = Some(Uuid::now_v7());
+                false
+            }
+            20 => {
+                new.id = existing.id;
+                false
+            }
+            _ => true,
+        };
+        let digest = if n == 30 { token_for(existing.id) } else { digest };
+        let expect_ok = expect_ok && n != 30;
+        tasks.push(tokio::spawn(async move {
+            let result = store.insert_session(&new, &digest).await;
+            (n, new, expect_ok, result)
+        }));
+    }
+    let mut sequences = Vec::new();
+    for task in tasks {
+        let (n, mut new, expect_ok, result) = task.await.unwrap();
+        match (n, result) {
+            (_, Ok(sequence)) if expect_ok => {
+                new.sequence = sequence;
+                sequences.push(sequence);
+                assert_eq!(get(&*store, new.id).await.unwrap().session, new);
+            }
+            (10, Err(StoreError::Database(_))) => assert_eq!(get(&*store, new.id).await, None),
+            (20, Err(StoreError::Conflict(ConflictOn::Id))) => {}
+            (30, Err(StoreError::Conflict(ConflictOn::TokenDigest))) => assert_eq!(get(&*store, new.id).await, None),
+            (n, other) => panic!("insert {n}: unexpected {other:?}"),
+        }
+    }
+    // The 37 that succeeded took exactly the next 37 numbers: failures gave theirs back.
+    sequences.sort();
+    assert_eq!(sequences, ((before + 1)..=(before + 37)).collect::<Vec<_>>());
+    assert_eq!(get(&*store, existing.id).await.unwrap().session, existing);
 }
