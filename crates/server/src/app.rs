@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, Response, StatusCode};
-use axum::serve::ListenerExt;
 use axum::Router;
 use lanyard_api::{ApiConfig, AppState};
 use lanyard_domain::PageTokenKeys;
@@ -28,6 +27,7 @@ use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
 use crate::config::{Config, DatabaseUrl, ExtendResponse, ServeConfig, SqliteSynchronous};
+use crate::connections::ConnectionLimits;
 use crate::logging::ACCESS_TARGET;
 
 /// The store setting that keeps the generated page-token secret when `secrets` is empty.
@@ -327,6 +327,7 @@ pub struct App {
     pub service: Arc<Lanyard>,
     pub public: Router,
     pub admin: Router,
+    pub connection_limits: ConnectionLimits,
 }
 
 /// Opens and migrates the store, builds the service and both routers.
@@ -353,6 +354,10 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
         service,
         public,
         admin,
+        connection_limits: ConnectionLimits {
+            max_connections: config.serve.max_connections,
+            header_read_timeout: config.serve.header_read_timeout.0,
+        },
     })
 }
 
@@ -401,19 +406,13 @@ pub fn spawn(app: App, public: TcpListener, admin: TcpListener) -> anyhow::Resul
     let public_addr = public.local_addr().context("reading the public address")?;
     let admin_addr = admin.local_addr().context("reading the admin address")?;
     let (shutdown, _) = watch::channel(false);
+    let limits = app.connection_limits;
     let serve_one = |listener: TcpListener, router: Router| {
         let mut stop = shutdown.subscribe();
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    // Also stops when the handle is dropped.
-                    let _ = stop.wait_for(|stopping| *stopping).await;
-                })
-                .await
-        })
+        tokio::spawn(crate::connections::serve(listener, router, limits, async move {
+            // Also stops when the handle is dropped.
+            let _ = stop.wait_for(|stopping| *stopping).await;
+        }))
     };
     let public = serve_one(public, app.public);
     let admin = serve_one(admin, app.admin);

@@ -125,6 +125,11 @@ pub struct ServeConfig {
     pub admin: AdminConfig,
     pub request_body_limit_bytes: usize,
     pub request_timeout: HumanDuration,
+    /// A request's headers must arrive within this; keep-alive connections idle this long
+    /// are closed too. Defends against clients that trickle bytes to hold connections.
+    pub header_read_timeout: HumanDuration,
+    /// Open connections per port; beyond it, new clients wait in the kernel's backlog.
+    pub max_connections: usize,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` is believed for the client
     /// IP. Empty: the socket's peer address is the client.
     #[serde(deserialize_with = "ip_networks")]
@@ -151,6 +156,8 @@ impl Default for ServeConfig {
             admin: AdminConfig::default(),
             request_body_limit_bytes: 1024 * 1024,
             request_timeout: HumanDuration(Duration::from_secs(30)),
+            header_read_timeout: HumanDuration(Duration::from_secs(10)),
+            max_connections: 4096,
             trusted_proxies: Vec::new(),
         }
     }
@@ -831,6 +838,12 @@ impl Config {
         if self.serve.request_timeout.0.is_zero() {
             problems.push("serve.request_timeout must be longer than zero".into());
         }
+        if self.serve.header_read_timeout.0.is_zero() {
+            problems.push("serve.header_read_timeout must be longer than zero".into());
+        }
+        if self.serve.max_connections == 0 {
+            problems.push("serve.max_connections must be at least 1".into());
+        }
         let (public, admin) = (self.serve.public.listen, self.serve.admin.listen);
         if public == admin && public.port() != 0 {
             problems.push(format!(
@@ -1071,6 +1084,8 @@ mod tests {
         assert!(config.serve.admin.listen.ip().is_loopback());
         assert_eq!(config.serve.request_body_limit_bytes, 1_048_576);
         assert_eq!(config.serve.request_timeout.0, Duration::from_secs(30));
+        assert_eq!(config.serve.header_read_timeout.0, Duration::from_secs(10));
+        assert_eq!(config.serve.max_connections, 4096);
         assert_eq!(config.session.lifespan.0, Duration::from_secs(86_400));
         assert_eq!(config.session.earliest_possible_extend(), Duration::from_secs(86_400));
         assert_eq!(config.session.cookie_name, "ory_kratos_session");

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cleanup;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod logging;
 
 pub use app::{build_app, build_routers, build_service, open_store, serve, start, App, RunningServer};

@@ -1,107 +1,484 @@
-//! Password hashing on a bounded pool: each argon2id hash takes ~19 MiB and tens of
-//! milliseconds of CPU, so a burst of logins must queue rather than exhaust memory or starve
-//! the async runtime.
+//! Password hashing on a fixed pool of dedicated threads: each argon2id hash takes ~19 MiB and tens
+//! of milliseconds of CPU, so a burst of logins must queue rather than exhaust memory or starve the
+//! async runtime.
+//!
+//! The pool has `concurrency` long-lived threads fed through a channel, and each thread reuses one
+//! argon2 memory block (allocated at its first job) for every hash, so the pool's memory stays at
+//! `concurrency` × 19 MiB. Tokio's blocking pool is not used on purpose: its threads come and go,
+//! glibc gives each of them a malloc arena, and once the first freed 19 MiB block has raised glibc's
+//! dynamic mmap threshold the arenas keep the freed blocks (+400 MiB RSS in the benchmark).
 
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
-use tokio::sync::Semaphore;
+use subtle::ConstantTimeEq;
+use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::{ServiceError, ServiceResult};
 
-/// OWASP's first recommended argon2id configuration: m=19 MiB, t=2, p=1.
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("constant argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-}
+/// OWASP's first recommended argon2id configuration for new hashes: m=19 MiB, t=2, p=1.
+const NEW_M_COST: u32 = 19 * 1024;
+const NEW_T_COST: u32 = 2;
+const NEW_P_COST: u32 = 1;
+/// Blocks (1 KiB each) that a new hash needs, and so the size of each thread's reused memory.
+const NEW_BLOCK_COUNT: usize = NEW_M_COST as usize;
+
+/// The most argon2 memory one verification may use (256 MiB): a stored (imported) hash asking for
+/// more is refused rather than making the server allocate gigabytes.
+const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
+/// The most argon2 work (blocks × passes, i.e. 1 GiB of block fills) one verification may do, so
+/// that an imported hash with an absurd `t` cannot pin a pool thread for minutes.
+const MAX_VERIFY_WORK: u64 = 4 * MAX_VERIFY_BLOCKS as u64;
+/// The highest bcrypt cost verified (2^16 rounds, seconds of CPU); bcrypt allows up to 31.
+const MAX_BCRYPT_COST: u32 = 16;
+
+/// glibc's upper bound for its dynamic mmap threshold on 64-bit targets (`DEFAULT_MMAP_THRESHOLD_MAX`,
+/// 32 MiB), in blocks, plus one. A freed mmapped chunk no larger than this raises the process-wide
+/// threshold to its size, after which allocations below it come from (and stay in) malloc arenas.
+/// Reserving more than this for argon2 memory keeps every such allocation mmapped and returned to
+/// the OS when freed, without touching the threshold. The reserved tail is never written, so it
+/// costs address space only, not RSS.
+const UNTRACKED_MMAP_BLOCKS: usize = 32 * 1024 + 1;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
+    /// One permit per job queued or running, so that the queue (as large as the pool) is never
+    /// full: a burst of callers waits here, asynchronously. A job holds its permit until a thread
+    /// has finished it, even if its caller stopped waiting.
     permits: Arc<Semaphore>,
+    /// Dropping the last clone closes the channel and lets the threads end.
+    jobs: SyncSender<Task>,
+}
+
+struct Task {
+    job: Job,
+    _permit: OwnedSemaphorePermit,
+}
+
+enum Job {
+    Hash {
+        password: String,
+        reply: oneshot::Sender<Result<String, String>>,
+    },
+    Verify {
+        password: String,
+        hash: String,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 /// Why an imported hash is refused.
 pub(crate) fn check_importable_hash(hash: &str) -> Result<(), String> {
     if hash.starts_with("$2a$") || hash.starts_with("$2b$") || hash.starts_with("$2y$") {
-        return hash
+        let parts = hash
             .parse::<bcrypt::HashParts>()
-            .map(|_| ())
-            .map_err(|e| format!("invalid bcrypt hash: {e}"));
+            .map_err(|e| format!("invalid bcrypt hash: {e}"))?;
+        return check_bcrypt_cost(parts.get_cost());
     }
     let parsed = PasswordHash::new(hash).map_err(|e| format!("invalid password hash: {e}"))?;
     match parsed.algorithm.as_str() {
-        "argon2id" | "argon2i" | "argon2d" => Ok(()),
+        "argon2id" | "argon2i" | "argon2d" => {
+            let params = Params::try_from(&parsed).map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+            check_argon2_cost(&params)
+        }
         other => Err(format!(
             "unsupported password hash algorithm {other:?}; use argon2 or bcrypt"
         )),
     }
 }
 
+fn check_argon2_cost(params: &Params) -> Result<(), String> {
+    let blocks = params.block_count();
+    if blocks > MAX_VERIFY_BLOCKS {
+        return Err(format!(
+            "argon2 memory of {blocks} KiB is more than the {MAX_VERIFY_BLOCKS} KiB allowed"
+        ));
+    }
+    if (blocks as u64).saturating_mul(u64::from(params.t_cost())) > MAX_VERIFY_WORK {
+        return Err(format!(
+            "argon2 cost m={} KiB × t={} is more than the {MAX_VERIFY_WORK} KiB-passes allowed",
+            params.m_cost(),
+            params.t_cost()
+        ));
+    }
+    Ok(())
+}
+
+fn check_bcrypt_cost(cost: u32) -> Result<(), String> {
+    if cost > MAX_BCRYPT_COST {
+        return Err(format!("bcrypt cost {cost} is more than the {MAX_BCRYPT_COST} allowed"));
+    }
+    Ok(())
+}
+
 impl PasswordHasher {
+    /// Starts `concurrency` (at least one) password threads. They end once every clone of the
+    /// hasher is dropped.
     pub fn new(concurrency: usize) -> Self {
-        PasswordHasher {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-        }
+        Self::start(concurrency).0
     }
 
-    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> ServiceResult<T> {
-        let _permit = self
-            .permits
-            .acquire()
+    fn start(concurrency: usize) -> (Self, Vec<std::thread::JoinHandle<()>>) {
+        let concurrency = concurrency.max(1);
+        let (jobs, receiver) = mpsc::sync_channel(concurrency);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let mut threads = Vec::with_capacity(concurrency);
+        for index in 0..concurrency {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("lanyard-password-{index}"))
+                .spawn(move || work(&receiver));
+            match spawned {
+                Ok(thread) => threads.push(thread),
+                // With no thread at all the receiver is dropped and every call fails as closed.
+                Err(error) => tracing::error!(%error, "could not start a password hashing thread"),
+            }
+        }
+        let hasher = PasswordHasher {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            jobs,
+        };
+        (hasher, threads)
+    }
+
+    async fn run<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> ServiceResult<T> {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|_| ServiceError::Internal("password pool closed".into()))?;
-        tokio::task::spawn_blocking(work)
+        let (reply, answer) = oneshot::channel();
+        let task = Task {
+            job: job(reply),
+            _permit: permit,
+        };
+        self.jobs.try_send(task).map_err(|e| match e {
+            TrySendError::Full(_) => ServiceError::Internal("password queue full".into()),
+            TrySendError::Disconnected(_) => ServiceError::Internal("password pool closed".into()),
+        })?;
+        answer
             .await
-            .map_err(|e| ServiceError::Internal(format!("password task failed: {e}")))
+            .map_err(|_| ServiceError::Internal("password task failed".into()))
     }
 
     pub async fn hash(&self, password: String) -> ServiceResult<String> {
-        self.run(move || {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2()
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-        })
-        .await?
-        .map_err(|e| ServiceError::Internal(format!("hashing failed: {e}")))
+        self.run(|reply| Job::Hash { password, reply })
+            .await?
+            .map_err(|e| ServiceError::Internal(format!("hashing failed: {e}")))
     }
 
-    /// Verifies against an argon2 (PHC string) or bcrypt hash. A malformed stored hash never
-    /// verifies.
+    /// Verifies against an argon2 (PHC string, any variant and parameters) or bcrypt hash. A
+    /// malformed stored hash, or one whose parameters exceed the pool's bounds, never verifies.
     pub async fn verify(&self, password: String, hash: String) -> ServiceResult<bool> {
-        self.run(move || {
-            if hash.starts_with("$2") {
-                return bcrypt::verify(password.as_bytes(), &hash).unwrap_or(false);
-            }
-            match PasswordHash::new(&hash) {
-                Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
-                Err(_) => false,
-            }
-        })
-        .await
+        self.run(|reply| Job::Verify { password, hash, reply }).await
     }
+}
+
+/// A pool thread: runs jobs until the channel closes.
+fn work(receiver: &Mutex<Receiver<Task>>) {
+    let mut memory = Memory::default();
+    loop {
+        // The lock is held only while waiting for the next job, not while running it.
+        let next = receiver.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(Task { job, _permit }) = next else {
+            return;
+        };
+        // A panic drops the job's reply sender, so its caller gets an error; the thread lives on.
+        let _ = catch_unwind(AssertUnwindSafe(|| match job {
+            Job::Hash { password, reply } => {
+                let _ = reply.send(hash_new(password.as_bytes(), &mut memory));
+            }
+            Job::Verify { password, hash, reply } => {
+                let _ = reply.send(verify_stored(password.as_bytes(), &hash, &mut memory));
+            }
+        }));
+    }
+}
+
+/// A pool thread's argon2 memory: `NEW_BLOCK_COUNT` blocks, allocated at the first job and reused.
+#[derive(Default)]
+struct Memory {
+    reused: Vec<Block>,
+}
+
+impl Memory {
+    /// Runs `f` on at least `block_count` blocks: the reused ones when they suffice, else ones
+    /// allocated for this call only.
+    fn with_blocks<R>(&mut self, block_count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+        if block_count <= NEW_BLOCK_COUNT {
+            if self.reused.len() < NEW_BLOCK_COUNT {
+                self.reused = allocate_blocks(NEW_BLOCK_COUNT);
+            }
+            f(&mut self.reused)
+        } else {
+            f(&mut allocate_blocks(block_count))
+        }
+    }
+}
+
+fn allocate_blocks(count: usize) -> Vec<Block> {
+    let mut blocks = Vec::with_capacity(count.max(UNTRACKED_MMAP_BLOCKS));
+    blocks.resize(count, Block::new());
+    blocks
+}
+
+/// A new argon2id PHC string for the password, with a random salt.
+fn hash_new(password: &[u8], memory: &mut Memory) -> Result<String, String> {
+    hash_new_with_salt(password, &SaltString::generate(&mut OsRng), memory)
+}
+
+fn hash_new_with_salt(password: &[u8], salt: &SaltString, memory: &mut Memory) -> Result<String, String> {
+    let params = Params::new(NEW_M_COST, NEW_T_COST, NEW_P_COST, None).map_err(|e| e.to_string())?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes).map_err(|e| e.to_string())?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    memory
+        .with_blocks(argon2.params().block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, salt_bytes, &mut output, blocks)
+        })
+        .map_err(|e| e.to_string())?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params()).map_err(|e| e.to_string())?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&output).map_err(|e| e.to_string())?),
+    };
+    Ok(phc.to_string())
+}
+
+fn verify_stored(password: &[u8], stored: &str, memory: &mut Memory) -> bool {
+    if stored.starts_with("$2") {
+        return verify_bcrypt(password, stored);
+    }
+    match PasswordHash::new(stored) {
+        Ok(parsed) => verify_argon2(password, &parsed, memory),
+        Err(_) => false,
+    }
+}
+
+fn verify_bcrypt(password: &[u8], stored: &str) -> bool {
+    let Ok(parts) = stored.parse::<bcrypt::HashParts>() else {
+        return false;
+    };
+    if let Err(reason) = check_bcrypt_cost(parts.get_cost()) {
+        tracing::warn!(%reason, "refusing to verify a password against a stored bcrypt hash");
+        return false;
+    }
+    // bcrypt compares in constant time itself.
+    bcrypt::verify(password, stored).unwrap_or(false)
+}
+
+fn verify_argon2(password: &[u8], stored: &PasswordHash<'_>, memory: &mut Memory) -> bool {
+    let (Some(salt), Some(expected)) = (stored.salt, stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm) else {
+        return false;
+    };
+    // As the argon2 crate does: a hash without `v=` is version 0x13.
+    let version = match stored.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(stored) else {
+        return false;
+    };
+    if let Err(reason) = check_argon2_cost(&params) {
+        tracing::warn!(%reason, "refusing to verify a password against a stored argon2 hash");
+        return false;
+    }
+    let mut salt_bytes = [0u8; Salt::MAX_LENGTH];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut computed = [0u8; Output::MAX_LENGTH];
+    let Some(computed) = computed.get_mut(..expected.len()) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let hashed = memory.with_blocks(argon2.params().block_count(), |blocks| {
+        argon2.hash_password_into_with_memory(password, salt_bytes, computed, blocks)
+    });
+    hashed.is_ok() && bool::from(computed.ct_eq(expected.as_bytes()))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::{Duration, Instant};
+
+    use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+
     use super::*;
+
+    /// A PHC string made by the argon2 crate's own API.
+    fn reference_hash(algorithm: Algorithm, m_cost: u32, t_cost: u32, p_cost: u32, password: &str) -> String {
+        let params = Params::new(m_cost, t_cost, p_cost, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::new(algorithm, Version::V0x13, params)
+            .hash_password(password.as_bytes(), &salt)
+            .unwrap()
+            .to_string()
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
         let hasher = PasswordHasher::new(1);
         let hash = hasher.hash("correct horse".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$"));
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(hasher.verify("correct horse".into(), hash.clone()).await.unwrap());
-        assert!(!hasher.verify("wrong".into(), hash).await.unwrap());
+        assert!(!hasher.verify("wrong".into(), hash.clone()).await.unwrap());
+        // The argon2 crate itself accepts it.
+        let parsed = PasswordHash::new(&hash).unwrap();
+        assert!(Argon2::default().verify_password(b"correct horse", &parsed).is_ok());
+        // Salts are random.
+        assert_ne!(hasher.hash("correct horse".into()).await.unwrap(), hash);
+    }
+
+    #[test]
+    fn new_hashes_are_byte_for_byte_the_argon2_crate_ones() {
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let ours = hash_new_with_salt(b"pw", &salt, &mut Memory::default()).unwrap();
+        let params = Params::new(19 * 1024, 2, 1, None).unwrap();
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"pw", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(ours, theirs);
+    }
+
+    #[tokio::test]
+    async fn hashes_with_other_argon2_parameters_verify() {
+        // One thread, so the same reused memory serves hashes of every size, in both orders.
+        let hasher = PasswordHasher::new(1);
+        let hashes = [
+            reference_hash(Algorithm::Argon2id, 8 * 1024, 3, 1, "pw"),
+            reference_hash(Algorithm::Argon2i, 8 * 1024, 3, 1, "pw"),
+            reference_hash(Algorithm::Argon2d, 4 * 1024, 1, 2, "pw"),
+            // More memory than the reused block: allocated for the call.
+            reference_hash(Algorithm::Argon2id, 24 * 1024, 1, 4, "pw"),
+            reference_hash(Algorithm::Argon2i, 64, 2, 1, "pw"),
+        ];
+        for hash in hashes {
+            assert!(check_importable_hash(&hash).is_ok(), "{hash}");
+            assert!(hasher.verify("pw".into(), hash.clone()).await.unwrap(), "{hash}");
+            assert!(!hasher.verify("pW".into(), hash.clone()).await.unwrap(), "{hash}");
+        }
+        // Still right for the default parameters after the larger and smaller ones.
+        let hash = hasher.hash("pw".into()).await.unwrap();
+        assert!(hasher.verify("pw".into(), hash).await.unwrap());
     }
 
     #[tokio::test]
     async fn imported_bcrypt_hashes_verify() {
         let hash = bcrypt::hash("secret", 4).unwrap();
         assert!(check_importable_hash(&hash).is_ok());
-        assert!(PasswordHasher::new(1).verify("secret".into(), hash).await.unwrap());
+        let hasher = PasswordHasher::new(1);
+        assert!(hasher.verify("secret".into(), hash.clone()).await.unwrap());
+        assert!(!hasher.verify("Secret".into(), hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn absurd_costs_are_refused_without_hashing() {
+        let output = "aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNoaGFzaGhhc2g";
+        let absurd = [
+            // 4 GiB.
+            format!("$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ${output}"),
+            // Just over 256 MiB.
+            format!("$argon2i$v=19$m=262152,t=1,p=1$c2FsdHNhbHQ${output}"),
+            // libsodium's "sensitive" level: 1 GiB.
+            format!("$argon2d$v=19$m=1048576,t=4,p=1$c2FsdHNhbHQ${output}"),
+            // Little memory, absurd time.
+            format!("$argon2id$v=19$m=19456,t=4000000000,p=1$c2FsdHNhbHQ${output}"),
+            // bcrypt at cost 31 (2^31 rounds).
+            bcrypt::hash("pw", 4).unwrap().replacen("$04$", "$31$", 1),
+        ];
+        let hasher = PasswordHasher::new(1);
+        for hash in absurd {
+            // Refused for its cost, not as malformed.
+            let refusal = check_importable_hash(&hash).unwrap_err();
+            assert!(refusal.ends_with("allowed"), "{hash}: {refusal}");
+            let started = Instant::now();
+            assert!(!hasher.verify("pw".into(), hash.clone()).await.unwrap(), "{hash}");
+            assert!(
+                started.elapsed() < Duration::from_secs(1),
+                "{hash} took {:?}",
+                started.elapsed()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_hashes_never_verify() {
+        let hasher = PasswordHasher::new(1);
+        for hash in [
+            "",
+            "$2b$",
+            "$argon2id$",
+            "$argon2id$v=19$m=19456,t=2,p=1",
+            "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ",
+            "$argon2id$v=7$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=1,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2id$v=19$m=19456,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+            "$argon2x$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        ] {
+            assert!(!hasher.verify("pw".into(), hash.into()).await.unwrap(), "{hash}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn many_concurrent_verifications_all_complete() {
+        let hasher = PasswordHasher::new(2);
+        let small = reference_hash(Algorithm::Argon2id, 256, 1, 1, "pw");
+        let default = hasher.hash("pw".into()).await.unwrap();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let hasher = hasher.clone();
+                let (password, hash) = match i % 4 {
+                    0 => ("pw", default.clone()),
+                    1 => ("nope", default.clone()),
+                    2 => ("pw", small.clone()),
+                    _ => ("nope", small.clone()),
+                };
+                tokio::spawn(async move { hasher.verify(password.into(), hash).await })
+            })
+            .collect();
+        for (i, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap().unwrap(), i % 2 == 0, "task {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn abandoned_calls_do_not_wedge_the_pool() {
+        let hasher = PasswordHasher::new(1);
+        let hash = reference_hash(Algorithm::Argon2id, 256, 1, 1, "pw");
+        for _ in 0..8 {
+            // Queued, then its caller gives up at once.
+            let _ = tokio::time::timeout(Duration::ZERO, hasher.verify("pw".into(), hash.clone())).await;
+        }
+        assert!(hasher.verify("pw".into(), hash).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn dropping_the_hasher_ends_its_threads() {
+        let (hasher, threads) = PasswordHasher::start(2);
+        assert_eq!(threads.len(), 2);
+        let clone = hasher.clone();
+        assert!(clone.verify("pw".into(), "$2b$".into()).await.is_ok());
+        drop(hasher);
+        drop(clone);
+        let (ended, joined) = mpsc::channel();
+        std::thread::spawn(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+            let _ = ended.send(());
+        });
+        assert!(joined.recv_timeout(Duration::from_secs(10)).is_ok());
     }
 
     #[test]

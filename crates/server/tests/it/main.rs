@@ -17,5 +17,6 @@ mod kratos_public;
 mod lanyard_enrolment;
 mod openapi;
 mod operations;
+mod slow_clients;
 mod two_nodes;
 mod zitadel;
