@@ -6,6 +6,7 @@
 
 mod identities;
 mod keys;
+mod session_writer;
 mod sessions;
 
 use std::path::PathBuf;
@@ -50,6 +51,8 @@ impl SqliteOptions {
 pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
+    /// Group commit for new sessions (see [`session_writer`]); shares `writer`.
+    session_writer: session_writer::SessionWriter,
 }
 
 impl SqliteStore {
@@ -82,7 +85,12 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(connect.read_only(true).pragma("cache_size", READER_CACHE_KIB))
             .await?;
-        Ok(SqliteStore { reader, writer })
+        let session_writer = session_writer::SessionWriter::spawn(writer.clone());
+        Ok(SqliteStore {
+            reader,
+            writer,
+            session_writer,
+        })
     }
 
     /// Opens and applies pending migrations.

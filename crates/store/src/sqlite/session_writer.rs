@@ -1,0 +1,581 @@
+//! Group commit for session creation.
+//!
+//! Every SQLite statement is a round trip to sqlx's connection thread and every commit a WAL
+//! write, so one create per transaction tops out at about 1,500 per second. Instead,
+//! [`SqliteStore::insert_session`](crate::Store::insert_session) queues the new session to one
+//! writer task, which takes everything queued at that moment (at most [`MAX_BATCH`], no waiting
+//! for more: a lone create goes out at once) and writes it in one transaction: one counter
+//! update that reserves the batch's sequence numbers, multi-row inserts for the sessions and for
+//! their devices, one commit. Each caller is answered after the commit, so an acknowledged
+//! create is durable exactly as before.
+//!
+//! When the batch fails (a duplicate id or digest, an identity deleted meanwhile), it is rolled
+//! back and its sessions are written again one transaction each on the same connection, so
+//! each caller gets its own result and one bad session never fails the others.
+//!
+//! The task takes the single writer connection per batch and gives it back after, so updates,
+//! revocations and identity writes, which use the writer pool directly, interleave with batches.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use lanyard_domain::{Session, TokenDigest};
+use sqlx::{Connection, SqliteConnection, SqlitePool};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::{StoreError, StoreResult};
+
+/// The most sessions written in one transaction.
+const MAX_BATCH: usize = 256;
+/// Sessions that may wait for the writer task before callers wait to queue.
+const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
+/// Rows per `INSERT` statement, largest first: a batch is split into these sizes, so the
+/// connection's statement cache holds a handful of statements instead of one per batch size.
+/// 64 rows of 14 parameters stay below SQLite's smallest bound-parameter limit (999).
+const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
+
+const SESSION_COLUMNS: usize = 14;
+const DEVICE_COLUMNS: usize = 8;
+
+/// A session to insert, with everything bound already encoded (by the caller, off the writer).
+struct NewSession {
+    id: Uuid,
+    digest: [u8; 32],
+    identity_id: Option<Uuid>,
+    created_us: i64,
+    changed_us: i64,
+    authenticated_us: i64,
+    expires_us: Option<i64>,
+    revoked_us: Option<i64>,
+    user_checked_us: Option<i64>,
+    factors: String,
+    metadata: String,
+    creator: Option<String>,
+    fingerprint_id: Option<String>,
+    devices: Vec<NewDevice>,
+}
+
+struct NewDevice {
+    id: Uuid,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+    location: Option<String>,
+    fingerprint_id: Option<String>,
+    headers: String,
+    created_us: i64,
+}
+
+impl NewSession {
+    fn encode(session: &Session, digest: &TokenDigest) -> StoreResult<Self> {
+        let devices = session
+            .devices
+            .iter()
+            .map(|device| {
+                Ok(NewDevice {
+                    id: device.id,
+                    ip_address: device.ip_address.clone(),
+                    user_agent: device.user_agent.clone(),
+                    location: device.location.clone(),
+                    fingerprint_id: device.fingerprint_id.clone(),
+                    headers: serde_json::to_string(&device.headers)?,
+                    created_us: device.created_at.0,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(NewSession {
+            id: session.id,
+            digest: digest.0,
+            identity_id: session.identity_id,
+            created_us: session.created_at.0,
+            changed_us: session.changed_at.0,
+            authenticated_us: session.authenticated_at.0,
+            expires_us: session.expires_at.map(|m| m.0),
+            revoked_us: session.revoked_at.map(|m| m.0),
+            user_checked_us: session.user_checked_at.map(|m| m.0),
+            factors: serde_json::to_string(&session.factors)?,
+            metadata: serde_json::to_string(&session.metadata)?,
+            creator: session.creator.clone(),
+            fingerprint_id: session.devices.iter().find_map(|d| d.fingerprint_id.clone()),
+            devices,
+        })
+    }
+}
+
+struct Pending {
+    session: NewSession,
+    reply: oneshot::Sender<StoreResult<i64>>,
+}
+
+/// What the writer task has done, for tests and diagnostics.
+#[derive(Debug, Default)]
+pub(crate) struct WriterStats {
+    /// Transactions that committed a whole batch (fallback transactions not counted).
+    pub(crate) batches: AtomicU64,
+    /// Sessions committed, by batches and by fallbacks.
+    pub(crate) sessions: AtomicU64,
+    /// Batches that failed and were written again one session at a time.
+    pub(crate) fallbacks: AtomicU64,
+}
+
+/// The handle to the writer task; cloned with the store. The task ends when the last handle
+/// is dropped.
+#[derive(Clone)]
+pub(super) struct SessionWriter {
+    queue: mpsc::Sender<Pending>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    stats: Arc<WriterStats>,
+}
+
+impl SessionWriter {
+    /// Starts the writer task on the current Tokio runtime.
+    pub(super) fn spawn(writer: SqlitePool) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let stats = Arc::new(WriterStats::default());
+        tokio::spawn(run(writer, receiver, stats.clone()));
+        SessionWriter { queue, stats }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn stats(&self) -> &WriterStats {
+        &self.stats
+    }
+
+    /// Queues the session and waits for its transaction. Dropping the future before the
+    /// answer is harmless: a session whose caller is gone when the writer takes it from the
+    /// queue is skipped; one taken before is written with its batch, unacknowledged.
+    pub(super) async fn insert(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
+        let session = NewSession::encode(session, digest)?;
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Pending { session, reply })
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
+    }
+}
+
+async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<Pending>, stats: Arc<WriterStats>) {
+    let statements = Statements::new();
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        // A caller that went away before its session was written gets nothing written.
+        batch.retain(|pending: &Pending| !pending.reply.is_closed());
+        if batch.is_empty() {
+            continue;
+        }
+        write(&writer, &statements, &stats, &mut batch).await;
+        batch.clear();
+    }
+}
+
+/// Writes one batch and answers every caller in it.
+async fn write(writer: &SqlitePool, statements: &Statements, stats: &WriterStats, batch: &mut Vec<Pending>) {
+    let mut connection = match writer.acquire().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            for pending in batch.drain(..) {
+                let _ = pending.reply.send(Err(StoreError::Database(same_error(&error))));
+            }
+            return;
+        }
+    };
+    let result = {
+        let sessions: Vec<&NewSession> = batch.iter().map(|pending| &pending.session).collect();
+        commit_group(&mut connection, statements, &sessions).await
+    };
+    match result {
+        Ok(first) => {
+            stats.batches.fetch_add(1, Ordering::Relaxed);
+            stats.sessions.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for (sequence, pending) in (first..).zip(batch.drain(..)) {
+                let _ = pending.reply.send(Ok(sequence));
+            }
+        }
+        Err(error) if batch.len() == 1 => {
+            if let Some(pending) = batch.pop() {
+                let _ = pending.reply.send(Err(error));
+            }
+        }
+        Err(error) => {
+            tracing::debug!(%error, sessions = batch.len(), "session batch failed; writing its sessions one by one");
+            stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            for pending in batch.drain(..) {
+                if pending.reply.is_closed() {
+                    continue;
+                }
+                let result = commit_group(&mut connection, statements, &[&pending.session]).await;
+                if result.is_ok() {
+                    stats.sessions.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = pending.reply.send(result);
+            }
+        }
+    }
+}
+
+/// One transaction for `sessions`: reserves their sequence numbers (consecutive, in order) and
+/// inserts them with their devices. Returns the first sequence number.
+async fn commit_group(
+    connection: &mut SqliteConnection,
+    statements: &Statements,
+    sessions: &[&NewSession],
+) -> StoreResult<i64> {
+    let mut tx = connection.begin().await?;
+    match insert_group(&mut tx, statements, sessions).await {
+        Ok(first) => {
+            tx.commit().await?;
+            Ok(first)
+        }
+        Err(error) => {
+            // The insert's error is the one to report; a failed rollback is also undone by
+            // sqlx before the connection's next use.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
+async fn insert_group(
+    tx: &mut SqliteConnection,
+    statements: &Statements,
+    sessions: &[&NewSession],
+) -> StoreResult<i64> {
+    let count = i64::try_from(sessions.len()).map_err(|_| StoreError::Corrupt("batch too large".into()))?;
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE lanyard_counters SET value = value + ?1 WHERE name = 'session_sequence' RETURNING value",
+    )
+    .bind(count)
+    .fetch_one(&mut *tx)
+    .await?;
+    let first = last - count + 1;
+
+    let mut rest = sessions;
+    let mut sequence = first;
+    while !rest.is_empty() {
+        let (rows, sql) = statements.sessions_for(rest.len());
+        let (chunk, tail) = rest.split_at(rows);
+        let mut query = sqlx::query(sql);
+        for session in chunk {
+            query = query
+                .bind(session.id)
+                .bind(&session.digest[..])
+                .bind(session.identity_id)
+                .bind(session.created_us)
+                .bind(session.changed_us)
+                .bind(session.authenticated_us)
+                .bind(session.expires_us)
+                .bind(session.revoked_us)
+                .bind(session.user_checked_us)
+                .bind(session.factors.as_str())
+                .bind(session.metadata.as_str())
+                .bind(session.creator.as_deref())
+                .bind(session.fingerprint_id.as_deref())
+                .bind(sequence);
+            sequence += 1;
+        }
+        query.execute(&mut *tx).await?;
+        rest = tail;
+    }
+
+    let devices: Vec<(Uuid, &NewDevice)> = sessions
+        .iter()
+        .flat_map(|session| session.devices.iter().map(|device| (session.id, device)))
+        .collect();
+    let mut rest = &devices[..];
+    while !rest.is_empty() {
+        let (rows, sql) = statements.devices_for(rest.len());
+        let (chunk, tail) = rest.split_at(rows);
+        let mut query = sqlx::query(sql);
+        for (session_id, device) in chunk {
+            query = query
+                .bind(device.id)
+                .bind(*session_id)
+                .bind(device.ip_address.as_deref())
+                .bind(device.user_agent.as_deref())
+                .bind(device.location.as_deref())
+                .bind(device.fingerprint_id.as_deref())
+                .bind(device.headers.as_str())
+                .bind(device.created_us);
+        }
+        query.execute(&mut *tx).await?;
+        rest = tail;
+    }
+    Ok(first)
+}
+
+/// The multi-row `INSERT`s, one per size in [`CHUNK_ROWS`].
+struct Statements {
+    sessions: [String; CHUNK_ROWS.len()],
+    devices: [String; CHUNK_ROWS.len()],
+}
+
+impl Statements {
+    fn new() -> Self {
+        let build = |head: &str, columns: usize| {
+            CHUNK_ROWS.map(|rows| {
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let params: Vec<String> =
+                            (1..=columns).map(|col| format!("?{}", row * columns + col)).collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                format!("{head} VALUES {}", values.join(", "))
+            })
+        };
+        Statements {
+            sessions: build(
+                "INSERT INTO sessions (id, token_digest, identity_id, created_us, changed_us, authenticated_us, \
+                 expires_us, revoked_us, user_checked_us, factors, metadata, creator, fingerprint_id, sequence)",
+                SESSION_COLUMNS,
+            ),
+            devices: build(
+                "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, fingerprint_id, \
+                 headers, created_us)",
+                DEVICE_COLUMNS,
+            ),
+        }
+    }
+
+    /// The statement for the most rows, at most `remaining` (> 0), and its row count.
+    fn sessions_for(&self, remaining: usize) -> (usize, &str) {
+        let at = largest_chunk(remaining);
+        (CHUNK_ROWS[at], &self.sessions[at])
+    }
+
+    fn devices_for(&self, remaining: usize) -> (usize, &str) {
+        let at = largest_chunk(remaining);
+        (CHUNK_ROWS[at], &self.devices[at])
+    }
+}
+
+/// The index in [`CHUNK_ROWS`] of the largest size not above `remaining`; the last (one row)
+/// when `remaining` is 0.
+fn largest_chunk(remaining: usize) -> usize {
+    CHUNK_ROWS
+        .iter()
+        .position(|&rows| rows <= remaining)
+        .unwrap_or(CHUNK_ROWS.len() - 1)
+}
+
+/// A copy of a pool error for each caller of a batch that could not get the connection.
+fn same_error(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashSet};
+    use std::time::Duration;
+
+    use lanyard_domain::{Device, Micros};
+
+    use super::*;
+    use crate::sqlite::{SqliteOptions, SqliteStore};
+    use crate::{ConflictOn, Store};
+
+    async fn store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("db.sqlite")))
+            .await
+            .expect("open and migrate");
+        (store, dir)
+    }
+
+    fn new_session(n: i64, devices: i64) -> Session {
+        let at = Micros(1_700_000_000_000_000 + n);
+        Session {
+            id: Uuid::now_v7(),
+            identity_id: None,
+            created_at: at,
+            changed_at: at,
+            authenticated_at: at,
+            expires_at: None,
+            revoked_at: None,
+            user_checked_at: None,
+            factors: Vec::new(),
+            devices: (0..devices)
+                .map(|d| Device {
+                    id: Uuid::now_v7(),
+                    ip_address: Some(format!("192.0.2.{d}")),
+                    user_agent: None,
+                    location: None,
+                    fingerprint_id: Some(format!("fp{n}")),
+                    headers: BTreeMap::new(),
+                    created_at: Micros(at.0 + d),
+                })
+                .collect(),
+            metadata: BTreeMap::new(),
+            creator: Some("test".into()),
+            sequence: 0,
+        }
+    }
+
+    fn digest(session: &Session) -> TokenDigest {
+        TokenDigest::of(&session.id.to_string())
+    }
+
+    /// Starts `sessions` inserts while the test holds the writer connection, lets them all
+    /// queue, then lets the writer go; returns each session with its insert's result.
+    async fn insert_while_writer_busy(
+        store: &SqliteStore,
+        sessions: Vec<(Session, TokenDigest)>,
+    ) -> Vec<(Session, StoreResult<i64>)> {
+        let held = store.writer.acquire().await.expect("writer connection");
+        let tasks: Vec<_> = sessions
+            .into_iter()
+            .map(|(session, digest)| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let result = store.insert_session(&session, &digest).await;
+                    (session, result)
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(held);
+        let mut results = Vec::new();
+        for task in tasks {
+            results.push(task.await.expect("insert task"));
+        }
+        results
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn queued_creates_are_committed_in_a_few_transactions() {
+        let (store, _dir) = store().await;
+        let sessions = (0..300).map(|n| new_session(n, n % 3)).map(|s| {
+            let d = digest(&s);
+            (s, d)
+        });
+        let results = insert_while_writer_busy(&store, sessions.collect()).await;
+
+        let stats = store.session_writer.stats();
+        assert_eq!(stats.sessions.load(Ordering::Relaxed), 300);
+        // The first batch took what was queued when the writer was free, then blocked on the
+        // connection while the rest queued: at most two more batches of up to 256.
+        let batches = stats.batches.load(Ordering::Relaxed);
+        assert!(batches <= 4, "300 queued creates took {batches} transactions");
+        assert_eq!(stats.fallbacks.load(Ordering::Relaxed), 0);
+
+        let mut sequences = HashSet::new();
+        for (mut session, result) in results {
+            session.sequence = result.expect("insert");
+            assert!(
+                sequences.insert(session.sequence),
+                "sequence {} given twice",
+                session.sequence
+            );
+            let row = store.session(session.id).await.expect("read").expect("stored");
+            assert_eq!(row.session, session);
+        }
+        assert_eq!(sequences.iter().min(), Some(&1));
+        assert_eq!(sequences.iter().max(), Some(&300));
+        assert_eq!(store.current_sequence().await.expect("counter"), 300);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bad_create_in_a_batch_fails_alone() {
+        let (store, _dir) = store().await;
+        let existing = new_session(-1, 1);
+        let first = store
+            .insert_session(&existing, &digest(&existing))
+            .await
+            .expect("insert");
+        assert_eq!(first, 1);
+
+        let mut sessions: Vec<(Session, TokenDigest)> = Vec::new();
+        for n in 0..50 {
+            let mut session = new_session(n, 1);
+            let mut token = digest(&session);
+            match n {
+                // An identity that does not exist (e.g. deleted meanwhile): foreign key.
+                10 => session.identity_id = Some(Uuid::now_v7()),
+                20 => token = digest(&existing),
+                30 => session.id = existing.id,
+                // The same device id twice in the batch.
+                40 => session.devices[0].id = sessions[0].0.devices[0].id,
+                _ => {}
+            }
+            sessions.push((session, token));
+        }
+        let results = insert_while_writer_busy(&store, sessions).await;
+
+        let mut sequences = Vec::new();
+        for (n, (mut session, result)) in results.into_iter().enumerate() {
+            match (n, result) {
+                (10, Err(StoreError::Database(_))) | (40, Err(StoreError::Conflict(ConflictOn::Id))) => {
+                    // Nothing of it stays, not even the session row before its device.
+                    assert_eq!(store.session(session.id).await.expect("read"), None)
+                }
+                (20, Err(StoreError::Conflict(ConflictOn::TokenDigest))) => {
+                    assert_eq!(store.session(session.id).await.expect("read"), None)
+                }
+                (30, Err(StoreError::Conflict(ConflictOn::Id))) => {}
+                (10 | 20 | 30 | 40, other) => panic!("insert {n} should have failed, got {other:?}"),
+                (_, result) => {
+                    session.sequence = result.expect("insert");
+                    sequences.push(session.sequence);
+                    let row = store.session(session.id).await.expect("read").expect("stored");
+                    assert_eq!(row.session, session);
+                }
+            }
+        }
+        sequences.sort();
+        assert_eq!(sequences, (2..=47).collect::<Vec<_>>());
+        assert_eq!(store.current_sequence().await.expect("counter"), 47);
+        let stats = store.session_writer.stats();
+        assert_eq!(stats.sessions.load(Ordering::Relaxed), 47);
+        assert!(
+            stats.fallbacks.load(Ordering::Relaxed) >= 1,
+            "the failures were not in a batch"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn callers_that_go_away_disturb_nobody() {
+        let (store, _dir) = store().await;
+        let held = store.writer.acquire().await.expect("writer connection");
+        let mut kept = Vec::new();
+        let mut abandoned = Vec::new();
+        for n in 0..40 {
+            let session = new_session(n, 1);
+            let store = store.clone();
+            let task = tokio::spawn(async move {
+                let result = store.insert_session(&session, &digest(&session)).await;
+                (session, result)
+            });
+            if n % 2 == 0 {
+                kept.push(task);
+            } else {
+                abandoned.push(task);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        for task in &abandoned {
+            task.abort();
+        }
+        drop(held);
+        for task in kept {
+            let (session, result) = task.await.expect("insert task");
+            result.expect("insert");
+            assert!(store.session(session.id).await.expect("read").is_some());
+        }
+        for task in abandoned {
+            assert!(task.await.is_err_and(|e| e.is_cancelled()));
+        }
+        // The writer carries on.
+        let later = new_session(100, 0);
+        let sequence = store.insert_session(&later, &digest(&later)).await.expect("insert");
+        assert_eq!(sequence, store.current_sequence().await.expect("counter"));
+    }
+}
