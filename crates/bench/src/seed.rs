@@ -113,12 +113,66 @@ pub async fn ensure(target: &Target, spec: SeedSpec, force: bool) -> anyhow::Res
                     spec.sessions,
                     spec.identities
                 );
+                remove_sessions_of_earlier_runs(target, spec).await?;
                 return Ok(seeded);
             }
             eprintln!("lanyard-bench: the database holds a different or stale seed; seeding again");
         }
     }
     seed(target, spec).await
+}
+
+/// Deletes the sessions that earlier runs' create and password steps added (seeded session *n*
+/// has sequence *n* + 1, so they are the ones above the seed's count): left in place, every run
+/// would measure a bigger database than the one it reports.
+async fn remove_sessions_of_earlier_runs(target: &Target, spec: SeedSpec) -> anyhow::Result<()> {
+    const BATCH: i64 = 20_000;
+    let seeded = i64::try_from(spec.sessions)?;
+    let removed = match target {
+        Target::Sqlite(path) => {
+            let mut conn = sqlite_seed_connection(path).await?;
+            let extra: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE sequence > ?1")
+                .bind(seeded)
+                .fetch_one(&mut conn)
+                .await?;
+            let mut removed = 0;
+            while removed < extra {
+                // Newest rows last: scanning from the end finds them without reading the seed.
+                let ids = "SELECT id FROM sessions WHERE sequence > ?1 ORDER BY rowid DESC LIMIT ?2";
+                sqlx::query(&format!("DELETE FROM session_devices WHERE session_id IN ({ids})"))
+                    .bind(seeded)
+                    .bind(BATCH)
+                    .execute(&mut conn)
+                    .await?;
+                let done = sqlx::query(&format!("DELETE FROM sessions WHERE id IN ({ids})"))
+                    .bind(seeded)
+                    .bind(BATCH)
+                    .execute(&mut conn)
+                    .await?
+                    .rows_affected();
+                if done == 0 {
+                    break;
+                }
+                removed += i64::try_from(done)?;
+                eprint!("\r  removing sessions of earlier runs: {removed} / {extra}");
+            }
+            removed
+        }
+        Target::Postgres(url) => {
+            let mut conn = sqlx::PgConnection::connect(url).await?;
+            i64::try_from(
+                sqlx::query("DELETE FROM sessions WHERE sequence > $1")
+                    .bind(seeded)
+                    .execute(&mut conn)
+                    .await?
+                    .rows_affected(),
+            )?
+        }
+    };
+    if removed > 0 {
+        eprintln!("\nlanyard-bench: removed {removed} sessions that earlier runs created");
+    }
+    Ok(())
 }
 
 async fn read_marker(target: &Target) -> anyhow::Result<Option<Seeded>> {

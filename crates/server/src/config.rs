@@ -81,7 +81,7 @@ pub struct DatabaseConfig {
     /// `sqlite:relative.db`, or `postgres://user:password@host:5432/database?sslmode=require`.
     pub url: DatabaseUrl,
     pub sqlite_synchronous: SqliteSynchronous,
-    /// SQLite: connections for reads (writes always use one).
+    /// SQLite: connections for reads (writes always use one). Each keeps a 4 MB page cache.
     pub read_connections: u32,
     /// PostgreSQL: the most connections this node opens.
     pub max_connections: u32,
@@ -100,7 +100,7 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: DatabaseUrl::Sqlite(PathBuf::from("lanyard.db")),
             sqlite_synchronous: SqliteSynchronous::Normal,
-            read_connections: 8,
+            read_connections: 4,
             max_connections: 16,
             min_connections: 0,
             acquire_timeout: HumanDuration(Duration::from_secs(5)),
@@ -1077,7 +1077,7 @@ mod tests {
         assert!(config.secrets.is_empty());
         assert_eq!(config.database.url, DatabaseUrl::Sqlite(PathBuf::from("lanyard.db")));
         assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Normal);
-        assert_eq!(config.database.read_connections, 8);
+        assert_eq!(config.database.read_connections, 4);
         assert_eq!(config.serve.public.listen.to_string(), "0.0.0.0:4433");
         assert_eq!(config.serve.public.base_url.as_str(), "http://127.0.0.1:4433/");
         assert_eq!(config.serve.admin.listen.to_string(), "127.0.0.1:4434");

@@ -41,7 +41,7 @@ impl SqliteOptions {
         SqliteOptions {
             path: path.into(),
             synchronous_full: false,
-            read_connections: 8,
+            read_connections: 4,
             busy_timeout: Duration::from_secs(5),
         }
     }

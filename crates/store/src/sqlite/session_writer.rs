@@ -502,8 +502,9 @@ mod tests {
                 10 => session.identity_id = Some(Uuid::now_v7()),
                 20 => token = digest(&existing),
                 30 => session.id = existing.id,
-                // The same device id twice in the batch.
-                40 => session.devices[0].id = sessions[0].0.devices[0].id,
+                // A device id already stored. (Not one of this batch: the tasks queue in no
+                // fixed order, so which of two duplicates failed would vary.)
+                40 => session.devices[0].id = existing.devices[0].id,
                 _ => {}
             }
             sessions.push((session, token));
