@@ -83,6 +83,34 @@ where
     })
 }
 
+/// One element of [`crate::sql::devices_json_column`].
+#[derive(serde::Deserialize)]
+struct DeviceJson {
+    id: Uuid,
+    ip_address: Option<String>,
+    user_agent: Option<String>,
+    location: Option<String>,
+    fingerprint_id: Option<String>,
+    headers: BTreeMap<String, Vec<String>>,
+    created_us: i64,
+}
+
+pub(crate) fn decode_devices_json(text: &str) -> Result<Vec<Device>, StoreError> {
+    let devices: Vec<DeviceJson> = json(text, "devices_json")?;
+    Ok(devices
+        .into_iter()
+        .map(|d| Device {
+            id: d.id,
+            ip_address: d.ip_address,
+            user_agent: d.user_agent,
+            location: d.location,
+            fingerprint_id: d.fingerprint_id,
+            headers: d.headers,
+            created_at: Micros(d.created_us),
+        })
+        .collect())
+}
+
 pub(crate) fn decode_device<'r, R>(row: &'r R) -> Result<(Uuid, Device), StoreError>
 where
     R: Row,

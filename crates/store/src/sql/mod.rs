@@ -16,3 +16,24 @@ pub const JOINED_IDENTITY_COLUMNS: &str = "i.id AS i_id, i.schema_id AS i_schema
      i.metadata_admin AS i_metadata_admin, i.organization_id AS i_organization_id, \
      i.external_id AS i_external_id, i.identifiers AS i_identifiers, i.credentials AS i_credentials, \
      i.created_us AS i_created_us, i.updated_us AS i_updated_us";
+
+/// A session's devices, oldest first, as one JSON array in the column `devices_json`, read
+/// with `rows::decode_devices_json`. It lets a lookup by digest read the session, its identity
+/// and its devices in one statement: whoami's cold path, where every further statement is a
+/// thread hand-off (SQLite) or a round trip (PostgreSQL).
+pub fn devices_json_column(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "(SELECT json_group_array(json_object('id', hex(d.id), 'ip_address', d.ip_address, \
+             'user_agent', d.user_agent, 'location', d.location, 'fingerprint_id', d.fingerprint_id, \
+             'headers', json(d.headers), 'created_us', d.created_us) ORDER BY d.created_us, d.id) \
+             FROM session_devices d WHERE d.session_id = s.id) AS devices_json"
+        }
+        Dialect::Postgres => {
+            "(SELECT coalesce(json_agg(json_build_object('id', d.id, 'ip_address', d.ip_address, \
+             'user_agent', d.user_agent, 'location', d.location, 'fingerprint_id', d.fingerprint_id, \
+             'headers', d.headers::json, 'created_us', d.created_us) ORDER BY d.created_us, d.id), '[]')::text \
+             FROM session_devices d WHERE d.session_id = s.id) AS devices_json"
+        }
+    }
+}

@@ -1,11 +1,11 @@
 use std::collections::HashMap;
 
 use lanyard_domain::{Device, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::{bind_all, SqliteStore};
-use crate::rows::{decode_device, decode_joined_identity, decode_session};
+use crate::rows::{decode_device, decode_devices_json, decode_joined_identity, decode_session};
 use crate::sql::{self, Dialect, JOINED_IDENTITY_COLUMNS, SESSION_COLUMNS};
 use crate::{RevokeTarget, SessionRow, StoreResult};
 
@@ -43,8 +43,9 @@ impl SqliteStore {
         digest: &TokenDigest,
     ) -> StoreResult<Option<(SessionRow, Option<Identity>)>> {
         let sql = format!(
-            "SELECT {SESSION_COLUMNS}, {JOINED_IDENTITY_COLUMNS} FROM sessions s \
-             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = ?1"
+            "SELECT {SESSION_COLUMNS}, {JOINED_IDENTITY_COLUMNS}, {} FROM sessions s \
+             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = ?1",
+            sql::devices_json_column(Dialect::Sqlite)
         );
         let Some(row) = sqlx::query(&sql)
             .bind(&digest.0[..])
@@ -53,9 +54,10 @@ impl SqliteStore {
         else {
             return Ok(None);
         };
-        let identity = decode_joined_identity(&row)?;
-        let session = self.with_devices(vec![decode_session(&row)?]).await?.pop();
-        Ok(session.map(|session| (session, identity)))
+        let mut session = decode_session(&row)?;
+        let devices: String = row.try_get("devices_json")?;
+        session.session.devices = decode_devices_json(&devices)?;
+        Ok(Some((session, decode_joined_identity(&row)?)))
     }
 
     pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
