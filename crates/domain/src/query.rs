@@ -82,4 +82,7 @@ pub struct SessionQuery {
     pub filter: SessionFilter,
     pub sort: SessionSort,
     pub page: SessionPage,
+    /// Whether the rows come with their devices. Without, a page skips a second read and
+    /// decoding a device per row (Kratos lists show devices only with `expand=devices`).
+    pub with_devices: bool,
 }

@@ -543,6 +543,7 @@ impl Lanyard {
         let now = self.now();
         let total = self.store.count_sessions(&filter, now).await?;
         let query = SessionQuery {
+            with_devices: true,
             filter,
             sort: if search.ascending {
                 SessionSort::CreatedAsc

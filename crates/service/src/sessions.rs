@@ -69,6 +69,7 @@ pub struct ListSessions {
     pub page_token: Option<String>,
     pub page_size: u32,
     pub expand_identity: bool,
+    pub expand_devices: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +272,7 @@ impl Lanyard {
         let size = request.page_size.clamp(1, 1000);
         let now = self.now();
         let query = SessionQuery {
+            with_devices: request.expand_devices,
             filter: SessionFilter {
                 scope: ListScope::WithIdentity,
                 active: request.active,
@@ -328,6 +330,7 @@ impl Lanyard {
         let now = self.now();
         let total = self.store.count_sessions(&filter, now).await?;
         let query = SessionQuery {
+            with_devices: true,
             filter,
             sort: SessionSort::CreatedDesc,
             page: SessionPage::Offset {

@@ -159,6 +159,7 @@ fn built(query: BuiltQuery) -> (String, Vec<Value>) {
 
 fn keyset(filter: SessionFilter, after: Option<Cursor>) -> SessionQuery {
     SessionQuery {
+        with_devices: true,
         filter,
         sort: SessionSort::CreatedDesc,
         page: SessionPage::Keyset { after, size: 250 },
@@ -167,6 +168,7 @@ fn keyset(filter: SessionFilter, after: Option<Cursor>) -> SessionQuery {
 
 fn offset(filter: SessionFilter, sort: SessionSort, limit: u32) -> SessionQuery {
     SessionQuery {
+        with_devices: true,
         filter,
         sort,
         page: SessionPage::Offset { offset: 0, limit },

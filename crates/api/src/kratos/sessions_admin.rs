@@ -38,6 +38,7 @@ pub async fn list(
         page_token: query.first("page_token").map(str::to_owned),
         page_size,
         expand_identity: expand.identity,
+        expand_devices: expand.devices,
     };
     let list = state
         .service

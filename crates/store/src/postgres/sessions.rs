@@ -118,6 +118,9 @@ impl PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         let sessions = rows.iter().map(decode_session).collect::<StoreResult<Vec<_>>>()?;
+        if !query.with_devices {
+            return Ok(sessions);
+        }
         self.with_devices(sessions).await
     }
 

@@ -223,6 +223,7 @@ mod tests {
     #[test]
     fn placeholders_follow_the_dialect() {
         let mut query = SessionQuery {
+            with_devices: true,
             filter: SessionFilter {
                 identity_id: Some(Uuid::nil()),
                 ..Default::default()

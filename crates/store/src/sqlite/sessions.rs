@@ -76,6 +76,9 @@ impl SqliteStore {
             .fetch_all(&self.reader)
             .await?;
         let sessions = rows.iter().map(decode_session).collect::<StoreResult<Vec<_>>>()?;
+        if !query.with_devices {
+            return Ok(sessions);
+        }
         self.with_devices(sessions).await
     }
 

@@ -144,6 +144,7 @@ pub async fn list_all(store: &dyn Store, filter: &SessionFilter, sort: SessionSo
     let rows = store
         .list_sessions(
             &SessionQuery {
+                with_devices: true,
                 filter: filter.clone(),
                 sort,
                 page: SessionPage::Keyset {
@@ -193,6 +194,7 @@ pub async fn keyset_page(
     let mut rows = store
         .list_sessions(
             &SessionQuery {
+                with_devices: true,
                 filter: filter.clone(),
                 sort,
                 page: SessionPage::Keyset { after, size },
@@ -250,6 +252,7 @@ pub async fn walk_offset(
         let rows = store
             .list_sessions(
                 &SessionQuery {
+                    with_devices: true,
                     filter: filter.clone(),
                     sort,
                     page: SessionPage::Offset {

@@ -93,6 +93,7 @@ macro_rules! conformance_tests {
                 delete_sessions_of_identity_removes_only_theirs,
                 many_concurrent_inserts_land_with_their_devices,
                 failing_concurrent_inserts_fail_only_themselves,
+                lists_read_devices_only_when_asked,
             ],
             filters: [
                 scope_with_identity_hides_sessions_without_identity,

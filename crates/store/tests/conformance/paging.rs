@@ -283,6 +283,7 @@ pub async fn offset_paging_returns_the_same_order(store: Arc<dyn Store>) {
             let rows = store
                 .list_sessions(
                     &SessionQuery {
+                        with_devices: true,
                         filter: filter.clone(),
                         sort,
                         page: SessionPage::Offset { offset, limit },

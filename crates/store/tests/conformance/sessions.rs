@@ -662,3 +662,27 @@ pub async fn failing_concurrent_inserts_fail_only_themselves(store: Arc<dyn Stor
     assert_eq!(sequences, ((before + 1)..=(before + 37)).collect::<Vec<_>>());
     assert_eq!(get(&*store, existing.id).await.unwrap().session, existing);
 }
+
+pub async fn lists_read_devices_only_when_asked(store: Arc<dyn Store>) {
+    let store = &*store;
+    let owner = insert_identity(store, identity(&["lister@example.com"])).await;
+    let mut s = session(Some(owner.id), at(-MINUTE));
+    s.devices = vec![device(at(-MINUTE), Some("fp"))];
+    let stored = insert(store, s).await;
+    let list = |with_devices| async move {
+        let query = lanyard_domain::SessionQuery {
+            with_devices,
+            filter: lanyard_domain::SessionFilter::default(),
+            sort: lanyard_domain::SessionSort::CreatedDesc,
+            page: lanyard_domain::SessionPage::Keyset { after: None, size: 10 },
+        };
+        store.list_sessions(&query, at(0)).await.expect("list")
+    };
+    let with = list(true).await;
+    assert_eq!(with.len(), 1);
+    assert_eq!(with[0].session, stored);
+    let without = list(false).await;
+    assert_eq!(without.len(), 1);
+    assert!(without[0].session.devices.is_empty());
+    assert_eq!(without[0].session.id, stored.id);
+}
