@@ -224,6 +224,7 @@ impl Lanyard {
             return Err(ServiceError::Unauthenticated("the session has no identity"));
         }
         let identity = identity.ok_or(ServiceError::Unauthenticated("the session's identity no longer exists"))?;
+        let identity = without_credential_secrets(identity);
         let view = Arc::new(self.view(row, Some(identity), now));
         if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
             cache.insert(&digest, view.clone(), generation);
@@ -518,4 +519,14 @@ impl Lanyard {
         self.invalidate(Invalidation::Session(row.session.id)).await;
         Ok(())
     }
+}
+
+/// The token-bearing paths read an identity's credential *types* (for the required AAL), never
+/// their secrets, so the sessions they cache keep no password hashes, TOTP secrets or
+/// recovery-code digests in memory.
+fn without_credential_secrets(mut identity: Identity) -> Identity {
+    for credential in identity.credentials.values_mut() {
+        credential.config = serde_json::Value::Null;
+    }
+    identity
 }

@@ -278,6 +278,50 @@ mod tests {
         unix_seconds(f.service.now())
     }
 
+    #[tokio::test]
+    async fn sessions_looked_up_by_token_carry_credential_types_but_no_secrets() {
+        let f = fixture().await;
+        let bob = identity(&f.service, "bob@example.org").await;
+        f.service.enrol_totp(bob.id, None).await.unwrap();
+        let key = f.service.create_api_key("tests", vec![]).await.unwrap();
+        let factor = |method, aal| crate::FactorInput {
+            method,
+            aal: Some(aal),
+            completed_at: None,
+            provider: None,
+            organization: None,
+        };
+        let issued = f
+            .service
+            .issue_session(
+                &crate::Principal::ApiKey(key.key),
+                crate::IssueSession {
+                    identity_id: bob.id,
+                    factors: vec![
+                        factor(lanyard_domain::Method::Password, Aal::Aal1),
+                        factor(lanyard_domain::Method::Totp, Aal::Aal2),
+                    ],
+                    device: Default::default(),
+                    lifespan: None,
+                },
+            )
+            .await
+            .unwrap();
+        // Twice: the store read, then the cache hit.
+        for _ in 0..2 {
+            let view = f.service.whoami(issued.token.expose()).await.unwrap();
+            let identity = view.identity.as_ref().unwrap();
+            assert_eq!(identity.highest_available_aal(), Aal::Aal2, "the types stay");
+            assert_eq!(
+                identity.credentials[&CredentialType::Totp].config,
+                serde_json::Value::Null
+            );
+        }
+        // The identity itself, read for a check, still has its secret.
+        let stored = f.service.identity(bob.id).await.unwrap();
+        assert!(stored.credentials[&CredentialType::Totp].config["secret"].is_string());
+    }
+
     #[test]
     fn otpauth_urls_encode_the_label() {
         assert_eq!(
