@@ -53,7 +53,8 @@ impl From<StoreError> for ServiceError {
             StoreError::Conflict(ConflictOn::Id) => {
                 ServiceError::Conflict("an object with this id already exists".into())
             }
-            error if error.is_unavailable() => ServiceError::Unavailable(error),
+            // A query the database gave up on for time is worth retrying, like an outage.
+            error if error.is_unavailable() || error.is_timeout() => ServiceError::Unavailable(error),
             error => ServiceError::Internal(error.to_string()),
         }
     }

@@ -75,6 +75,21 @@ impl StoreError {
     }
 }
 
+impl StoreError {
+    /// Whether the database gave up on the query for time: PostgreSQL's `statement_timeout`
+    /// (SQLSTATE 57014) or SQLite still busy after `busy_timeout` (result code 5 and its
+    /// extended codes). The same request may succeed later, so it is not a server bug.
+    pub fn is_timeout(&self) -> bool {
+        let StoreError::Database(error) = self else {
+            return false;
+        };
+        let Some(code) = error.as_database_error().and_then(|db| db.code()) else {
+            return false;
+        };
+        code == "57014" || code.parse::<u32>().is_ok_and(|sqlite| sqlite & 0xff == 5)
+    }
+}
+
 /// SQLSTATEs that say the server cannot serve this connection now (see
 /// [`StoreError::is_unavailable`]).
 fn is_unavailable_sqlstate(code: &str) -> bool {
@@ -101,5 +116,53 @@ mod tests {
         assert!(StoreError::Database(sqlx::Error::Io(reset)).is_unavailable());
         assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_unavailable());
         assert!(!StoreError::Corrupt("x".into()).is_unavailable());
+    }
+
+    /// A database error with just a code, as the drivers report them.
+    #[derive(Debug)]
+    struct Coded(&'static str);
+
+    impl std::fmt::Display for Coded {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "error {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Coded {}
+
+    impl sqlx::error::DatabaseError for Coded {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some(self.0.into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    fn coded(code: &'static str) -> StoreError {
+        StoreError::Database(sqlx::Error::Database(Box::new(Coded(code))))
+    }
+
+    #[test]
+    fn statement_timeouts_and_busy_databases_count_as_timeouts() {
+        for code in ["57014", "5", "261", "517", "773"] {
+            assert!(coded(code).is_timeout(), "{code}");
+        }
+        for code in ["57P01", "23505", "6", "19", "2067", "XX000"] {
+            assert!(!coded(code).is_timeout(), "{code}");
+        }
+        assert!(!StoreError::Database(sqlx::Error::RowNotFound).is_timeout());
     }
 }

@@ -136,7 +136,7 @@ impl KratosError {
                 tracing::error!(error = %e, "store unavailable");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    "the session store is unreachable; retry shortly",
+                    "the session store is unreachable or too slow to answer; retry shortly",
                 )
             }
             ServiceError::Internal(e) => {

@@ -227,7 +227,7 @@ impl From<ServiceError> for ZitadelError {
                 ZitadelError::new(
                     Code::Unavailable,
                     "LANYARD-unavailable",
-                    "the session store is unreachable; retry shortly",
+                    "the session store is unreachable or too slow to answer; retry shortly",
                 )
             }
             ServiceError::Internal(e) => {
