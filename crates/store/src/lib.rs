@@ -8,6 +8,7 @@ mod error;
 mod invalidation;
 pub mod postgres;
 mod rows;
+mod session_batch;
 pub mod sql;
 pub mod sqlite;
 

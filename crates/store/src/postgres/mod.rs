@@ -9,6 +9,7 @@
 mod identities;
 mod keys;
 mod notify;
+mod session_writer;
 mod sessions;
 
 use std::fmt;
@@ -132,6 +133,8 @@ pub struct PostgresStore {
     pool: PgPool,
     schema: Option<String>,
     migration_lease_wait: Duration,
+    /// Group commit for new sessions (see [`session_writer`]); borrows from `pool`.
+    session_writer: crate::session_batch::SessionWriter,
 }
 
 impl PostgresStore {
@@ -167,10 +170,12 @@ impl PostgresStore {
             .idle_timeout(options.idle_timeout)
             .connect_with(connect)
             .await?;
+        let session_writer = session_writer::spawn(pool.clone());
         Ok(PostgresStore {
             pool,
             schema: options.schema.clone(),
             migration_lease_wait: options.migration_lease_wait,
+            session_writer,
         })
     }
 

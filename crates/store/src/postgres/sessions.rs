@@ -20,58 +20,11 @@ async fn next_sequence(tx: &mut Transaction<'_, Postgres>) -> StoreResult<i64> {
     Ok(value)
 }
 
-async fn insert_device(tx: &mut Transaction<'_, Postgres>, session_id: Uuid, device: &Device) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, fingerprint_id, headers, created_us) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(device.id)
-    .bind(session_id)
-    .bind(&device.ip_address)
-    .bind(&device.user_agent)
-    .bind(&device.location)
-    .bind(&device.fingerprint_id)
-    .bind(serde_json::to_string(&device.headers)?)
-    .bind(device.created_at.0)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-fn fingerprint(session: &Session) -> Option<&str> {
-    session.devices.iter().find_map(|d| d.fingerprint_id.as_deref())
-}
-
 impl PostgresStore {
+    /// Queued to the group-commit writer ([`super::session_writer`]), which writes concurrent
+    /// creates in one transaction.
     pub(super) async fn insert_session_impl(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
-        let mut tx = self.pool.begin().await?;
-        let sequence = next_sequence(&mut tx).await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, token_digest, identity_id, created_us, changed_us, authenticated_us, expires_us, \
-             revoked_us, user_checked_us, factors, metadata, creator, fingerprint_id, sequence) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(session.id)
-        .bind(&digest.0[..])
-        .bind(session.identity_id)
-        .bind(session.created_at.0)
-        .bind(session.changed_at.0)
-        .bind(session.authenticated_at.0)
-        .bind(session.expires_at.map(|m| m.0))
-        .bind(session.revoked_at.map(|m| m.0))
-        .bind(session.user_checked_at.map(|m| m.0))
-        .bind(serde_json::to_string(&session.factors)?)
-        .bind(serde_json::to_string(&session.metadata)?)
-        .bind(&session.creator)
-        .bind(fingerprint(session))
-        .bind(sequence)
-        .execute(&mut *tx)
-        .await?;
-        for device in &session.devices {
-            insert_device(&mut tx, session.id, device).await?;
-        }
-        tx.commit().await?;
-        Ok(sequence)
+        self.session_writer.insert(session, digest).await
     }
 
     pub(super) async fn session_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {

@@ -52,7 +52,7 @@ pub struct SqliteStore {
     reader: SqlitePool,
     writer: SqlitePool,
     /// Group commit for new sessions (see [`session_writer`]); shares `writer`.
-    session_writer: session_writer::SessionWriter,
+    session_writer: crate::session_batch::SessionWriter,
 }
 
 impl SqliteStore {
@@ -85,7 +85,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(connect.read_only(true).pragma("cache_size", READER_CACHE_KIB))
             .await?;
-        let session_writer = session_writer::SessionWriter::spawn(writer.clone());
+        let session_writer = session_writer::spawn(writer.clone());
         Ok(SqliteStore {
             reader,
             writer,

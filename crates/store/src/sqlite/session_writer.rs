@@ -1,35 +1,20 @@
-//! Group commit for session creation.
+//! Group commit for session creation on SQLite: the SQL of [`crate::session_batch`].
 //!
 //! Every SQLite statement is a round trip to sqlx's connection thread and every commit a WAL
-//! write, so one create per transaction tops out at about 1,500 per second. Instead,
-//! [`SqliteStore::insert_session`](crate::Store::insert_session) queues the new session to one
-//! writer task, which takes everything queued at that moment (at most [`MAX_BATCH`], no waiting
-//! for more: a lone create goes out at once) and writes it in one transaction: one counter
-//! update that reserves the batch's sequence numbers, multi-row inserts for the sessions and for
-//! their devices, one commit. Each caller is answered after the commit, so an acknowledged
-//! create is durable exactly as before.
-//!
-//! When the batch fails (a duplicate id or digest, an identity deleted meanwhile), it is rolled
-//! back and its sessions are written again one transaction each on the same connection, so
-//! each caller gets its own result and one bad session never fails the others.
+//! write, so one create per transaction tops out at about 1,500 per second. The writer task
+//! (see [`crate::session_batch`]) writes what is queued in one transaction: one counter update
+//! that reserves the batch's sequence numbers, multi-row inserts for the sessions and for
+//! their devices (split into a few fixed sizes), one commit.
 //!
 //! The task takes the single writer connection per batch and gives it back after, so updates,
 //! revocations and identity writes, which use the writer pool directly, interleave with batches.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-
-use lanyard_domain::{Session, TokenDigest};
-use sqlx::{Connection, SqliteConnection, SqlitePool};
-use tokio::sync::{mpsc, oneshot};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
-use crate::{StoreError, StoreResult};
+use crate::session_batch::{batch_len, GroupCommit, NewDevice, NewSession, SessionWriter};
+use crate::StoreResult;
 
-/// The most sessions written in one transaction.
-const MAX_BATCH: usize = 256;
-/// Sessions that may wait for the writer task before callers wait to queue.
-const QUEUE_CAPACITY: usize = 4 * MAX_BATCH;
 /// Rows per `INSERT` statement, largest first: a batch is split into these sizes, so the
 /// connection's statement cache holds a handful of statements instead of one per batch size.
 /// 64 rows of 14 parameters stay below SQLite's smallest bound-parameter limit (999).
@@ -38,203 +23,29 @@ const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
 const SESSION_COLUMNS: usize = 14;
 const DEVICE_COLUMNS: usize = 8;
 
-/// A session to insert, with everything bound already encoded (by the caller, off the writer).
-struct NewSession {
-    id: Uuid,
-    digest: [u8; 32],
-    identity_id: Option<Uuid>,
-    created_us: i64,
-    changed_us: i64,
-    authenticated_us: i64,
-    expires_us: Option<i64>,
-    revoked_us: Option<i64>,
-    user_checked_us: Option<i64>,
-    factors: String,
-    metadata: String,
-    creator: Option<String>,
-    fingerprint_id: Option<String>,
-    devices: Vec<NewDevice>,
+/// Starts the writer task for `writer`, the single-connection writer pool.
+pub(super) fn spawn(writer: SqlitePool) -> SessionWriter {
+    SessionWriter::spawn(SqliteGroupCommit {
+        writer,
+        statements: Statements::new(),
+    })
 }
 
-struct NewDevice {
-    id: Uuid,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-    location: Option<String>,
-    fingerprint_id: Option<String>,
-    headers: String,
-    created_us: i64,
+struct SqliteGroupCommit {
+    writer: SqlitePool,
+    statements: Statements,
 }
 
-impl NewSession {
-    fn encode(session: &Session, digest: &TokenDigest) -> StoreResult<Self> {
-        let devices = session
-            .devices
-            .iter()
-            .map(|device| {
-                Ok(NewDevice {
-                    id: device.id,
-                    ip_address: device.ip_address.clone(),
-                    user_agent: device.user_agent.clone(),
-                    location: device.location.clone(),
-                    fingerprint_id: device.fingerprint_id.clone(),
-                    headers: serde_json::to_string(&device.headers)?,
-                    created_us: device.created_at.0,
-                })
-            })
-            .collect::<StoreResult<Vec<_>>>()?;
-        Ok(NewSession {
-            id: session.id,
-            digest: digest.0,
-            identity_id: session.identity_id,
-            created_us: session.created_at.0,
-            changed_us: session.changed_at.0,
-            authenticated_us: session.authenticated_at.0,
-            expires_us: session.expires_at.map(|m| m.0),
-            revoked_us: session.revoked_at.map(|m| m.0),
-            user_checked_us: session.user_checked_at.map(|m| m.0),
-            factors: serde_json::to_string(&session.factors)?,
-            metadata: serde_json::to_string(&session.metadata)?,
-            creator: session.creator.clone(),
-            fingerprint_id: session.devices.iter().find_map(|d| d.fingerprint_id.clone()),
-            devices,
-        })
-    }
-}
+#[async_trait::async_trait]
+impl GroupCommit for SqliteGroupCommit {
+    type Db = Sqlite;
 
-struct Pending {
-    session: NewSession,
-    reply: oneshot::Sender<StoreResult<i64>>,
-}
-
-/// What the writer task has done, for tests and diagnostics.
-#[derive(Debug, Default)]
-pub(crate) struct WriterStats {
-    /// Transactions that committed a whole batch (fallback transactions not counted).
-    pub(crate) batches: AtomicU64,
-    /// Sessions committed, by batches and by fallbacks.
-    pub(crate) sessions: AtomicU64,
-    /// Batches that failed and were written again one session at a time.
-    pub(crate) fallbacks: AtomicU64,
-}
-
-/// The handle to the writer task; cloned with the store. The task ends when the last handle
-/// is dropped.
-#[derive(Clone)]
-pub(super) struct SessionWriter {
-    queue: mpsc::Sender<Pending>,
-    #[cfg_attr(not(test), allow(dead_code))]
-    stats: Arc<WriterStats>,
-}
-
-impl SessionWriter {
-    /// Starts the writer task on the current Tokio runtime.
-    pub(super) fn spawn(writer: SqlitePool) -> Self {
-        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let stats = Arc::new(WriterStats::default());
-        tokio::spawn(run(writer, receiver, stats.clone()));
-        SessionWriter { queue, stats }
+    fn pool(&self) -> &SqlitePool {
+        &self.writer
     }
 
-    #[cfg(test)]
-    pub(crate) fn stats(&self) -> &WriterStats {
-        &self.stats
-    }
-
-    /// Queues the session and waits for its transaction. Dropping the future before the
-    /// answer is harmless: a session whose caller is gone when the writer takes it from the
-    /// queue is skipped; one taken before is written with its batch, unacknowledged.
-    pub(super) async fn insert(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
-        let session = NewSession::encode(session, digest)?;
-        let (reply, answer) = oneshot::channel();
-        self.queue
-            .send(Pending { session, reply })
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::WorkerCrashed))?
-    }
-}
-
-async fn run(writer: SqlitePool, mut receiver: mpsc::Receiver<Pending>, stats: Arc<WriterStats>) {
-    let statements = Statements::new();
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        // A caller that went away before its session was written gets nothing written.
-        batch.retain(|pending: &Pending| !pending.reply.is_closed());
-        if batch.is_empty() {
-            continue;
-        }
-        write(&writer, &statements, &stats, &mut batch).await;
-        batch.clear();
-    }
-}
-
-/// Writes one batch and answers every caller in it.
-async fn write(writer: &SqlitePool, statements: &Statements, stats: &WriterStats, batch: &mut Vec<Pending>) {
-    let mut connection = match writer.acquire().await {
-        Ok(connection) => connection,
-        Err(error) => {
-            for pending in batch.drain(..) {
-                let _ = pending.reply.send(Err(StoreError::Database(same_error(&error))));
-            }
-            return;
-        }
-    };
-    let result = {
-        let sessions: Vec<&NewSession> = batch.iter().map(|pending| &pending.session).collect();
-        commit_group(&mut connection, statements, &sessions).await
-    };
-    match result {
-        Ok(first) => {
-            stats.batches.fetch_add(1, Ordering::Relaxed);
-            stats.sessions.fetch_add(batch.len() as u64, Ordering::Relaxed);
-            for (sequence, pending) in (first..).zip(batch.drain(..)) {
-                let _ = pending.reply.send(Ok(sequence));
-            }
-        }
-        Err(error) if batch.len() == 1 => {
-            if let Some(pending) = batch.pop() {
-                let _ = pending.reply.send(Err(error));
-            }
-        }
-        Err(error) => {
-            tracing::debug!(%error, sessions = batch.len(), "session batch failed; writing its sessions one by one");
-            stats.fallbacks.fetch_add(1, Ordering::Relaxed);
-            for pending in batch.drain(..) {
-                if pending.reply.is_closed() {
-                    continue;
-                }
-                let result = commit_group(&mut connection, statements, &[&pending.session]).await;
-                if result.is_ok() {
-                    stats.sessions.fetch_add(1, Ordering::Relaxed);
-                }
-                let _ = pending.reply.send(result);
-            }
-        }
-    }
-}
-
-/// One transaction for `sessions`: reserves their sequence numbers (consecutive, in order) and
-/// inserts them with their devices. Returns the first sequence number.
-async fn commit_group(
-    connection: &mut SqliteConnection,
-    statements: &Statements,
-    sessions: &[&NewSession],
-) -> StoreResult<i64> {
-    let mut tx = connection.begin().await?;
-    match insert_group(&mut tx, statements, sessions).await {
-        Ok(first) => {
-            tx.commit().await?;
-            Ok(first)
-        }
-        Err(error) => {
-            // The insert's error is the one to report; a failed rollback is also undone by
-            // sqlx before the connection's next use.
-            let _ = tx.rollback().await;
-            Err(error)
-        }
+    async fn insert_group(&self, tx: &mut SqliteConnection, sessions: &[&NewSession]) -> StoreResult<i64> {
+        insert_group(tx, &self.statements, sessions).await
     }
 }
 
@@ -243,7 +54,7 @@ async fn insert_group(
     statements: &Statements,
     sessions: &[&NewSession],
 ) -> StoreResult<i64> {
-    let count = i64::try_from(sessions.len()).map_err(|_| StoreError::Corrupt("batch too large".into()))?;
+    let count = batch_len(sessions)?;
     let last: i64 = sqlx::query_scalar(
         "UPDATE lanyard_counters SET value = value + ?1 WHERE name = 'session_sequence' RETURNING value",
     )
@@ -361,27 +172,17 @@ fn largest_chunk(remaining: usize) -> usize {
         .unwrap_or(CHUNK_ROWS.len() - 1)
 }
 
-/// A copy of a pool error for each caller of a batch that could not get the connection.
-fn same_error(error: &sqlx::Error) -> sqlx::Error {
-    match error {
-        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
-        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
-        sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
-        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, HashSet};
+    use std::sync::atomic::Ordering;
     use std::time::Duration;
 
-    use lanyard_domain::{Device, Micros};
+    use lanyard_domain::{Device, Micros, Session, TokenDigest};
 
     use super::*;
     use crate::sqlite::{SqliteOptions, SqliteStore};
-    use crate::{ConflictOn, Store};
+    use crate::{ConflictOn, Store, StoreError, StoreResult};
 
     async fn store() -> (SqliteStore, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temporary directory");

@@ -376,3 +376,69 @@ async fn next_event(
         .await
         .expect("an event in time")
 }
+
+/// Concurrent creates are group-committed: 300 of them, queued on two nodes sharing one
+/// schema, take far fewer than 300 transactions (told apart by `xmin`, the inserting
+/// transaction's id), each transaction's sequence numbers are consecutive, and the two nodes'
+/// batches never share or skip a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_are_committed_in_few_transactions() {
+    let schema = ScratchSchema::new().await;
+    let a = Arc::new(PostgresStore::open_and_migrate(&schema.options()).await.unwrap());
+    let b = Arc::new(PostgresStore::connect(&schema.options()).await.unwrap());
+    let owner = insert_identity(&*a, identity(&["batched@example.com"])).await;
+    let before = a.current_sequence().await.unwrap();
+
+    let mut tasks = Vec::new();
+    for n in 0..300 {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let mut new = session(if n % 3 == 0 { Some(owner.id) } else { None }, at(-n));
+        new.devices = (0..n % 3)
+            .map(|d| lanyard_domain::Device {
+                id: Uuid::now_v7(),
+                ip_address: Some(format!("192.0.2.{d}")),
+                user_agent: None,
+                location: Some("Berlin, DE".to_owned()),
+                fingerprint_id: Some(format!("fp{n}")),
+                headers: Default::default(),
+                created_at: at(-n + d),
+            })
+            .collect();
+        tasks.push(tokio::spawn(async move { insert(&*store, new).await }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.unwrap());
+    }
+    let mut sequences: Vec<i64> = created.iter().map(|s| s.sequence).collect();
+    sequences.sort_unstable();
+    assert_eq!(sequences, (before + 1..=before + 300).collect::<Vec<_>>());
+    for s in &created {
+        assert_eq!(get(&*b, s.id).await.unwrap().session, *s);
+    }
+
+    let groups: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT count(*), min(sequence), max(sequence) FROM sessions WHERE sequence > $1 GROUP BY xmin::TEXT",
+    )
+    .bind(before)
+    .fetch_all(a.pool())
+    .await
+    .unwrap();
+    assert!(
+        groups.len() <= 40,
+        "300 concurrent creates took {} transactions",
+        groups.len()
+    );
+    for (count, first, last) in groups {
+        assert_eq!(
+            last - first + 1,
+            count,
+            "a transaction's sequence numbers are consecutive"
+        );
+    }
+    let devices: i64 = sqlx::query_scalar("SELECT count(*) FROM session_devices")
+        .fetch_one(a.pool())
+        .await
+        .unwrap();
+    assert_eq!(devices, 300);
+}
