@@ -83,7 +83,7 @@ where
     })
 }
 
-/// One element of [`crate::sql::devices_json_column`].
+/// One element of the `devices_json` column of [`crate::sql::session_view_by_digest`].
 #[derive(serde::Deserialize)]
 struct DeviceJson {
     id: Uuid,
@@ -95,7 +95,7 @@ struct DeviceJson {
     created_us: i64,
 }
 
-pub(crate) fn decode_devices_json(text: &str) -> Result<Vec<Device>, StoreError> {
+fn decode_devices_json(text: &str) -> Result<Vec<Device>, StoreError> {
     let devices: Vec<DeviceJson> = json(text, "devices_json")?;
     Ok(devices
         .into_iter()
@@ -136,7 +136,7 @@ where
 
 /// The column names an identity is read from: its own table's (`SELECT *`), or the
 /// `i_`-prefixed aliases of a query that selects it next to a session
-/// ([`crate::sql::JOINED_IDENTITY_COLUMNS`]).
+/// (`JOINED_IDENTITY_COLUMNS` in `crate::sql`).
 pub(crate) struct IdentityColumns {
     id: &'static str,
     schema_id: &'static str,
@@ -196,9 +196,9 @@ where
     decode_identity_from(row, &IDENTITY_TABLE)
 }
 
-/// The identity of a session row that also selected [`crate::sql::JOINED_IDENTITY_COLUMNS`];
+/// The identity of a session row that also selected `JOINED_IDENTITY_COLUMNS` (`crate::sql`);
 /// `None` when the session has no identity (the join found none).
-pub(crate) fn decode_joined_identity<'r, R>(row: &'r R) -> Result<Option<Identity>, StoreError>
+fn decode_joined_identity<'r, R>(row: &'r R) -> Result<Option<Identity>, StoreError>
 where
     R: Row,
     &'r str: ColumnIndex<R>,
@@ -208,6 +208,22 @@ where
 {
     let id: Option<Uuid> = get(row, IDENTITY_JOINED.id)?;
     id.map(|_| decode_identity_from(row, &IDENTITY_JOINED)).transpose()
+}
+
+/// A row of [`crate::sql::session_view_by_digest`]: the session with its devices, and its
+/// identity (`None` when it has none).
+pub(crate) fn decode_session_view<'r, R>(row: &'r R) -> Result<(SessionRow, Option<Identity>), StoreError>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let mut session = decode_session(row)?;
+    let devices: String = get(row, "devices_json")?;
+    session.session.devices = decode_devices_json(&devices)?;
+    Ok((session, decode_joined_identity(row)?))
 }
 
 fn decode_identity_from<'r, R>(row: &'r R, columns: &IdentityColumns) -> Result<Identity, StoreError>

@@ -8,20 +8,20 @@ use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
 
 /// OWASP's first recommended argon2id configuration for new hashes: m=19 MiB, t=2, p=1.
-pub(super) const NEW_M_COST: u32 = 19 * 1024;
-pub(super) const NEW_T_COST: u32 = 2;
-pub(super) const NEW_P_COST: u32 = 1;
+const NEW_M_COST: u32 = 19 * 1024;
+const NEW_T_COST: u32 = 2;
+const NEW_P_COST: u32 = 1;
 /// Blocks (1 KiB each) that a new hash needs, and so the size of each thread's reused memory.
-pub(super) const NEW_BLOCK_COUNT: usize = NEW_M_COST as usize;
+const NEW_BLOCK_COUNT: usize = NEW_M_COST as usize;
 
 /// The most argon2 memory one verification may use (256 MiB): a stored (imported) hash asking for
 /// more is refused rather than making the server allocate gigabytes.
-pub(super) const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
+const MAX_VERIFY_BLOCKS: usize = 256 * 1024;
 /// The most argon2 work (blocks × passes, i.e. 1 GiB of block fills) one verification may do, so
 /// that an imported hash with an absurd `t` cannot pin a pool thread for minutes.
-pub(super) const MAX_VERIFY_WORK: u64 = 4 * MAX_VERIFY_BLOCKS as u64;
+const MAX_VERIFY_WORK: u64 = 4 * MAX_VERIFY_BLOCKS as u64;
 /// The highest bcrypt cost verified (2^16 rounds, seconds of CPU); bcrypt allows up to 31.
-pub(super) const MAX_BCRYPT_COST: u32 = 16;
+const MAX_BCRYPT_COST: u32 = 16;
 
 /// glibc's upper bound for its dynamic mmap threshold on 64-bit targets (`DEFAULT_MMAP_THRESHOLD_MAX`,
 /// 32 MiB), in blocks, plus one. A freed mmapped chunk no larger than this raises the process-wide
@@ -51,7 +51,7 @@ pub(crate) fn check_importable_hash(hash: &str) -> Result<(), String> {
     }
 }
 
-pub(super) fn check_argon2_cost(params: &Params) -> Result<(), String> {
+fn check_argon2_cost(params: &Params) -> Result<(), String> {
     let blocks = params.block_count();
     if blocks > MAX_VERIFY_BLOCKS {
         return Err(format!(
@@ -68,7 +68,7 @@ pub(super) fn check_argon2_cost(params: &Params) -> Result<(), String> {
     Ok(())
 }
 
-pub(super) fn check_bcrypt_cost(cost: u32) -> Result<(), String> {
+fn check_bcrypt_cost(cost: u32) -> Result<(), String> {
     if cost > MAX_BCRYPT_COST {
         return Err(format!("bcrypt cost {cost} is more than the {MAX_BCRYPT_COST} allowed"));
     }

@@ -1,12 +1,12 @@
 use std::collections::HashMap;
 
 use lanyard_domain::{Device, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{bind_all, PostgresStore};
-use crate::rows::{decode_device, decode_devices_json, decode_joined_identity, decode_session};
-use crate::sql::{self, Dialect, JOINED_IDENTITY_COLUMNS, SESSION_COLUMNS};
+use crate::rows::{decode_device, decode_session, decode_session_view};
+use crate::sql::{self, Dialect, SESSION_COLUMNS};
 use crate::{RevokeTarget, SessionRow, StoreResult};
 
 /// Takes the next session sequence. The counter row stays locked until the transaction ends,
@@ -41,18 +41,11 @@ impl PostgresStore {
         &self,
         digest: &TokenDigest,
     ) -> StoreResult<Option<(SessionRow, Option<Identity>)>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS}, {JOINED_IDENTITY_COLUMNS}, {} FROM sessions s \
-             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = $1",
-            sql::devices_json_column(Dialect::Postgres)
-        );
-        let Some(row) = sqlx::query(&sql).bind(&digest.0[..]).fetch_optional(&self.pool).await? else {
-            return Ok(None);
-        };
-        let mut session = decode_session(&row)?;
-        let devices: String = row.try_get("devices_json")?;
-        session.session.devices = decode_devices_json(&devices)?;
-        Ok(Some((session, decode_joined_identity(&row)?)))
+        let row = sqlx::query(sql::session_view_by_digest(Dialect::Postgres))
+            .bind(&digest.0[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(decode_session_view).transpose()
     }
 
     pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {

@@ -11,7 +11,7 @@ pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_
 
 /// The whole identity of a session, next to [`SESSION_COLUMNS`] (which name the session's own
 /// columns plainly), read with `rows::decode_joined_identity`.
-pub const JOINED_IDENTITY_COLUMNS: &str = "i.id AS i_id, i.schema_id AS i_schema_id, i.traits AS i_traits, \
+const JOINED_IDENTITY_COLUMNS: &str = "i.id AS i_id, i.schema_id AS i_schema_id, i.traits AS i_traits, \
      i.state AS i_state, i.state_changed_us AS i_state_changed_us, i.metadata_public AS i_metadata_public, \
      i.metadata_admin AS i_metadata_admin, i.organization_id AS i_organization_id, \
      i.external_id AS i_external_id, i.identifiers AS i_identifiers, i.credentials AS i_credentials, \
@@ -21,7 +21,7 @@ pub const JOINED_IDENTITY_COLUMNS: &str = "i.id AS i_id, i.schema_id AS i_schema
 /// with `rows::decode_devices_json`. It lets a lookup by digest read the session, its identity
 /// and its devices in one statement: whoami's cold path, where every further statement is a
 /// thread hand-off (SQLite) or a round trip (PostgreSQL).
-pub fn devices_json_column(dialect: Dialect) -> &'static str {
+fn devices_json_column(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
             "(SELECT json_group_array(json_object('id', hex(d.id), 'ip_address', d.ip_address, \
@@ -36,4 +36,22 @@ pub fn devices_json_column(dialect: Dialect) -> &'static str {
              FROM session_devices d WHERE d.session_id = s.id) AS devices_json"
         }
     }
+}
+
+/// whoami's store read: the session by token digest with its whole identity and its devices,
+/// in one statement, read with `rows::decode_session_view`. Built once per dialect.
+pub fn session_view_by_digest(dialect: Dialect) -> &'static str {
+    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let (cell, digest) = match dialect {
+        Dialect::Sqlite => (&SQLITE, "?1"),
+        Dialect::Postgres => (&POSTGRES, "$1"),
+    };
+    cell.get_or_init(|| {
+        format!(
+            "SELECT {SESSION_COLUMNS}, {JOINED_IDENTITY_COLUMNS}, {} FROM sessions s \
+             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = {digest}",
+            devices_json_column(dialect)
+        )
+    })
 }
