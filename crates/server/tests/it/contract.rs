@@ -4,51 +4,14 @@
 //! `tests/contract/requirements.txt`. The test fails, never skips, when Python or the
 //! packages are unavailable: a contract run that tests nothing must not look green.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use crate::harness::TestApp;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn run(command: &mut Command, what: &str) {
-    let status = command.status().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(status.success(), "{what} failed with {status}");
-}
-
-/// Creates (once) the virtualenv with the SDK; returns its python.
-fn contract_python() -> PathBuf {
-    let root = workspace_root();
-    let venv = root.join("target").join("contract-venv");
-    let python = venv.join("bin").join("python");
-    let requirements = root.join("tests/contract/requirements.txt");
-    let stamp = venv.join(".requirements");
-    let wanted = std::fs::read_to_string(&requirements).expect("read requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "python3 -m venv",
-        );
-        run(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements),
-            "pip install -r tests/contract/requirements.txt",
-        );
-        std::fs::write(&stamp, wanted).expect("write venv stamp");
-    }
-    python
-}
+use crate::python::{venv_python, workspace_root};
 
 /// Runs one pytest suite under `tests/contract/` against a fresh Lanyard on the system clock.
 async fn run_contract_suite(suite: &str, app: TestApp) {
-    let python = tokio::task::spawn_blocking(contract_python).await.expect("venv setup");
+    let python = tokio::task::spawn_blocking(|| venv_python("contract-venv", "tests/contract/requirements.txt"))
+        .await
+        .expect("venv setup");
     let root = workspace_root();
     let output = tokio::process::Command::new(python)
         .args([

@@ -8,51 +8,14 @@
 //! (default fixed; `random` for a fresh seed) and `FUZZ_RUNS` (some of `kratos-admin`,
 //! `kratos-public`, `lanyard-admin`, `lanyard-public`) tune it; docs/FUZZING.md has the longer run.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use crate::harness::TestApp;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("workspace root")
-        .to_path_buf()
-}
-
-fn run(command: &mut Command, what: &str) {
-    let status = command.status().unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
-    assert!(status.success(), "{what} failed with {status}");
-}
-
-/// Creates (once) the virtualenv with schemathesis; returns its python.
-fn fuzz_python() -> PathBuf {
-    let root = workspace_root();
-    let venv = root.join("target").join("fuzz-venv");
-    let python = venv.join("bin").join("python");
-    let requirements = root.join("tests/fuzz/requirements.txt");
-    let stamp = venv.join(".requirements");
-    let wanted = std::fs::read_to_string(&requirements).expect("read tests/fuzz/requirements.txt");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(wanted.as_str()) {
-        run(
-            Command::new("python3").args(["-m", "venv"]).arg(&venv),
-            "python3 -m venv",
-        );
-        run(
-            Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements),
-            "pip install -r tests/fuzz/requirements.txt",
-        );
-        std::fs::write(&stamp, wanted).expect("write venv stamp");
-    }
-    python
-}
+use crate::python::{venv_python, workspace_root};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_and_no_schema_violation() {
-    let python = tokio::task::spawn_blocking(fuzz_python).await.expect("venv setup");
+    let python = tokio::task::spawn_blocking(|| venv_python("fuzz-venv", "tests/fuzz/requirements.txt"))
+        .await
+        .expect("venv setup");
     let app = TestApp::start_on_system_clock().await;
     let root = workspace_root();
     let work = root.join("target").join("fuzz-work");

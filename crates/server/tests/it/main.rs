@@ -17,6 +17,7 @@ mod kratos_public;
 mod lanyard_enrolment;
 mod openapi;
 mod operations;
+mod python;
 mod slow_clients;
 mod two_nodes;
 mod zitadel;
