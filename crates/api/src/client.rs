@@ -17,32 +17,48 @@ use crate::AppState;
 pub struct ClientIp(pub Option<IpAddr>);
 
 fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    trusted.iter().any(|net| net.contains(&ip))
+    trusted
+        .iter()
+        .any(|net| net.contains(&lanyard_domain::canonical_ip(ip)))
 }
 
+/// One `X-Forwarded-For` entry: an address, or an address with a port as some proxies write
+/// it (`203.0.113.7:4711`, `[2001:db8::1]:4711`); canonical.
+fn forwarded_entry(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    lanyard_domain::parse_ip(entry).ok().or_else(|| {
+        entry
+            .parse::<SocketAddr>()
+            .ok()
+            .map(|s| lanyard_domain::canonical_ip(s.ip()))
+    })
+}
+
+/// The client's canonical address. From a trusted proxy, the right-most `X-Forwarded-For` hop
+/// that is not itself trusted; an entry that is not an address ends the walk at the last
+/// trusted hop, since everything left of it may have been written by the client.
 pub fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let peer = peer?;
+    let peer = lanyard_domain::canonical_ip(peer?);
     if !is_trusted(peer, trusted) {
         return Some(peer);
     }
-    let forwarded: Vec<IpAddr> = headers
+    let entries: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|entry| entry.trim().parse().ok())
         .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !is_trusted(*ip, trusted))
-            .unwrap_or(peer),
-    )
+    let mut nearest_trusted = peer;
+    for entry in entries.iter().rev() {
+        let Some(hop) = forwarded_entry(entry) else {
+            return Some(nearest_trusted);
+        };
+        if !is_trusted(hop, trusted) {
+            return Some(hop);
+        }
+        nearest_trusted = hop;
+    }
+    Some(nearest_trusted)
 }
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -84,5 +100,29 @@ mod tests {
             "a client-supplied left-most entry is not believed"
         );
         assert_eq!(client_ip(peer, &HeaderMap::new(), &trusted), peer);
+    }
+
+    #[test]
+    fn addresses_are_canonical_and_garbage_stops_the_walk() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let mapped_peer = "::ffff:203.0.113.9".parse().ok();
+        assert_eq!(
+            client_ip(mapped_peer, &HeaderMap::new(), &[]),
+            "203.0.113.9".parse().ok()
+        );
+        let peer = "10.1.2.3".parse().ok();
+        assert_eq!(
+            client_ip(peer, &headers("198.51.100.7, ::ffff:203.0.113.99"), &trusted),
+            "203.0.113.99".parse().ok()
+        );
+        assert_eq!(
+            client_ip(peer, &headers("198.51.100.7, 203.0.113.099"), &trusted),
+            peer,
+            "a malformed hop is not skipped to reach a client-written one"
+        );
+        assert_eq!(
+            client_ip(peer, &headers("203.0.113.7:4711"), &trusted),
+            "203.0.113.7".parse().ok()
+        );
     }
 }

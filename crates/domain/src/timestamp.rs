@@ -28,6 +28,44 @@ impl Micros {
     }
 }
 
+/// 0001-01-01T00:00:00Z: the earliest instant a protobuf `Timestamp` (and so every ZITADEL
+/// client) can hold, and the lower bound of RFC 3339's four-digit years.
+pub const EARLIEST_CLIENT_TIME: Micros = Micros(-62_135_596_800_000_000);
+/// 9999-12-31T23:59:59.999999Z: the latest such instant.
+pub const LATEST_CLIENT_TIME: Micros = Micros(253_402_300_799_999_999);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TimestampError {
+    #[error("is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z, the range clients can read")]
+    OutOfRange,
+    #[error("is more than {max_skew_seconds} s in the future")]
+    InTheFuture { max_skew_seconds: i64 },
+}
+
+impl Micros {
+    /// Whether every client can parse this instant (see [`EARLIEST_CLIENT_TIME`]).
+    pub fn check_client_range(self) -> Result<Self, TimestampError> {
+        if (EARLIEST_CLIENT_TIME..=LATEST_CLIENT_TIME).contains(&self) {
+            Ok(self)
+        } else {
+            Err(TimestampError::OutOfRange)
+        }
+    }
+
+    /// For instants that must already have happened (when a factor was completed): in the
+    /// client range and at most `max_skew` ahead of `now`, which tolerates clocks that differ
+    /// a little between the caller and Lanyard.
+    pub fn check_past(self, now: Micros, max_skew: time::Duration) -> Result<Self, TimestampError> {
+        self.check_client_range()?;
+        if self > now.plus(max_skew) {
+            return Err(TimestampError::InTheFuture {
+                max_skew_seconds: max_skew.whole_seconds(),
+            });
+        }
+        Ok(self)
+    }
+}
+
 impl From<OffsetDateTime> for Micros {
     fn from(at: OffsetDateTime) -> Self {
         Micros::from_datetime(at)
@@ -43,6 +81,38 @@ mod tests {
     fn round_trips_microsecond_precision() {
         let at = datetime!(2024-02-16 03:00:09.000597 UTC);
         assert_eq!(Micros::from_datetime(at).to_datetime(), at);
+    }
+
+    #[test]
+    fn client_range_is_years_1_to_9999() {
+        assert_eq!(
+            Micros::from_datetime(datetime!(0001-01-01 0:00 UTC)),
+            EARLIEST_CLIENT_TIME
+        );
+        assert_eq!(
+            Micros::from_datetime(datetime!(9999-12-31 23:59:59.999999 UTC)),
+            LATEST_CLIENT_TIME
+        );
+        assert!(EARLIEST_CLIENT_TIME.check_client_range().is_ok());
+        assert!(LATEST_CLIENT_TIME.check_client_range().is_ok());
+        let year_zero = Micros::from_datetime(datetime!(0000-12-31 23:59:59 UTC));
+        assert_eq!(year_zero.check_client_range(), Err(TimestampError::OutOfRange));
+        assert_eq!(
+            Micros(LATEST_CLIENT_TIME.0 + 1).check_client_range(),
+            Err(TimestampError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn past_instants_may_lead_by_the_skew_only() {
+        let now = Micros(1_000_000_000);
+        let skew = time::Duration::seconds(60);
+        assert!(now.plus(skew).check_past(now, skew).is_ok());
+        assert!(Micros(0).check_past(now, skew).is_ok());
+        assert_eq!(
+            now.plus(time::Duration::seconds(61)).check_past(now, skew),
+            Err(TimestampError::InTheFuture { max_skew_seconds: 60 })
+        );
     }
 
     #[test]

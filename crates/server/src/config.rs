@@ -208,6 +208,8 @@ pub struct SessionConfig {
     pub whoami_required_aal: WhoamiRequiredAal,
     /// Concurrent argon2id hashes (~19 MiB each); default: the number of cores.
     pub password_hash_concurrency: Option<usize>,
+    /// How far in the future a reported past instant (`completed_at`) may lie.
+    pub max_clock_skew: HumanDuration,
 }
 
 impl Default for SessionConfig {
@@ -219,6 +221,7 @@ impl Default for SessionConfig {
             extend_response: ExtendResponse::Session,
             whoami_required_aal: WhoamiRequiredAal::HighestAvailable,
             password_hash_concurrency: None,
+            max_clock_skew: HumanDuration(Duration::from_secs(60)),
         }
     }
 }
@@ -291,14 +294,16 @@ impl CleanupConfig {
     }
 }
 
-/// Abuse limits. Each is counted in memory on each node (so N nodes allow N times the number);
-/// 0 turns a limit off.
+/// Abuse limits; 0 turns a limit off. The per-identity failed-check limit is counted in the
+/// database (shared by all nodes); the others in memory on each node (so N nodes allow N times
+/// the number).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitConfig {
     pub failed_checks_per_identity: u32,
     pub failed_checks_per_ip: u32,
     pub failed_checks_window: HumanDuration,
+    pub max_password_attempts: u32,
     pub sessions_per_identity: u32,
     pub sessions_per_ip: u32,
     pub sessions_window: HumanDuration,
@@ -312,6 +317,7 @@ impl Default for RateLimitConfig {
             failed_checks_per_identity: defaults.failed_checks_per_identity,
             failed_checks_per_ip: defaults.failed_checks_per_ip,
             failed_checks_window: std(defaults.failed_checks_window),
+            max_password_attempts: defaults.max_password_attempts,
             sessions_per_identity: defaults.sessions_per_identity,
             sessions_per_ip: defaults.sessions_per_ip,
             sessions_window: std(defaults.sessions_window),
@@ -933,6 +939,8 @@ impl Config {
             failed_checks_per_identity: self.rate_limits.failed_checks_per_identity,
             failed_checks_per_ip: self.rate_limits.failed_checks_per_ip,
             failed_checks_window: to_time(self.rate_limits.failed_checks_window.0),
+            max_password_attempts: self.rate_limits.max_password_attempts,
+            max_clock_skew: to_time(session.max_clock_skew.0),
             sessions_per_identity: self.rate_limits.sessions_per_identity,
             sessions_per_ip: self.rate_limits.sessions_per_ip,
             sessions_window: to_time(self.rate_limits.sessions_window.0),

@@ -10,7 +10,7 @@ use lanyard_domain::{
     CredentialType, Device, Factor, Identity, Method, Micros, OwnedBy, Scope, Session, SessionFilter, SessionPage,
     SessionQuery, SessionSort, SessionToken, TokenDigest,
 };
-use lanyard_store::SessionRow;
+use lanyard_store::{AttemptLimits, AttemptOutcome, AttemptReservation, SessionRow};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
@@ -80,36 +80,122 @@ pub struct CheckedSession {
     pub token: Option<SessionToken>,
 }
 
+/// A check attempt taken before credentials are checked: on this node for the end-user IP,
+/// in the store for the identity (with the window it was taken in, and whether it checks a
+/// password).
+struct CheckReservation {
+    ip: Option<crate::rate_limit::Reserved>,
+    identity: Option<(Uuid, Micros, bool)>,
+}
+
 pub const MAX_SEARCH_LIMIT: u32 = 1000;
 pub const DEFAULT_SEARCH_LIMIT: u32 = 100;
 const MAX_LIFETIME: time::Duration = time::Duration::days(3650);
+
+/// The address that per-IP limits count for. An API key is a trusted backend (a login UI
+/// calling for all its users from one address): the end user's address is the one it reports
+/// (`userAgent.ip`, kept on the session's device), its own socket only when it reports none.
+/// A session-token holder is the end user itself; what it reports is not believed.
+fn end_user_ip(caller: &Principal, reported: Option<IpAddr>, socket: Option<IpAddr>) -> Option<IpAddr> {
+    match caller {
+        Principal::ApiKey(_) => reported.or(socket),
+        Principal::Session { .. } => socket,
+    }
+}
 
 fn parse_session_id(id: &str) -> ServiceResult<Uuid> {
     Uuid::parse_str(id.trim()).map_err(|_| ServiceError::NotFound("session"))
 }
 
 impl Lanyard {
-    /// Rejects the request up front when the identity or the client IP has too many recent
-    /// failed checks.
-    fn check_rate_limit(&self, identity: Uuid, ip: Option<IpAddr>, now: Micros) -> ServiceResult<()> {
-        let identity_key = identity.to_string();
-        let limited = self
-            .identity_failures
-            .check(&identity_key, now)
-            .err()
-            .or_else(|| ip.and_then(|ip| self.ip_failures.check(&ip.to_string(), now).err()));
-        match limited {
-            Some(retry_after_seconds) => Err(ServiceError::RateLimited { retry_after_seconds }),
-            None => Ok(()),
+    /// Takes one check attempt from the end-user IP's allowance (this node) and the identity's
+    /// (the store, shared by every node) before any credential is checked, so that checks in
+    /// flight count: a burst gets at most the limit of verdicts, the rest 429 without a hash
+    /// being computed.
+    async fn reserve_check(
+        &self,
+        identity: Uuid,
+        ip: Option<IpAddr>,
+        password: bool,
+        now: Micros,
+    ) -> ServiceResult<CheckReservation> {
+        let ip = match ip.map(|ip| self.ip_failures.reserve(&ip.to_string(), now)).transpose() {
+            Ok(ip) => ip.flatten(),
+            Err(retry_after_seconds) => return Err(ServiceError::RateLimited { retry_after_seconds }),
+        };
+        let limits = self.check_attempt_limits();
+        if !limits.limits_anything() {
+            return Ok(CheckReservation { ip, identity: None });
+        }
+        let refused = match self.store.reserve_check_attempt(identity, password, limits, now).await {
+            Ok(AttemptReservation::Granted { window_start }) => {
+                return Ok(CheckReservation {
+                    ip,
+                    identity: Some((identity, window_start, password)),
+                })
+            }
+            Ok(AttemptReservation::WindowFull { window_ends }) => ServiceError::RateLimited {
+                retry_after_seconds: u64::try_from(window_ends.0.saturating_sub(now.0))
+                    .unwrap_or(0)
+                    .div_ceil(1_000_000)
+                    .max(1),
+            },
+            Ok(AttemptReservation::PasswordLocked) => ServiceError::PreconditionFailed(
+                "the user is locked: too many failed password checks; an administrator must unlock it \
+                 (COMMAND-JLK35)"
+                    .into(),
+            ),
+            Err(error) => error.into(),
+        };
+        if let Some(ip) = ip {
+            self.ip_failures.give_back(ip);
+        }
+        Err(refused)
+    }
+
+    /// Settles a reservation: a failed check keeps its attempt counted, a passed one (or one
+    /// that never reached a verdict) gives it back.
+    async fn settle_check(&self, reservation: CheckReservation, verdict: &ServiceResult<Vec<Method>>) {
+        let failed = matches!(verdict, Err(ServiceError::CheckFailed(_)));
+        if !failed {
+            if let Some(ip) = reservation.ip {
+                self.ip_failures.give_back(ip);
+            }
+        }
+        let Some((identity, window_start, password)) = reservation.identity else {
+            return;
+        };
+        let outcome = match verdict {
+            Ok(_) => AttemptOutcome::Passed { password },
+            Err(ServiceError::CheckFailed(_)) => AttemptOutcome::Failed,
+            Err(_) => AttemptOutcome::NotRun { password },
+        };
+        if failed {
+            tracing::info!(identity_id = %identity, "credential check failed");
+        }
+        // The reservation stays counted if this fails: the safe side for a limit.
+        if let Err(error) = self.store.settle_check_attempt(identity, window_start, outcome).await {
+            tracing::warn!(%error, identity_id = %identity, "could not settle a check attempt");
         }
     }
 
-    fn record_failed_check(&self, identity: Uuid, ip: Option<IpAddr>, now: Micros) {
-        self.identity_failures.record_failure(&identity.to_string(), now);
-        if let Some(ip) = ip {
-            self.ip_failures.record_failure(&ip.to_string(), now);
+    fn check_attempt_limits(&self) -> AttemptLimits {
+        AttemptLimits {
+            per_window: self.settings.failed_checks_per_identity,
+            window: self.settings.failed_checks_window,
+            max_password_attempts: self.settings.max_password_attempts,
         }
-        tracing::info!(identity_id = %identity, "credential check failed");
+    }
+
+    /// Lifts the password lockout of an identity (ZITADEL's UnlockUser).
+    pub async fn unlock_identity(&self, identity_id: Uuid) -> ServiceResult<()> {
+        self.store
+            .identity(identity_id)
+            .await?
+            .ok_or(ServiceError::NotFound("identity"))?;
+        let lifted = self.store.unlock_password_checks(identity_id).await?;
+        tracing::info!(%identity_id, lifted, "identity unlocked");
+        Ok(())
     }
 
     async fn find_user(&self, check: &UserCheck) -> ServiceResult<Identity> {
@@ -169,7 +255,23 @@ impl Lanyard {
                 ))
             }
         };
-        self.check_rate_limit(user.id, ip, now)?;
+        let password_checked = checks.password.is_some();
+        let reservation = self.reserve_check(user.id, ip, password_checked, now).await?;
+        let verdict = self.run_credential_checks(&user, checks).await;
+        self.settle_check(reservation, &verdict).await;
+        let verified = verdict?;
+        for method in verified {
+            // Re-running a check overwrites its time, as in ZITADEL.
+            session.factors.retain(|f| f.method != method);
+            session.factors.push(Factor::new(method, now));
+            session.authenticated_at = now;
+        }
+        Ok(true)
+    }
+
+    /// Password, TOTP and recovery code checks, in that order; the methods that passed, or
+    /// `CheckFailed` at the first that did not.
+    async fn run_credential_checks(&self, user: &Identity, checks: Checks) -> ServiceResult<Vec<Method>> {
         let mut verified = Vec::new();
         if let Some(password) = checks.password {
             let hash = user
@@ -182,7 +284,6 @@ impl Lanyard {
                 None => false,
             };
             if !ok {
-                self.record_failed_check(user.id, ip, now);
                 return Err(ServiceError::CheckFailed(
                     "the password is invalid (COMMAND-3M0fs)".into(),
                 ));
@@ -190,28 +291,20 @@ impl Lanyard {
             verified.push(Method::Password);
         }
         if let Some(code) = checks.totp {
-            if !self.verify_totp(&user, &code).await? {
-                self.record_failed_check(user.id, ip, now);
+            if !self.verify_totp(user, &code).await? {
                 return Err(ServiceError::CheckFailed("the TOTP code is invalid".into()));
             }
             verified.push(Method::Totp);
         }
         if let Some(code) = checks.recovery_code {
-            if !self.consume_recovery_code(&user, &code).await? {
-                self.record_failed_check(user.id, ip, now);
+            if !self.consume_recovery_code(user, &code).await? {
                 return Err(ServiceError::CheckFailed(
                     "the recovery code is invalid or already used".into(),
                 ));
             }
             verified.push(Method::LookupSecret);
         }
-        for method in verified {
-            // Re-running a check overwrites its time, as in ZITADEL.
-            session.factors.retain(|f| f.method != method);
-            session.factors.push(Factor::new(method, now));
-            session.authenticated_at = now;
-        }
-        Ok(true)
+        Ok(verified)
     }
 
     fn apply_metadata(session: &mut Session, metadata: BTreeMap<String, Vec<u8>>) -> bool {
@@ -255,9 +348,10 @@ impl Lanyard {
     ) -> ServiceResult<CheckedSession> {
         Self::require_scope(caller, Scope::SessionWrite)?;
         let now = self.now();
+        let reported_ip = request.user_agent.as_ref().and_then(|agent| agent.ip_address);
         let device = request.user_agent.map(|agent| Device {
             id: Uuid::now_v7(),
-            ip_address: agent.ip_address.or_else(|| client_ip.map(|ip| ip.to_string())),
+            ip_address: agent.ip_address.or(client_ip).map(|ip| ip.to_string()),
             user_agent: agent.user_agent,
             location: agent.location,
             fingerprint_id: agent.fingerprint_id,
@@ -280,21 +374,24 @@ impl Lanyard {
             sequence: 0,
         };
         Self::apply_metadata(&mut session, request.metadata);
+        let end_user_ip = end_user_ip(caller, reported_ip, client_ip);
         let mut identity = None;
-        self.apply_checks(&mut session, &mut identity, request.checks, client_ip, now)
+        self.apply_checks(&mut session, &mut identity, request.checks, end_user_ip, now)
             .await?;
-        let end_user_ip = session
-            .devices
-            .first()
-            .and_then(|d| d.ip_address.as_deref())
-            .and_then(|ip| ip.parse().ok())
-            .or(client_ip);
-        if let Some(identity_id) = session.identity_id {
-            self.check_creation_rate(identity_id, end_user_ip)?;
-            self.record_creation(identity_id, end_user_ip);
-        }
+        let reservation = match session.identity_id {
+            Some(identity_id) => Some(self.reserve_creation(identity_id, end_user_ip)?),
+            None => None,
+        };
         let token = new_token(SESSION_TOKEN_PREFIX);
-        session.sequence = self.store.insert_session(&session, &token.digest()).await?;
+        session.sequence = match self.store.insert_session(&session, &token.digest()).await {
+            Ok(sequence) => sequence,
+            Err(error) => {
+                if let Some(reservation) = reservation {
+                    self.give_back_creation(reservation);
+                }
+                return Err(error.into());
+            }
+        };
         tracing::info!(session_id = %session.id, "checked session created");
         let identity_state = identity.as_ref().map(|i| i.state);
         let view = self.view(
@@ -340,8 +437,14 @@ impl Lanyard {
             Some(identity_id) => self.store.identity(identity_id).await?,
             None => None,
         };
+        let reported_ip = session
+            .devices
+            .first()
+            .and_then(|d| d.ip_address.as_deref())
+            .and_then(|ip| lanyard_domain::parse_ip(ip).ok());
+        let end_user_ip = end_user_ip(caller, reported_ip, client_ip);
         let mut changed = self
-            .apply_checks(&mut session, &mut identity, request.checks, client_ip, now)
+            .apply_checks(&mut session, &mut identity, request.checks, end_user_ip, now)
             .await?;
         changed |= Self::apply_metadata(&mut session, request.metadata);
         if let Some(lifetime) = request.lifetime {

@@ -47,6 +47,12 @@ pub use sessions::{
 pub use settings::{RequiredAal, Settings};
 pub use token_cache::CacheStats;
 
+/// A session creation counted against the per-identity and per-IP allowances.
+pub(crate) struct CreationReservation {
+    identity: Option<rate_limit::Reserved>,
+    ip: Option<rate_limit::Reserved>,
+}
+
 /// The service: shared by every request handler.
 pub struct Lanyard {
     store: Arc<dyn Store>,
@@ -55,10 +61,9 @@ pub struct Lanyard {
     schemas: SchemaRegistry,
     passwords: PasswordHasher,
     page_keys: PageTokenKeys,
-    identity_failures: rate_limit::FailureLimiter,
-    ip_failures: rate_limit::FailureLimiter,
-    identity_creations: rate_limit::FailureLimiter,
-    ip_creations: rate_limit::FailureLimiter,
+    ip_failures: rate_limit::WindowLimiter,
+    identity_creations: rate_limit::WindowLimiter,
+    ip_creations: rate_limit::WindowLimiter,
     token_cache: Option<token_cache::TokenCache>,
     /// On whenever the token cache is, with the same lifetime.
     api_key_cache: Option<key_cache::ApiKeyCache>,
@@ -73,21 +78,16 @@ impl Lanyard {
         page_keys: PageTokenKeys,
     ) -> Self {
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
-        let window = settings.failed_checks_window;
-        let identity_failures = rate_limit::FailureLimiter::new(rate_limit::FailureLimit {
-            max_failures: settings.failed_checks_per_identity,
-            window,
+        let ip_failures = rate_limit::WindowLimiter::new(rate_limit::WindowLimit {
+            max: settings.failed_checks_per_ip,
+            window: settings.failed_checks_window,
         });
-        let ip_failures = rate_limit::FailureLimiter::new(rate_limit::FailureLimit {
-            max_failures: settings.failed_checks_per_ip,
-            window,
-        });
-        let creation_limit = |max_failures| rate_limit::FailureLimit {
-            max_failures,
+        let creation_limit = |max| rate_limit::WindowLimit {
+            max,
             window: settings.sessions_window,
         };
-        let identity_creations = rate_limit::FailureLimiter::new(creation_limit(settings.sessions_per_identity));
-        let ip_creations = rate_limit::FailureLimiter::new(creation_limit(settings.sessions_per_ip));
+        let identity_creations = rate_limit::WindowLimiter::new(creation_limit(settings.sessions_per_identity));
+        let ip_creations = rate_limit::WindowLimiter::new(creation_limit(settings.sessions_per_ip));
         let token_cache = (settings.token_cache_capacity > 0).then(|| {
             token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
         });
@@ -100,7 +100,6 @@ impl Lanyard {
             schemas,
             passwords,
             page_keys,
-            identity_failures,
             ip_failures,
             identity_creations,
             ip_creations,
@@ -175,25 +174,37 @@ impl Lanyard {
         }))
     }
 
-    /// Refuses a new session when the identity or the end-user IP created too many lately.
-    pub(crate) fn check_creation_rate(&self, identity: uuid::Uuid, ip: Option<std::net::IpAddr>) -> ServiceResult<()> {
+    /// Takes a session creation from the identity's and the end-user IP's allowance, or
+    /// refuses it when either is used up. Give it back with [`Lanyard::give_back_creation`]
+    /// when the session is not created after all.
+    pub(crate) fn reserve_creation(
+        &self,
+        identity: uuid::Uuid,
+        ip: Option<std::net::IpAddr>,
+    ) -> ServiceResult<CreationReservation> {
         let now = self.now();
-        let limited = self
+        let identity = self
             .identity_creations
-            .check(&identity.to_string(), now)
-            .err()
-            .or_else(|| ip.and_then(|ip| self.ip_creations.check(&ip.to_string(), now).err()));
-        match limited {
-            Some(retry_after_seconds) => Err(ServiceError::RateLimited { retry_after_seconds }),
-            None => Ok(()),
-        }
+            .reserve(&identity.to_string(), now)
+            .map_err(|retry_after_seconds| ServiceError::RateLimited { retry_after_seconds })?;
+        let ip = match ip.map(|ip| self.ip_creations.reserve(&ip.to_string(), now)).transpose() {
+            Ok(ip) => ip.flatten(),
+            Err(retry_after_seconds) => {
+                if let Some(identity) = identity {
+                    self.identity_creations.give_back(identity);
+                }
+                return Err(ServiceError::RateLimited { retry_after_seconds });
+            }
+        };
+        Ok(CreationReservation { identity, ip })
     }
 
-    pub(crate) fn record_creation(&self, identity: uuid::Uuid, ip: Option<std::net::IpAddr>) {
-        let now = self.now();
-        self.identity_creations.record_failure(&identity.to_string(), now);
-        if let Some(ip) = ip {
-            self.ip_creations.record_failure(&ip.to_string(), now);
+    pub(crate) fn give_back_creation(&self, reservation: CreationReservation) {
+        if let Some(identity) = reservation.identity {
+            self.identity_creations.give_back(identity);
+        }
+        if let Some(ip) = reservation.ip {
+            self.ip_creations.give_back(ip);
         }
     }
 

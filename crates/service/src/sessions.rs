@@ -27,7 +27,8 @@ pub struct FactorInput {
 
 #[derive(Debug, Clone, Default)]
 pub struct DeviceInput {
-    pub ip_address: Option<String>,
+    /// Canonical (see [`lanyard_domain::parse_ip`]); the API parses what the client sent.
+    pub ip_address: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
     pub location: Option<String>,
     pub fingerprint_id: Option<String>,
@@ -126,8 +127,13 @@ impl Lanyard {
         if !identity.is_active() {
             return Err(ServiceError::IdentityDisabled);
         }
-        let end_user_ip = request.device.ip_address.as_deref().and_then(|ip| ip.parse().ok());
-        self.check_creation_rate(identity.id, end_user_ip)?;
+        if request.factors.is_empty() {
+            return Err(ServiceError::Invalid(
+                "methods must name at least one authentication method: a session without one has no \
+                 assurance level and whoami would refuse it"
+                    .into(),
+            ));
+        }
         let lifespan = request.lifespan.unwrap_or(self.settings.session_lifespan);
         if lifespan <= time::Duration::ZERO || lifespan > MAX_LIFESPAN {
             return Err(ServiceError::Invalid(
@@ -138,16 +144,26 @@ impl Lanyard {
         let factors: Vec<Factor> = request
             .factors
             .into_iter()
-            .map(|input| {
-                let mut factor = Factor::new(input.method, input.completed_at.unwrap_or(now).min(now));
+            .enumerate()
+            .map(|(index, input)| {
+                let completed_at = match input.completed_at {
+                    None => now,
+                    Some(at) => at
+                        .check_past(now, self.settings.max_clock_skew)
+                        .map_err(|problem| ServiceError::Invalid(format!("methods[{index}].completed_at {problem}")))?,
+                };
+                let mut factor = Factor::new(input.method, completed_at);
                 if let Some(aal) = input.aal {
                     factor.aal = aal;
                 }
                 factor.provider = input.provider.filter(|p| !p.is_empty());
                 factor.organization = input.organization.filter(|o| !o.is_empty());
-                factor
+                Ok(factor)
             })
-            .collect();
+            .collect::<ServiceResult<_>>()?;
+        // The caller is a trusted backend (an API key): the end user's address is the one it
+        // reports, never its own socket, or one login UI would share one allowance.
+        let reservation = self.reserve_creation(identity.id, request.device.ip_address)?;
         let authenticated_at = factors.iter().map(|f| f.completed_at).max().unwrap_or(now);
         let device = request.device;
         let session = Session {
@@ -162,7 +178,7 @@ impl Lanyard {
             factors,
             devices: vec![Device {
                 id: Uuid::now_v7(),
-                ip_address: device.ip_address.filter(|v| !v.is_empty()),
+                ip_address: device.ip_address.map(|ip| ip.to_string()),
                 user_agent: device
                     .user_agent
                     .map(|ua| truncate_utf8(&ua, MAX_USER_AGENT_BYTES).to_owned()),
@@ -177,8 +193,13 @@ impl Lanyard {
         };
         let token = new_token(SESSION_TOKEN_PREFIX);
         let mut session = session;
-        session.sequence = self.store.insert_session(&session, &token.digest()).await?;
-        self.record_creation(identity.id, end_user_ip);
+        session.sequence = match self.store.insert_session(&session, &token.digest()).await {
+            Ok(sequence) => sequence,
+            Err(error) => {
+                self.give_back_creation(reservation);
+                return Err(error.into());
+            }
+        };
         tracing::info!(session_id = %session.id, identity_id = %identity.id, "session issued");
         let identity_state = Some(identity.state);
         let view = self.view(

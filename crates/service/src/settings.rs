@@ -19,11 +19,18 @@ pub struct Settings {
     pub password_hash_concurrency: usize,
     /// Most identity ids in one `ids` filter.
     pub max_ids_per_filter: usize,
-    /// Failed credential checks allowed per identity, per window, on each node.
+    /// Failed (or running) credential checks allowed per identity, per window, counted in the
+    /// store: shared by every node and kept across restarts. 0: no limit.
     pub failed_checks_per_identity: u32,
-    /// Failed credential checks allowed per client IP, per window, on each node.
+    /// Failed (or running) credential checks allowed per end-user IP, per window, on each node.
     pub failed_checks_per_ip: u32,
     pub failed_checks_window: time::Duration,
+    /// ZITADEL's lockout: after this many consecutive failed password checks, password checks
+    /// of the identity are refused until an administrator unlocks it. 0: off (the default).
+    pub max_password_attempts: u32,
+    /// How far in the future a client-reported past instant (`completed_at`) may lie, for
+    /// clocks that differ a little.
+    pub max_clock_skew: time::Duration,
     /// Sessions created per identity, per window, on each node; 0: no limit.
     pub sessions_per_identity: u32,
     /// Sessions created per end-user IP (the device's, else the caller's), per window, on each
@@ -48,6 +55,8 @@ impl Default for Settings {
             failed_checks_per_identity: 10,
             failed_checks_per_ip: 100,
             failed_checks_window: time::Duration::minutes(5),
+            max_password_attempts: 0,
+            max_clock_skew: time::Duration::minutes(1),
             sessions_per_identity: 100,
             sessions_per_ip: 1000,
             sessions_window: time::Duration::minutes(1),

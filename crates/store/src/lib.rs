@@ -4,6 +4,7 @@
 //! business rules beyond what a query needs (the definition of "active" is shared through
 //! [`sql::SessionSql`], which mirrors `Session::is_active`).
 
+mod check_attempts;
 mod error;
 mod invalidation;
 pub mod postgres;
@@ -16,6 +17,7 @@ use async_trait::async_trait;
 use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use uuid::Uuid;
 
+pub use check_attempts::{AttemptLimits, AttemptOutcome, AttemptReservation};
 pub use error::{ConflictOn, StoreError};
 pub use invalidation::{Invalidation, InvalidationEvent};
 pub use postgres::{PostgresOptions, PostgresStore};
@@ -141,6 +143,27 @@ pub trait Store: Send + Sync + 'static {
     async fn try_acquire_lease(&self, name: &str, holder: &str, ttl: time::Duration, now: Micros) -> StoreResult<bool>;
     /// Gives up the lease `name` if `holder` holds it (running or expired); returns whether it did.
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<bool>;
+
+    /// Takes one check attempt for the identity before its credentials are checked, atomically
+    /// against `limits`, so that checks in flight count: a burst of concurrent guesses gets
+    /// at most `limits.per_window` verdicts per window, on every node sharing the database.
+    async fn reserve_check_attempt(
+        &self,
+        identity_id: Uuid,
+        password: bool,
+        limits: AttemptLimits,
+        now: Micros,
+    ) -> StoreResult<AttemptReservation>;
+    /// Settles an attempt granted by [`Store::reserve_check_attempt`] in the window that
+    /// started at `window_start`.
+    async fn settle_check_attempt(
+        &self,
+        identity_id: Uuid,
+        window_start: Micros,
+        outcome: AttemptOutcome,
+    ) -> StoreResult<()>;
+    /// Lifts a password lockout; `true` when there was one to lift (or failures counted).
+    async fn unlock_password_checks(&self, identity_id: Uuid) -> StoreResult<bool>;
 
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     async fn api_key_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>>;

@@ -13,20 +13,23 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The largest row offset the stores take: SQL `OFFSET` is a signed 64-bit integer.
 pub const MAX_OFFSET: u64 = i64::MAX as u64;
 
-/// `page_size`: absent or ≤ 0 → the default; above the maximum → the maximum; not an
-/// integer → 400.
+/// `page_size` (or `per_page`): absent → the default; an integer from 1 to the maximum →
+/// itself; anything else (empty, zero, negative, too large, not an integer) → 400 naming the
+/// range, rather than silently serving a page of another size.
 pub fn page_size(query: &QueryParams, name: &str, default: u32, max: u32) -> Result<u32, KratosError> {
-    let Some(raw) = query.first(name) else {
+    if !query.has(name) {
         return Ok(default);
-    };
-    let value: i64 = raw.trim().parse().map_err(|_| {
-        KratosError::bad_request(format!("could not parse parameter {name}: {raw:?} is not an integer"))
-    })?;
-    Ok(if value <= 0 {
-        default
-    } else {
-        value.min(i64::from(max)) as u32
-    })
+    }
+    let raw = query.all(name).next().unwrap_or_default();
+    raw.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|size| (1..=max).contains(size))
+        .ok_or_else(|| {
+            KratosError::bad_request(format!(
+                "could not parse parameter {name}: {raw:?} is not an integer from 1 to {max}"
+            ))
+        })
 }
 
 /// The request's path and query with some parameters replaced, for `Link` URLs.
@@ -149,10 +152,17 @@ mod tests {
     fn page_size_rules() {
         let q = |s: &str| QueryParams::parse(Some(s));
         assert_eq!(page_size(&q(""), "page_size", 250, 1000).unwrap(), 250);
-        assert_eq!(page_size(&q("page_size=0"), "page_size", 250, 1000).unwrap(), 250);
-        assert_eq!(page_size(&q("page_size=-5"), "page_size", 250, 1000).unwrap(), 250);
-        assert_eq!(page_size(&q("page_size=5000"), "page_size", 250, 1000).unwrap(), 1000);
-        assert!(page_size(&q("page_size=ten"), "page_size", 250, 1000).is_err());
+        assert_eq!(page_size(&q("page_size=1"), "page_size", 250, 1000).unwrap(), 1);
+        assert_eq!(page_size(&q("page_size=1000"), "page_size", 250, 1000).unwrap(), 1000);
+        for bad in [
+            "page_size=0",
+            "page_size=-1",
+            "page_size=",
+            "page_size=1001",
+            "page_size=ten",
+        ] {
+            assert!(page_size(&q(bad), "page_size", 250, 1000).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -112,3 +112,26 @@ pub async fn generate_lookup_secrets(
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
     Ok(secret_response(json!({ "codes": codes })))
 }
+
+#[utoipa::path(post, path = "/admin/lanyard/identities/{id}/unlock", operation_id = "lanyardUnlockIdentity", tag = "lanyard",
+    description = "Lifts the password lockout (`rate_limits.max_password_attempts`) of an identity, as ZITADEL's UnlockUser does. Unlocking an identity that is not locked changes nothing.",
+    params(("id" = uuid::Uuid, Path, description = "The identity id")),
+    security(("admin_key" = [])),
+    responses(
+        (status = 204, description = "The identity's password checks are allowed again"),
+        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+    ))]
+pub async fn unlock_identity(
+    _: AdminKey<IdentityWrite>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, KratosError> {
+    let id = parse_uuid("the identity id", &id)?;
+    state
+        .service
+        .unlock_identity(id)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -55,7 +55,7 @@ pub struct DeviceBody {
     location: Option<String>,
 }
 
-fn factor(body: MethodBody) -> Result<FactorInput, KratosError> {
+fn factor(index: usize, body: MethodBody) -> Result<FactorInput, KratosError> {
     let method = Method::from_kratos_name(&body.method).ok_or_else(|| {
         KratosError::bad_request(format!(
             "unknown authentication method {:?}; use one of {}",
@@ -71,10 +71,15 @@ fn factor(body: MethodBody) -> Result<FactorInput, KratosError> {
                 .ok_or_else(|| KratosError::bad_request(format!("aal must be aal1, aal2 or aal3, not {value:?}")))?,
         ),
     };
+    let completed_at = body
+        .completed_at
+        .map(|at| Micros::from_datetime(at).check_client_range())
+        .transpose()
+        .map_err(|problem| KratosError::bad_request(format!("methods[{index}].completed_at {problem}")))?;
     Ok(FactorInput {
         method,
         aal,
-        completed_at: body.completed_at.map(Micros::from_datetime),
+        completed_at,
         provider: body.provider,
         organization: body.organization,
     })
@@ -106,13 +111,25 @@ pub async fn issue_session(
     KratosJson(body): KratosJson<IssueBody>,
 ) -> Result<Response, KratosError> {
     let identity_id = parse_uuid("identity_id", &body.identity_id)?;
-    let factors = body.methods.into_iter().map(factor).collect::<Result<Vec<_>, _>>()?;
+    let factors = body
+        .methods
+        .into_iter()
+        .enumerate()
+        .map(|(index, method)| factor(index, method))
+        .collect::<Result<Vec<_>, _>>()?;
     let device = body.device.unwrap_or_default();
+    let ip_address = match device.ip_address.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(ip) => Some(
+            lanyard_domain::parse_ip(ip)
+                .map_err(|problem| KratosError::bad_request(format!("device.ip_address: {problem}")))?,
+        ),
+    };
     let request = IssueSession {
         identity_id,
         factors,
         device: DeviceInput {
-            ip_address: device.ip_address,
+            ip_address,
             user_agent: device.user_agent,
             location: device.location,
             ..Default::default()

@@ -27,5 +27,9 @@ pub fn admin_routes(_state: AppState) -> Router<AppState> {
             "/admin/lanyard/identities/{id}/credentials/lookup_secret",
             post(enrolment::generate_lookup_secrets),
         )
+        .route(
+            "/admin/lanyard/identities/{id}/unlock",
+            post(enrolment::unlock_identity),
+        )
         .route("/metrics", get(metrics::metrics))
 }

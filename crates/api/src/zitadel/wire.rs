@@ -68,9 +68,11 @@ fn boolean(value: &Value, field: &str) -> Result<bool, ZitadelError> {
 
 fn parse_timestamp(value: &Value, field: &str) -> Result<Micros, ZitadelError> {
     let text = string(value, field)?.ok_or_else(|| ZitadelError::invalid(format!("{field} is required")))?;
-    OffsetDateTime::parse(&text, &Rfc3339)
+    let at = OffsetDateTime::parse(&text, &Rfc3339)
         .map(Micros::from_datetime)
-        .map_err(|e| ZitadelError::invalid(format!("{field} {text:?} is not an RFC 3339 timestamp: {e}")))
+        .map_err(|e| ZitadelError::invalid(format!("{field} {text:?} is not an RFC 3339 timestamp: {e}")))?;
+    at.check_client_range()
+        .map_err(|problem| ZitadelError::invalid(format!("{field} {text:?} {problem}")))
 }
 
 /// A protobuf `Duration` in JSON: `"18000s"`, `"1.5s"`.
@@ -199,9 +201,8 @@ pub fn user_agent(value: &Value) -> Result<Option<DeviceInput>, ZitadelError> {
         None => None,
         Some(ip) if ip.is_empty() => None,
         Some(ip) => Some(
-            ip.parse::<std::net::IpAddr>()
-                .map_err(|_| ZitadelError::invalid(format!("userAgent.ip {ip:?} is not an IP address")))?
-                .to_string(),
+            lanyard_domain::parse_ip(&ip)
+                .map_err(|problem| ZitadelError::invalid(format!("userAgent.ip: {problem}")))?,
         ),
     };
     Ok(Some(DeviceInput {

@@ -218,7 +218,13 @@ impl TestApp {
                 &Principal::ApiKey(key),
                 IssueSession {
                     identity_id: identity,
-                    factors: vec![],
+                    factors: vec![lanyard_service::FactorInput {
+                        method: lanyard_domain::Method::Password,
+                        aal: None,
+                        completed_at: None,
+                        provider: None,
+                        organization: None,
+                    }],
                     device: Default::default(),
                     lifespan: None,
                 },

@@ -375,7 +375,7 @@ async fn session_creation_is_rate_limited_per_identity_and_per_end_user_ip() {
     let app = TestApp::start_with(clock.clone(), Some(clock), settings, Default::default()).await;
     let issue = |identity: uuid::Uuid, ip: &'static str| {
         app.admin(Method::POST, "/admin/lanyard/sessions")
-            .json(&json!({"identity_id": identity, "device": {"ip_address": ip}}))
+            .json(&json!({"identity_id": identity, "methods": [{"method": "password"}], "device": {"ip_address": ip}}))
             .send()
     };
     let busy = app.create_identity_id().await;

@@ -159,6 +159,8 @@ fn bind_all<'q>(
     query
 }
 
+crate::check_attempts::impl_check_attempts!(SqliteStore, crate::sql::Dialect::Sqlite, writer);
+
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
@@ -309,6 +311,28 @@ impl crate::Store for SqliteStore {
             .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn reserve_check_attempt(
+        &self,
+        identity_id: uuid::Uuid,
+        password: bool,
+        limits: crate::AttemptLimits,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<crate::AttemptReservation> {
+        self.reserve_check_attempt_impl(identity_id, password, limits, now)
+            .await
+    }
+    async fn settle_check_attempt(
+        &self,
+        identity_id: uuid::Uuid,
+        window_start: lanyard_domain::Micros,
+        outcome: crate::AttemptOutcome,
+    ) -> StoreResult<()> {
+        self.settle_check_attempt_impl(identity_id, window_start, outcome).await
+    }
+    async fn unlock_password_checks(&self, identity_id: uuid::Uuid) -> StoreResult<bool> {
+        self.unlock_password_checks_impl(identity_id).await
     }
 
     async fn insert_api_key(&self, key: &lanyard_domain::ApiKey) -> StoreResult<()> {

@@ -14,6 +14,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
 //! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
+mod check_attempts;
 mod cleanup;
 mod common;
 mod filters;
@@ -124,6 +125,13 @@ macro_rules! conformance_tests {
             leases: [
                 lease_is_exclusive_until_it_expires_and_renewable_by_its_holder,
                 concurrent_takers_of_one_lease_agree_on_one_holder,
+            ],
+            check_attempts: [
+                reservations_count_in_flight_checks_until_the_window_ends,
+                passed_checks_give_their_attempt_back_and_failed_ones_keep_it,
+                a_concurrent_burst_gets_exactly_the_limit,
+                password_lockout_holds_until_unlocked_and_resets_on_success,
+                deleting_the_identity_deletes_its_counters,
             ],
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
