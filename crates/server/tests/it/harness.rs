@@ -97,6 +97,29 @@ impl TestApp {
         .await
     }
 
+    /// The SQLite file of an app started with [`TestApp::start_with`].
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self._dir.as_ref().expect("a SQLite app").path().join("lanyard.db")
+    }
+
+    /// Another node on the same SQLite file as `self` (or a restarted one: nothing in memory
+    /// is shared), on the same clock.
+    pub async fn another_node(&self, settings: Settings) -> Self {
+        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(self.sqlite_path()))
+            .await
+            .expect("open SQLite store");
+        let clock = self.clock.clone().expect("a manual clock");
+        Self::start_on_store(
+            Arc::new(store),
+            clock.clone(),
+            Some(clock),
+            settings,
+            ApiConfig::default(),
+            None,
+        )
+        .await
+    }
+
     pub async fn start_with(
         clock: Arc<dyn Clock>,
         manual: Option<Arc<ManualClock>>,
@@ -285,6 +308,24 @@ pub fn assert_kratos_error(status: u16, body: &Value, expected: u16) -> Value {
         "error.reason says what was wrong; body: {body}"
     );
     error.clone()
+}
+
+/// Asserts a ZITADEL Connect error with this HTTP status and Connect code.
+pub fn assert_connect_error(status: u16, body: &Value, expected_status: u16, code: &str) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
+}
+
+/// Asserts a ZITADEL REST (grpc-gateway) error with this HTTP status and gRPC code.
+pub fn assert_rest_error(status: u16, body: &Value, expected_status: u16, grpc_code: u16) {
+    assert_eq!(status, expected_status, "{body}");
+    assert_eq!(body["code"], grpc_code, "{body}");
+    assert_eq!(
+        body["details"][0]["@type"],
+        "type.googleapis.com/zitadel.v1.ErrorDetail"
+    );
 }
 
 /// The `rel` → URL map of a `Link` header.

@@ -3,6 +3,7 @@
 //! The tests drive the real HTTP routers over TCP against a real SQLite file; only the clock
 //! is controlled, so expiry can be tested without sleeping.
 
+mod abuse;
 mod cleanup;
 mod contract;
 mod crash;

@@ -62,22 +62,6 @@ impl TestApp {
     }
 }
 
-fn assert_connect_error(status: u16, body: &Value, expected_status: u16, code: &str) {
-    assert_eq!(status, expected_status, "{body}");
-    assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-    assert_eq!(body["details"][0]["type"], "zitadel.v1.ErrorDetail");
-}
-
-fn assert_rest_error(status: u16, body: &Value, expected_status: u16, grpc_code: u16) {
-    assert_eq!(status, expected_status, "{body}");
-    assert_eq!(body["code"], grpc_code, "{body}");
-    assert_eq!(
-        body["details"][0]["@type"],
-        "type.googleapis.com/zitadel.v1.ErrorDetail"
-    );
-}
-
 #[tokio::test]
 async fn create_with_user_and_password_then_get_shows_factors_metadata_and_agent() {
     let app = TestApp::start().await;
