@@ -602,25 +602,17 @@ impl Lanyard {
         }
         filter.created = search.created;
         filter.expires = search.expires;
+        // An empty id means "the caller", as absent and null do: the proto documents it so,
+        // although ZITADEL itself refuses "" (see the reference's deliberate differences).
         filter.creator = match search.creator {
             None => None,
-            Some(Some(id)) if !id.is_empty() => Some(id),
-            Some(Some(_)) => {
-                return Err(ServiceError::Invalid(
-                    "creatorQuery.id must not be empty (GRPC-x8n24uh)".into(),
-                ))
-            }
-            Some(None) => Some(caller.creator_id()),
+            Some(Some(id)) if !id.trim().is_empty() => Some(id),
+            Some(_) => Some(caller.creator_id()),
         };
         filter.fingerprint_id = match search.fingerprint_id {
             None => None,
-            Some(Some(id)) if !id.is_empty() => Some(id),
-            Some(Some(_)) => {
-                return Err(ServiceError::Invalid(
-                    "userAgentQuery.fingerprintId must not be empty (GRPC-x8n23uh)".into(),
-                ))
-            }
-            Some(None) => match caller {
+            Some(Some(id)) if !id.trim().is_empty() => Some(id),
+            Some(_) => match caller {
                 Principal::Session {
                     fingerprint_id: Some(f),
                     ..

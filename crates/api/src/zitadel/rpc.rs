@@ -157,21 +157,19 @@ async fn list(state: &AppState, caller: &Principal, request: &Value) -> Result<V
     let search = search(request)?;
     let result = state.service.search_sessions(caller, search).await?;
     let mut details = Map::new();
-    if result.total > 0 {
-        details.insert("totalResult".into(), json!(result.total.to_string()));
-    }
+    // Always present, also when 0 and when empty: valid proto3 JSON for every client, and
+    // clients that read the field without a default do not trip (a deliberate difference).
+    details.insert("totalResult".into(), json!(result.total.to_string()));
     if result.processed_sequence > 0 {
         details.insert("processedSequence".into(), json!(result.processed_sequence.to_string()));
     }
     details.insert("timestamp".into(), wire::timestamp(result.timestamp));
     let mut response = Map::new();
     response.insert("details".into(), Value::Object(details));
-    if !result.sessions.is_empty() {
-        response.insert(
-            "sessions".into(),
-            Value::Array(result.sessions.iter().map(wire::session_json).collect()),
-        );
-    }
+    response.insert(
+        "sessions".into(),
+        Value::Array(result.sessions.iter().map(wire::session_json).collect()),
+    );
     Ok(Value::Object(response))
 }
 
