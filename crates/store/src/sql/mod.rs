@@ -1,9 +1,14 @@
 //! SQL text shared by every store. Each backend binds the returned [`Param`]s itself.
 
 pub mod check_attempts;
+mod session_count;
 mod session_query;
 
-pub use session_query::{count_sessions, list_sessions, BuiltQuery, Dialect, Param};
+pub use session_count::{count_sessions, hour_of, HOUR_US, NEVER_HOUR};
+/// The plain `COUNT(*)` over sessions, whatever the filter: what the cell counts must agree
+/// with (the property tests' oracle).
+pub use session_query::count_sessions as count_sessions_by_scan;
+pub use session_query::{list_sessions, BuiltQuery, Dialect, Param};
 
 /// The columns every session read selects, in the order [`crate::rows`] decodes them.
 pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_us, s.authenticated_us, \

@@ -17,6 +17,7 @@
 mod check_attempts;
 mod cleanup;
 mod common;
+mod counting;
 mod filters;
 mod identities;
 mod keys;
@@ -132,6 +133,10 @@ macro_rules! conformance_tests {
                 a_concurrent_burst_gets_exactly_the_limit,
                 password_lockout_holds_until_unlocked_and_resets_on_success,
                 deleting_the_identity_deletes_its_counters,
+            ],
+            counting: [
+                broad_counts_equal_a_brute_force_count_after_random_operations,
+                counts_stay_exact_under_concurrent_writers,
             ],
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,

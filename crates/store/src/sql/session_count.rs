@@ -1,0 +1,393 @@
+//! Exact session counts that do not grow with the table.
+//!
+//! The broad ZITADEL searches (no query, date ranges, a creator) count sessions that are not
+//! revoked and whose identity is active or absent. The table `session_counts`, kept by
+//! triggers in the same transaction as every write, holds the not-revoked sessions per
+//! (creation hour, expiry hour, creator). A count is then
+//!
+//! - the cells whose hours lie wholly inside both ranges, minus the sessions in those cells
+//!   whose identity is not active (found through the few non-active identities), plus
+//! - the sessions of the partial hours at each end of the creation range, counted through the
+//!   creation index (at most two hours of sessions), plus
+//! - the sessions of the partial hours at each end of the expiry range whose creation lies in
+//!   the full hours, counted through the expiry index.
+//!
+//! Everything is one statement, so it reads one snapshot. Filters that select few sessions by
+//! themselves (ids, a user, a fingerprint, a session-token caller's own sessions, `active`)
+//! keep the plain `COUNT(*)` of [`super::session_query`], which their indexes already make cheap.
+
+use lanyard_domain::query::Scope;
+use lanyard_domain::{DateFilter, DateMethod, Micros, SessionFilter};
+
+use super::session_query::{self, BuiltQuery, Dialect, Param};
+
+/// One hour in microseconds: the cells' granularity.
+pub const HOUR_US: i64 = 3_600_000_000;
+/// The expiry hour of sessions that never expire: after every real hour.
+pub const NEVER_HOUR: i64 = 9_000_000_000_000;
+
+/// The hour of an instant, as the triggers compute it.
+pub fn hour_of(at: i64) -> i64 {
+    if at < 0 {
+        -1
+    } else {
+        at / HOUR_US
+    }
+}
+
+fn hour_start(hour: i64) -> i64 {
+    if hour < 0 {
+        i64::MIN
+    } else {
+        hour.saturating_mul(HOUR_US)
+    }
+}
+
+fn hour_end(hour: i64) -> i64 {
+    if hour < 0 {
+        -1
+    } else {
+        hour.saturating_mul(HOUR_US).saturating_add(HOUR_US - 1)
+    }
+}
+
+/// An inclusive range of instants; `None` when nothing can match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Range {
+    pub lo: i64,
+    pub hi: i64,
+}
+
+impl Range {
+    const ALL: Range = Range {
+        lo: i64::MIN,
+        hi: i64::MAX,
+    };
+
+    /// The intersection of date filters, as the list query applies them to non-null values.
+    fn of(filters: &[DateFilter]) -> Option<Range> {
+        let mut range = Range::ALL;
+        for DateFilter { method, at: Micros(at) } in filters {
+            let at = *at;
+            match method {
+                DateMethod::Equals => {
+                    range.lo = range.lo.max(at);
+                    range.hi = range.hi.min(at);
+                }
+                DateMethod::Greater => range.lo = range.lo.max(at.saturating_add(1)),
+                DateMethod::GreaterOrEquals => range.lo = range.lo.max(at),
+                DateMethod::Less => range.hi = range.hi.min(at.saturating_sub(1)),
+                DateMethod::LessOrEquals => range.hi = range.hi.min(at),
+            }
+        }
+        (range.lo <= range.hi).then_some(range)
+    }
+
+    /// The hours wholly inside, as (first, last); `None` when there is none.
+    fn full_hours(self) -> Option<(i64, i64)> {
+        let first = if self.lo == hour_start(hour_of(self.lo)) {
+            hour_of(self.lo)
+        } else {
+            hour_of(self.lo) + 1
+        };
+        let last = if self.hi == i64::MAX || self.hi == hour_end(hour_of(self.hi)) {
+            hour_of(self.hi)
+        } else {
+            hour_of(self.hi) - 1
+        };
+        (first <= last).then_some((first, last))
+    }
+
+    /// What is left of the range outside its full hours: at most two pieces, each inside one
+    /// or two hours.
+    fn partial_pieces(self) -> Vec<Range> {
+        match self.full_hours() {
+            None => vec![self],
+            Some((first, last)) => {
+                let mut pieces = Vec::new();
+                if self.lo < hour_start(first) {
+                    pieces.push(Range {
+                        lo: self.lo,
+                        hi: hour_start(first) - 1,
+                    });
+                }
+                let end = hour_end(last);
+                if self.hi > end && end != i64::MAX {
+                    pieces.push(Range {
+                        lo: end + 1,
+                        hi: self.hi,
+                    });
+                }
+                pieces
+            }
+        }
+    }
+}
+
+/// Not revoked, and the identity (if any) active: the same test of the identity as the list
+/// query's, without a join.
+const VISIBLE: &str = "s.revoked_us IS NULL AND NOT EXISTS (SELECT 1 FROM identities i \
+     WHERE i.id = s.identity_id AND i.state <> 'active')";
+
+/// A broad count, answered from the cells.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CellCount {
+    created: Range,
+    /// Over sessions that expire; those that never do match when `never` is set.
+    expires: Option<Range>,
+    never: bool,
+    creators: Vec<String>,
+}
+
+impl CellCount {
+    /// The plan for `filter`, when it is a broad one; `None` for the filters whose own
+    /// indexes count them cheaply, and for the Kratos scopes (the cells hold ZITADEL's).
+    pub(crate) fn plan(filter: &SessionFilter) -> Option<Option<CellCount>> {
+        let selective = filter.ids.is_some()
+            || filter.identity_id.is_some()
+            || filter.exclude_id.is_some()
+            || filter.fingerprint_id.is_some()
+            || filter.active.is_some()
+            || filter.owned_by.as_ref().is_some_and(|o| o.identity_id.is_some());
+        if selective || filter.scope != Scope::NotRevoked {
+            return None;
+        }
+        let Some(created) = Range::of(&filter.created) else {
+            return Some(None);
+        };
+        // As the list query does: GREATER* also match a session that never expires, the other
+        // methods never do.
+        let never = filter
+            .expires
+            .iter()
+            .all(|f| matches!(f.method, DateMethod::Greater | DateMethod::GreaterOrEquals));
+        let expires = Range::of(&filter.expires);
+        if expires.is_none() && !never {
+            return Some(None);
+        }
+        let mut creators: Vec<String> = filter.creator.iter().cloned().collect();
+        creators.extend(filter.owned_by.as_ref().map(|o| o.creator.clone()));
+        Some(Some(CellCount {
+            created,
+            expires,
+            never,
+            creators,
+        }))
+    }
+
+    fn creator_condition(&self, b: &mut Builder, column: &str) -> String {
+        self.creators
+            .iter()
+            .map(|c| {
+                let p = b.bind(Param::Text(c.clone()));
+                format!(" AND {column} = {p}")
+            })
+            .collect()
+    }
+
+    /// `s.expires_us` within `range`, or never expiring when `never`.
+    fn expiry_condition(b: &mut Builder, range: Option<Range>, never: bool) -> String {
+        let ranged = range.map(|r| {
+            let lo = b.bind(Param::I64(r.lo));
+            let hi = b.bind(Param::I64(r.hi));
+            format!("s.expires_us BETWEEN {lo} AND {hi}")
+        });
+        match (ranged, never) {
+            (Some(r), true) => format!("(s.expires_us IS NULL OR {r})"),
+            (Some(r), false) => r,
+            (None, true) => "s.expires_us IS NULL".to_owned(),
+            (None, false) => "1 = 0".to_owned(),
+        }
+    }
+
+    fn sql(&self, dialect: Dialect) -> BuiltQuery {
+        let mut b = Builder {
+            dialect,
+            params: Vec::new(),
+        };
+        let mut terms: Vec<String> = Vec::new();
+        // Subtracted terms, each a count of sessions already counted in the cells.
+        let mut minus: Vec<String> = Vec::new();
+        let full_created = self.created.full_hours();
+        let full_expires = self.expires.and_then(Range::full_hours);
+
+        if let Some((c1, c2)) = full_created {
+            // Cells wholly inside both ranges.
+            let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
+            let mut expiry_cells = Vec::new();
+            let mut expiry_rows = Vec::new();
+            if let Some((e1, e2)) = full_expires {
+                let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
+                expiry_cells.push(format!("expires_hour BETWEEN {q1} AND {q2}"));
+                let (r1, r2) = (b.bind(Param::I64(hour_start(e1))), b.bind(Param::I64(hour_end(e2))));
+                expiry_rows.push(format!("s.expires_us BETWEEN {r1} AND {r2}"));
+            }
+            if self.never {
+                let never = b.bind(Param::I64(NEVER_HOUR));
+                expiry_cells.push(format!("expires_hour = {never}"));
+                expiry_rows.push("s.expires_us IS NULL".to_owned());
+            }
+            if !expiry_cells.is_empty() {
+                let creators = self.creator_condition(&mut b, "creator");
+                terms.push(format!(
+                    "(SELECT COALESCE(SUM(n), 0) FROM session_counts WHERE created_hour BETWEEN {p1} AND {p2} \
+                     AND ({}){creators})",
+                    expiry_cells.join(" OR ")
+                ));
+                // Minus the sessions in those cells whose identity is not active.
+                let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
+                let creators = self.creator_condition(&mut b, "s.creator");
+                minus.push(format!(
+                    "(SELECT COUNT(*) FROM identities i JOIN sessions s ON s.identity_id = i.id \
+                     WHERE i.state <> 'active' AND s.revoked_us IS NULL AND s.created_us BETWEEN {r1} AND {r2} \
+                     AND ({}){creators})",
+                    expiry_rows.join(" OR ")
+                ));
+            }
+            // Sessions of the partial expiry hours, created in the full hours.
+            for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
+                let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
+                let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+                let creators = self.creator_condition(&mut b, "s.creator");
+                terms.push(format!(
+                    "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2} \
+                     AND s.created_us BETWEEN {r1} AND {r2}{creators} AND {VISIBLE})"
+                ));
+            }
+        }
+        // Sessions of the partial creation hours, whatever their expiry.
+        for piece in self.created.partial_pieces() {
+            let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+            let expiry = Self::expiry_condition(&mut b, self.expires, self.never);
+            let creators = self.creator_condition(&mut b, "s.creator");
+            terms.push(format!(
+                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2} \
+                 AND {expiry}{creators} AND {VISIBLE})"
+            ));
+        }
+        let mut sum = if terms.is_empty() {
+            "0".to_owned()
+        } else {
+            terms.join(" + ")
+        };
+        for term in minus {
+            sum.push_str(" - ");
+            sum.push_str(&term);
+        }
+        BuiltQuery {
+            sql: format!("SELECT CAST({sum} AS BIGINT)"),
+            params: b.params,
+        }
+    }
+}
+
+struct Builder {
+    dialect: Dialect,
+    params: Vec<Param>,
+}
+
+impl Builder {
+    fn bind(&mut self, param: Param) -> String {
+        self.params.push(param);
+        match self.dialect {
+            Dialect::Sqlite => format!("?{}", self.params.len()),
+            Dialect::Postgres => format!("${}", self.params.len()),
+        }
+    }
+}
+
+/// The count of sessions matching `filter`: from the cells for broad filters, otherwise a
+/// plain `COUNT(*)` through the filter's own index.
+pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> BuiltQuery {
+    match CellCount::plan(filter) {
+        None => session_query::count_sessions(dialect, filter, now),
+        Some(None) => BuiltQuery {
+            sql: "SELECT CAST(0 AS BIGINT)".to_owned(),
+            params: Vec::new(),
+        },
+        Some(Some(plan)) => plan.sql(dialect),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(lo: i64, hi: i64) -> Range {
+        Range { lo, hi }
+    }
+
+    #[test]
+    fn full_hours_and_partial_pieces_cover_the_range_exactly_once() {
+        let h = HOUR_US;
+        for r in [
+            range(0, h - 1),
+            range(1, h - 1),
+            range(h / 2, 3 * h + 5),
+            range(h / 2, h / 2 + 10),
+            range(h - 1, h),
+            range(i64::MIN, 2 * h),
+            range(5 * h, i64::MAX),
+            range(i64::MIN, i64::MAX),
+            range(-10, 10),
+        ] {
+            let full = r.full_hours();
+            let pieces = r.partial_pieces();
+            assert!(pieces.len() <= 2, "{r:?}");
+            // Probe instants at and around every boundary.
+            let mut probes = vec![r.lo, r.hi, 0, -1, h - 1, h, 3 * h, 3 * h + 5];
+            probes.extend(pieces.iter().flat_map(|p| [p.lo, p.hi]));
+            if let Some((a, b)) = full {
+                probes.extend([hour_start(a), hour_end(b)]);
+            }
+            for at in probes {
+                let in_range = (r.lo..=r.hi).contains(&at);
+                let in_full = full.is_some_and(|(a, b)| (a..=b).contains(&hour_of(at)));
+                let in_pieces = pieces.iter().filter(|p| (p.lo..=p.hi).contains(&at)).count();
+                assert_eq!(
+                    usize::from(in_full) + in_pieces,
+                    usize::from(in_range),
+                    "{r:?} at {at}: full {full:?}, pieces {pieces:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn selective_filters_keep_the_plain_count() {
+        let filter = SessionFilter {
+            scope: Scope::NotRevoked,
+            identity_id: Some(uuid::Uuid::nil()),
+            ..Default::default()
+        };
+        assert_eq!(CellCount::plan(&filter), None);
+        let broad = SessionFilter {
+            scope: Scope::NotRevoked,
+            ..Default::default()
+        };
+        let sql = count_sessions(Dialect::Postgres, &broad, Micros(0)).sql;
+        assert!(sql.contains("session_counts"), "{sql}");
+    }
+
+    #[test]
+    fn contradictory_ranges_count_nothing_without_reading() {
+        let filter = SessionFilter {
+            scope: Scope::NotRevoked,
+            created: vec![
+                DateFilter {
+                    method: DateMethod::Less,
+                    at: Micros(10),
+                },
+                DateFilter {
+                    method: DateMethod::Greater,
+                    at: Micros(20),
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            count_sessions(Dialect::Sqlite, &filter, Micros(0)).sql,
+            "SELECT CAST(0 AS BIGINT)"
+        );
+    }
+}
