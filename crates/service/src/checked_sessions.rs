@@ -636,7 +636,6 @@ impl Lanyard {
             }),
         };
         let now = self.now();
-        let total = self.store.count_sessions(&filter, now).await?;
         let query = SessionQuery {
             with_devices: true,
             filter,
@@ -650,13 +649,13 @@ impl Lanyard {
                 limit,
             },
         };
-        let rows = self.store.list_sessions(&query, now).await?;
-        let sessions = self.views_with_identities(rows, now).await?;
-        let processed_sequence = self.store.current_sequence().await?;
+        // The count, the page and the sequence come from one snapshot, so they agree.
+        let page = self.store.search_sessions(&query, now).await?;
+        let sessions = self.views_with_identities(page.rows, now).await?;
         Ok(SessionSearchResult {
             sessions,
-            total,
-            processed_sequence,
+            total: page.total,
+            processed_sequence: page.sequence,
             timestamp: now,
         })
     }

@@ -36,6 +36,17 @@ impl SessionRow {
     }
 }
 
+/// One page of a search, its exact count and the latest sequence, all read from one snapshot:
+/// the count agrees with the rows and `processedSequence` of the same answer, whatever is
+/// written meanwhile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchPage {
+    pub rows: Vec<SessionRow>,
+    /// Every session matching the query's filter, regardless of its page.
+    pub total: u64,
+    pub sequence: i64,
+}
+
 /// Mutually exclusive identity list filters, as Kratos defines them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum IdentityFilter {
@@ -94,6 +105,9 @@ pub trait Store: Send + Sync + 'static {
     async fn session(&self, id: Uuid) -> StoreResult<Option<SessionRow>>;
     async fn list_sessions(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>>;
     async fn count_sessions(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64>;
+    /// The page `query` asks for, the count of its filter and the current sequence, in one
+    /// read transaction.
+    async fn search_sessions(&self, query: &SessionQuery, now: Micros) -> StoreResult<SearchPage>;
     /// Writes the session's mutable fields if its sequence is still `expected_sequence`;
     /// replaces the token digest when one is given. Returns the new sequence, or `None` when
     /// the session is gone or changed concurrently.

@@ -80,24 +80,12 @@ impl PostgresStore {
     }
 
     /// Loads the devices of a page of sessions with one query.
-    async fn with_devices(&self, mut rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
+    async fn with_devices(&self, rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
         if rows.is_empty() {
             return Ok(rows);
         }
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.session.id).collect();
-        let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
-        let devices = sqlx::query("SELECT * FROM session_devices WHERE session_id = ANY($1) ORDER BY created_us, id")
-            .bind(&ids)
-            .fetch_all(&self.pool)
-            .await?;
-        for row in devices {
-            let (session_id, device) = decode_device(&row)?;
-            by_session.entry(session_id).or_default().push(device);
-        }
-        for row in &mut rows {
-            row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
-        }
-        Ok(rows)
+        let mut conn = self.pool.acquire().await?;
+        devices_into(&mut conn, rows).await
     }
 
     pub(super) async fn update_session_impl(
@@ -211,4 +199,28 @@ impl PostgresStore {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Loads the devices of a page of sessions on `conn` (inside a read transaction, when it has one).
+pub(super) async fn devices_into(
+    conn: &mut sqlx::PgConnection,
+    mut rows: Vec<SessionRow>,
+) -> StoreResult<Vec<SessionRow>> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.session.id).collect();
+    let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
+    let devices = sqlx::query("SELECT * FROM session_devices WHERE session_id = ANY($1) ORDER BY created_us, id")
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    for row in devices {
+        let (session_id, device) = decode_device(&row)?;
+        by_session.entry(session_id).or_default().push(device);
+    }
+    for row in &mut rows {
+        row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
+    }
+    Ok(rows)
 }

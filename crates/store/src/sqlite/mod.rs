@@ -259,6 +259,42 @@ impl crate::Store for SqliteStore {
             .await
     }
 
+    async fn search_sessions(
+        &self,
+        query: &lanyard_domain::SessionQuery,
+        now: lanyard_domain::Micros,
+    ) -> StoreResult<crate::SearchPage> {
+        use crate::sql::{self, Dialect};
+        // A deferred transaction on a reader: WAL gives every statement in it the snapshot
+        // of its first read.
+        let mut tx = self.reader.begin().await?;
+        let counted = sql::count_sessions(Dialect::Sqlite, &query.filter, now);
+        let total: i64 = bind_all(sqlx::query(&counted.sql), &counted.params)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| sqlx::Row::try_get(&row, 0))?;
+        let listed = sql::list_sessions(Dialect::Sqlite, query, now);
+        let rows = bind_all(sqlx::query(&listed.sql), &listed.params)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut rows = rows
+            .iter()
+            .map(crate::rows::decode_session)
+            .collect::<StoreResult<Vec<_>>>()?;
+        if query.with_devices {
+            rows = sessions::devices_into(&mut tx, rows).await?;
+        }
+        let sequence: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(crate::SearchPage {
+            rows,
+            total: u64::try_from(total).unwrap_or(0),
+            sequence,
+        })
+    }
+
     async fn current_sequence(&self) -> StoreResult<i64> {
         let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
             .fetch_one(&self.reader)

@@ -81,30 +81,12 @@ impl SqliteStore {
     }
 
     /// Loads the devices of a page of sessions with one query.
-    async fn with_devices(&self, mut rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
+    async fn with_devices(&self, rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
         if rows.is_empty() {
             return Ok(rows);
         }
-        let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
-        for chunk in rows.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
-            let sql = format!(
-                "SELECT * FROM session_devices WHERE session_id IN ({}) ORDER BY created_us, id",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for row in chunk {
-                query = query.bind(row.session.id);
-            }
-            for row in query.fetch_all(&self.reader).await? {
-                let (session_id, device) = decode_device(&row)?;
-                by_session.entry(session_id).or_default().push(device);
-            }
-        }
-        for row in &mut rows {
-            row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
-        }
-        Ok(rows)
+        let mut conn = self.reader.acquire().await?;
+        devices_into(&mut conn, rows).await
     }
 
     pub(super) async fn update_session_impl(
@@ -207,4 +189,34 @@ impl SqliteStore {
         .await?;
         Ok(done.rows_affected())
     }
+}
+
+/// Loads the devices of a page of sessions on `conn` (inside a read transaction, when it has one).
+pub(super) async fn devices_into(
+    conn: &mut sqlx::SqliteConnection,
+    mut rows: Vec<SessionRow>,
+) -> StoreResult<Vec<SessionRow>> {
+    if rows.is_empty() {
+        return Ok(rows);
+    }
+    let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
+    for chunk in rows.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
+        let sql = format!(
+            "SELECT * FROM session_devices WHERE session_id IN ({}) ORDER BY created_us, id",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query.bind(row.session.id);
+        }
+        for row in query.fetch_all(&mut *conn).await? {
+            let (session_id, device) = decode_device(&row)?;
+            by_session.entry(session_id).or_default().push(device);
+        }
+    }
+    for row in &mut rows {
+        row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
+    }
+    Ok(rows)
 }

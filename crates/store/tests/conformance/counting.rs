@@ -227,3 +227,49 @@ pub async fn counts_stay_exact_under_concurrent_writers(store: Arc<dyn Store>) {
     let mut rng = Rng(99);
     assert_counts_match(&*store, &mut rng, 99, 0).await;
 }
+
+/// A search reads its page, its count and the sequence from one snapshot: while writers insert
+/// and revoke, a page big enough for everything always holds exactly `total` rows, none newer
+/// than the sequence it reports.
+pub async fn search_reads_count_rows_and_sequence_from_one_snapshot(store: Arc<dyn Store>) {
+    let user = insert_identity(&*store, identity(&["snapshot@example.org"])).await;
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..300 {
+                let mut s = session(Some(user.id), at(n * SECOND));
+                s.creator = Some("key-login-ui".to_owned());
+                let s = insert(&*store, s).await;
+                if n % 3 == 0 {
+                    store
+                        .revoke_sessions(RevokeTarget::Session(s.id), at(n * SECOND))
+                        .await
+                        .expect("revoke");
+                }
+            }
+        })
+    };
+    let query = lanyard_domain::SessionQuery {
+        with_devices: true,
+        filter: SessionFilter {
+            scope: Scope::NotRevoked,
+            ..Default::default()
+        },
+        sort: SessionSort::CreatedDesc,
+        page: lanyard_domain::SessionPage::Offset {
+            offset: 0,
+            limit: 100_000,
+        },
+    };
+    let mut searches = 0;
+    while !writer.is_finished() || searches == 0 {
+        let page = store.search_sessions(&query, NOW).await.expect("search");
+        assert_eq!(page.rows.len() as u64, page.total, "after {searches} searches");
+        assert!(page.rows.iter().all(|r| r.session.sequence <= page.sequence));
+        searches += 1;
+    }
+    writer.await.expect("writer");
+    let page = store.search_sessions(&query, NOW).await.expect("search");
+    assert_eq!(page.total, 200);
+    assert_eq!(page.sequence, store.current_sequence().await.expect("sequence"));
+}

@@ -137,6 +137,7 @@ macro_rules! conformance_tests {
             counting: [
                 broad_counts_equal_a_brute_force_count_after_random_operations,
                 counts_stay_exact_under_concurrent_writers,
+                search_reads_count_rows_and_sequence_from_one_snapshot,
             ],
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
