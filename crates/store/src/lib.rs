@@ -9,6 +9,7 @@ mod error;
 mod invalidation;
 pub mod postgres;
 mod rows;
+mod search;
 mod session_batch;
 pub mod sql;
 pub mod sqlite;

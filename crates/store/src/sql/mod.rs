@@ -1,10 +1,10 @@
 //! SQL text shared by every store. Each backend binds the returned [`Param`]s itself.
 
 pub mod check_attempts;
-mod session_count;
-mod session_query;
+pub(crate) mod session_count;
+pub(crate) mod session_query;
 
-pub use session_count::{count_sessions, hour_of, HOUR_US, NEVER_HOUR};
+pub use session_count::{count_sessions, hour_of, HourCells, HOUR_US, NEVER_HOUR};
 /// The plain `COUNT(*)` over sessions, whatever the filter: what the cell counts must agree
 /// with (the property tests' oracle).
 pub use session_query::count_sessions as count_sessions_by_scan;

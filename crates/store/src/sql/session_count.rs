@@ -281,6 +281,60 @@ impl CellCount {
     }
 }
 
+/// What the cells say about one creation hour of a broad search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourCells {
+    pub hour: i64,
+    /// Sessions whose expiry hour meets the expiry range: at least every match of the hour.
+    pub possible: u64,
+    /// Every not-revoked session created in the hour.
+    pub all: u64,
+}
+
+impl CellCount {
+    /// The cells of every creation hour the search may touch, per hour in `descending` (or
+    /// ascending) order: `(hour, possible, all)` rows, read as [`HourCells`].
+    pub(crate) fn hours_sql(&self, dialect: Dialect, descending: bool) -> BuiltQuery {
+        let mut b = Builder {
+            dialect,
+            params: Vec::new(),
+        };
+        let (first, last) = (hour_of(self.created.lo), hour_of(self.created.hi));
+        let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
+        let mut expiry = Vec::new();
+        if let Some(range) = self.expires {
+            let (e1, e2) = (
+                b.bind(Param::I64(hour_of(range.lo))),
+                b.bind(Param::I64(hour_of(range.hi))),
+            );
+            expiry.push(format!("expires_hour BETWEEN {e1} AND {e2}"));
+        }
+        if self.never {
+            let never = b.bind(Param::I64(NEVER_HOUR));
+            expiry.push(format!("expires_hour = {never}"));
+        }
+        let possible = if expiry.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("CASE WHEN {} THEN n ELSE 0 END", expiry.join(" OR "))
+        };
+        let creators = self.creator_condition(&mut b, "creator");
+        let order = if descending { "DESC" } else { "ASC" };
+        BuiltQuery {
+            sql: format!(
+                "SELECT created_hour, CAST(SUM({possible}) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts \
+                 WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
+            ),
+            params: b.params,
+        }
+    }
+
+    /// Whether the search filters by expiry (the expiry index may then find its rows faster).
+    pub(crate) fn filters_expiry(&self) -> bool {
+        self.expires != Some(Range::ALL) || !self.never
+    }
+}
+
 struct Builder {
     dialect: Dialect,
     params: Vec<Param>,

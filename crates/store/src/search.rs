@@ -1,0 +1,139 @@
+//! One search, read from one snapshot: the exact count, the page and the sequence.
+//!
+//! Each backend supplies a [`ReadTx`] (its read transaction, binding and decoding); the plan
+//! is the same for both. Broad offset searches (ZITADEL ListSessions without a selective
+//! filter) do not walk the creation index from the first row to the offset: the counter cells
+//! tell, per creation hour, how many sessions may match, so the walk starts at the hour that
+//! holds the offset-th match, and the exact number of matches before that hour (a cheap cell
+//! count) turns the offset into one within that hour. When the matches are few and spread
+//! thin over creation time (a narrow expiry range), the expiry index finds them instead.
+
+use async_trait::async_trait;
+use lanyard_domain::{DateFilter, DateMethod, Micros, SessionPage, SessionQuery, SessionSort};
+
+use crate::sql::session_count::{self, CellCount};
+use crate::sql::session_query::list_sessions_with;
+use crate::sql::{BuiltQuery, Dialect, HourCells, HOUR_US};
+use crate::{SearchPage, SessionRow, StoreResult};
+
+/// The reads a search needs, inside one read transaction of a backend.
+#[async_trait]
+pub(crate) trait ReadTx: Send {
+    async fn count(&mut self, query: &BuiltQuery) -> StoreResult<u64>;
+    /// Rows of `(hour, possible, all)`, see [`CellCount::hours_sql`].
+    async fn hours(&mut self, query: &BuiltQuery) -> StoreResult<Vec<HourCells>>;
+    async fn sessions(&mut self, query: &BuiltQuery, with_devices: bool) -> StoreResult<Vec<SessionRow>>;
+    async fn sequence(&mut self) -> StoreResult<i64>;
+}
+
+/// How much cheaper reading the expiry range must look before it replaces the ordered walk:
+/// its matches must be sorted, the walk's rows need not.
+const SORT_COST: u64 = 4;
+
+pub(crate) async fn search(
+    tx: &mut dyn ReadTx,
+    dialect: Dialect,
+    query: &SessionQuery,
+    now: Micros,
+) -> StoreResult<SearchPage> {
+    let total = tx
+        .count(&session_count::count_sessions(dialect, &query.filter, now))
+        .await?;
+    let rows = match (CellCount::plan(&query.filter), query.page) {
+        (Some(Some(cells)), SessionPage::Offset { offset, limit }) => {
+            if offset >= total || limit == 0 {
+                Vec::new()
+            } else {
+                let page = seek(tx, dialect, query, &cells, offset, limit, now).await?;
+                tx.sessions(&page, query.with_devices).await?
+            }
+        }
+        (Some(None), _) => Vec::new(),
+        _ => {
+            tx.sessions(&list_sessions_with(dialect, query, now, false), query.with_devices)
+                .await?
+        }
+    };
+    let sequence = tx.sequence().await?;
+    Ok(SearchPage { rows, total, sequence })
+}
+
+/// The page query of a broad offset search, starting at the creation hour of its first row.
+async fn seek(
+    tx: &mut dyn ReadTx,
+    dialect: Dialect,
+    query: &SessionQuery,
+    cells: &CellCount,
+    offset: u64,
+    limit: u32,
+    now: Micros,
+) -> StoreResult<BuiltQuery> {
+    let descending = query.sort == SessionSort::CreatedDesc;
+    let hours = tx.hours(&cells.hours_sql(dialect, descending)).await?;
+    // The first hour (in sort order) before which at most `offset` sessions can match.
+    let mut possible_before = 0u64;
+    let mut start = hours.len();
+    for (i, hour) in hours.iter().enumerate() {
+        if possible_before + hour.possible > offset {
+            start = i;
+            break;
+        }
+        possible_before += hour.possible;
+    }
+    let mut page = query.clone();
+    let mut remaining = offset;
+    if let Some(first) = hours.get(start).filter(|_| start > 0) {
+        // Exactly how many match before that hour; the page starts that many rows later.
+        let mut before = query.filter.clone();
+        before.created.push(if descending {
+            DateFilter {
+                method: DateMethod::Greater,
+                at: Micros(hour_end(first.hour)),
+            }
+        } else {
+            DateFilter {
+                method: DateMethod::Less,
+                at: Micros(hour_start(first.hour)),
+            }
+        });
+        let matched_before = tx.count(&session_count::count_sessions(dialect, &before, now)).await?;
+        remaining = offset.saturating_sub(matched_before);
+        page.filter.created.push(if descending {
+            DateFilter {
+                method: DateMethod::LessOrEquals,
+                at: Micros(hour_end(first.hour)),
+            }
+        } else {
+            DateFilter {
+                method: DateMethod::GreaterOrEquals,
+                at: Micros(hour_start(first.hour)),
+            }
+        });
+    }
+    page.page = SessionPage::Offset {
+        offset: remaining,
+        limit,
+    };
+    // Rows the ordered walk reads before it has the page, at the density of the hours it
+    // crosses; against reading every session of the expiry range and sorting them.
+    let needed = remaining + u64::from(limit);
+    let (mut walked, mut found) = (0u64, 0u64);
+    for hour in hours.iter().skip(start) {
+        if found >= needed {
+            break;
+        }
+        walked += hour.all;
+        found += hour.possible;
+    }
+    let expiring: u64 = hours.iter().map(|h| h.possible).sum();
+    let sort_matches = cells.filters_expiry() && expiring.saturating_mul(SORT_COST) < walked;
+    Ok(list_sessions_with(dialect, &page, now, sort_matches))
+}
+
+fn hour_start(hour: i64) -> i64 {
+    hour.max(0).saturating_mul(HOUR_US)
+}
+
+fn hour_end(hour: i64) -> i64 {
+    hour_start(hour).saturating_add(HOUR_US - 1)
+}
