@@ -130,6 +130,74 @@ async fn seek(
     Ok(list_sessions_with(dialect, &page, now, sort_matches))
 }
 
+/// The [`ReadTx`] of a backend: `impl_search_tx!(sqlx::Sqlite, bind_all, sessions::devices_into)`
+/// names its database, its parameter binder and its device loader.
+macro_rules! impl_search_tx {
+    ($db:ty, $bind_all:path, $devices_into:path) => {
+        /// A search's read transaction (see [`crate::search`]).
+        pub(crate) struct SearchTx<'t, 'c>(pub(crate) &'t mut sqlx::Transaction<'c, $db>);
+
+        #[async_trait::async_trait]
+        impl crate::search::ReadTx for SearchTx<'_, '_> {
+            async fn count(&mut self, query: &crate::sql::BuiltQuery) -> $crate::StoreResult<u64> {
+                let count: i64 = $bind_all(sqlx::query(&query.sql), &query.params)
+                    .fetch_one(&mut **self.0)
+                    .await
+                    .and_then(|row| sqlx::Row::try_get(&row, 0))?;
+                Ok(u64::try_from(count).unwrap_or(0))
+            }
+
+            async fn hours(
+                &mut self,
+                query: &crate::sql::BuiltQuery,
+            ) -> $crate::StoreResult<Vec<crate::sql::HourCells>> {
+                let rows = $bind_all(sqlx::query(&query.sql), &query.params)
+                    .fetch_all(&mut **self.0)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let hour: i64 = sqlx::Row::try_get(row, 0)?;
+                        let possible: i64 = sqlx::Row::try_get(row, 1)?;
+                        let all: i64 = sqlx::Row::try_get(row, 2)?;
+                        Ok(crate::sql::HourCells {
+                            hour,
+                            possible: u64::try_from(possible).unwrap_or(0),
+                            all: u64::try_from(all).unwrap_or(0),
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn sessions(
+                &mut self,
+                query: &crate::sql::BuiltQuery,
+                with_devices: bool,
+            ) -> $crate::StoreResult<Vec<crate::SessionRow>> {
+                let rows = $bind_all(sqlx::query(&query.sql), &query.params)
+                    .fetch_all(&mut **self.0)
+                    .await?;
+                let rows = rows
+                    .iter()
+                    .map(crate::rows::decode_session)
+                    .collect::<$crate::StoreResult<Vec<_>>>()?;
+                if !with_devices {
+                    return Ok(rows);
+                }
+                $devices_into(self.0, rows).await
+            }
+
+            async fn sequence(&mut self) -> $crate::StoreResult<i64> {
+                let value: i64 =
+                    sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
+                        .fetch_one(&mut **self.0)
+                        .await?;
+                Ok(value)
+            }
+        }
+    };
+}
+pub(crate) use impl_search_tx;
+
 fn hour_start(hour: i64) -> i64 {
     hour.max(0).saturating_mul(HOUR_US)
 }

@@ -159,6 +159,8 @@ fn bind_all<'q>(
     query
 }
 
+crate::search::impl_search_tx!(sqlx::Sqlite, bind_all, sessions::devices_into);
+
 crate::check_attempts::impl_check_attempts!(SqliteStore, crate::sql::Dialect::Sqlite, writer);
 
 #[async_trait::async_trait]
@@ -362,62 +364,5 @@ impl crate::Store for SqliteStore {
     }
     async fn revoke_api_key(&self, id: uuid::Uuid, now: lanyard_domain::Micros) -> StoreResult<bool> {
         self.revoke_api_key_impl(id, now).await
-    }
-}
-
-/// A search's read transaction (see [`crate::search`]).
-struct SearchTx<'t, 'c>(&'t mut sqlx::Transaction<'c, sqlx::Sqlite>);
-
-#[async_trait::async_trait]
-impl crate::search::ReadTx for SearchTx<'_, '_> {
-    async fn count(&mut self, query: &crate::sql::BuiltQuery) -> StoreResult<u64> {
-        let count: i64 = bind_all(sqlx::query(&query.sql), &query.params)
-            .fetch_one(&mut **self.0)
-            .await
-            .and_then(|row| sqlx::Row::try_get(&row, 0))?;
-        Ok(u64::try_from(count).unwrap_or(0))
-    }
-
-    async fn hours(&mut self, query: &crate::sql::BuiltQuery) -> StoreResult<Vec<crate::sql::HourCells>> {
-        let rows = bind_all(sqlx::query(&query.sql), &query.params)
-            .fetch_all(&mut **self.0)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let hour: i64 = sqlx::Row::try_get(row, 0)?;
-                let possible: i64 = sqlx::Row::try_get(row, 1)?;
-                let all: i64 = sqlx::Row::try_get(row, 2)?;
-                Ok(crate::sql::HourCells {
-                    hour,
-                    possible: u64::try_from(possible).unwrap_or(0),
-                    all: u64::try_from(all).unwrap_or(0),
-                })
-            })
-            .collect()
-    }
-
-    async fn sessions(
-        &mut self,
-        query: &crate::sql::BuiltQuery,
-        with_devices: bool,
-    ) -> StoreResult<Vec<crate::SessionRow>> {
-        let rows = bind_all(sqlx::query(&query.sql), &query.params)
-            .fetch_all(&mut **self.0)
-            .await?;
-        let rows = rows
-            .iter()
-            .map(crate::rows::decode_session)
-            .collect::<StoreResult<Vec<_>>>()?;
-        if !with_devices {
-            return Ok(rows);
-        }
-        sessions::devices_into(self.0, rows).await
-    }
-
-    async fn sequence(&mut self) -> StoreResult<i64> {
-        let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
-            .fetch_one(&mut **self.0)
-            .await?;
-        Ok(value)
     }
 }
