@@ -255,13 +255,18 @@ pub(crate) fn batch_len(sessions: &[&NewSession]) -> StoreResult<i64> {
     i64::try_from(sessions.len()).map_err(|_| StoreError::Corrupt("batch too large".into()))
 }
 
-/// A copy of a pool error for each caller of a batch that could not get a connection.
+/// A copy of a pool error for each caller of a batch that could not get a connection (sqlx
+/// errors cannot be cloned). A database error becomes text, so it keeps what callers decide on:
+/// an error that says "retry later" stays one, anything else stays a fault.
 fn same_error(error: &sqlx::Error) -> sqlx::Error {
     match error {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
         sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
         sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+        other if crate::error::is_unavailable(other) || crate::error::is_timeout(other) => {
+            sqlx::Error::Io(std::io::Error::other(other.to_string()))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
