@@ -60,16 +60,28 @@ pub async fn error_bodies(request: Request, next: Next) -> Response {
     let (parts, body) = response.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024).await.unwrap_or_default();
     let message = explain(status.as_u16(), &String::from_utf8_lossy(&text));
+    // A 503 (the request ran out of time) says when to retry, like the store's own 503s.
+    let retry_after =
+        (status == axum::http::StatusCode::SERVICE_UNAVAILABLE).then_some(crate::UNAVAILABLE_RETRY_AFTER_SECONDS);
     let mut rewritten = match is_zitadel(&path) {
         Some(transport) => {
-            let mut r = ZitadelError::new(zitadel_code(status.as_u16()), "LANYARD-http", message).render(transport);
+            let mut r = ZitadelError {
+                retry_after_seconds: retry_after.map(u64::from),
+                ..ZitadelError::new(zitadel_code(status.as_u16()), "LANYARD-http", message)
+            }
+            .render(transport);
             *r.status_mut() = status;
             r
         }
-        None => KratosError::new(status, message).into_response(),
+        None => KratosError {
+            retry_after_seconds: retry_after,
+            ..KratosError::new(status, message)
+        }
+        .into_response(),
     };
     for (name, value) in parts.headers.iter() {
-        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+        let ours = name == axum::http::header::RETRY_AFTER && rewritten.headers().contains_key(name);
+        if name != CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH && !ours {
             rewritten.headers_mut().insert(name.clone(), value.clone());
         }
     }

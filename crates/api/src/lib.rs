@@ -19,6 +19,15 @@ use std::sync::Arc;
 use axum::Router;
 use lanyard_service::Lanyard;
 
+/// The `Retry-After` (seconds) of every 503: the database cannot serve now, or a request ran out
+/// of time. About one pool `acquire_timeout` (5 s by default): a restart or failover takes
+/// seconds, and a shorter delay would have every client hammer a database that is coming back.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Why a request that needs the database answers 503: the same words in every API.
+pub(crate) const UNAVAILABLE_REASON: &str = "the session store cannot serve this request now (unreachable, \
+     refusing connections, read-only, out of space or too slow to answer); retry shortly";
+
 /// What the HTTP layer needs to know beyond the service.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

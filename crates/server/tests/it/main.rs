@@ -7,6 +7,7 @@ mod cleanup;
 mod contract;
 mod crash;
 mod db_recovery;
+mod db_unavailable;
 mod fuzz;
 mod harness;
 mod kratos_admin_sessions;
