@@ -4,7 +4,8 @@
 mod client;
 mod error_bodies;
 mod nul;
-pub use nul::reject_nul_in_uri;
+mod request_head;
+pub use request_head::check_request_head;
 mod request_metrics;
 pub use error_bodies::error_bodies;
 pub use request_metrics::{track_requests, RequestMetrics};
@@ -80,8 +81,8 @@ pub fn public_router(state: AppState) -> Router {
         .merge(zitadel::routes())
         .merge(lanyard::health_routes())
         .merge(openapi::public_routes())
-        .fallback(kratos::not_found)
-        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .fallback(error_bodies::not_found)
+        .method_not_allowed_fallback(error_bodies::method_not_allowed)
         .with_state(state)
 }
 
@@ -92,7 +93,7 @@ pub fn admin_router(state: AppState) -> Router {
         .merge(lanyard::admin_routes(state.clone()))
         .merge(lanyard::health_routes())
         .merge(openapi::admin_routes())
-        .fallback(kratos::not_found)
-        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .fallback(error_bodies::not_found)
+        .method_not_allowed_fallback(error_bodies::method_not_allowed)
         .with_state(state)
 }
