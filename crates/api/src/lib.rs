@@ -4,7 +4,8 @@
 mod client;
 mod error_bodies;
 mod nul;
-pub use nul::reject_nul_in_uri;
+mod request_head;
+pub use request_head::check_request_head;
 mod request_metrics;
 pub use error_bodies::error_bodies;
 pub use request_metrics::{track_requests, RequestMetrics};
@@ -18,6 +19,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use lanyard_service::Lanyard;
+
+/// The `Retry-After` (seconds) of every 503: the database cannot serve now, or a request ran out
+/// of time. About one pool `acquire_timeout` (5 s by default): a restart or failover takes
+/// seconds, and a shorter delay would have every client hammer a database that is coming back.
+pub const UNAVAILABLE_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Why a request that needs the database answers 503: the same words in every API.
+pub(crate) const UNAVAILABLE_REASON: &str = "the session store cannot serve this request now (unreachable, \
+     refusing connections, read-only, out of space or too slow to answer); retry shortly";
 
 /// What the HTTP layer needs to know beyond the service.
 #[derive(Debug, Clone)]
@@ -71,8 +81,8 @@ pub fn public_router(state: AppState) -> Router {
         .merge(zitadel::routes())
         .merge(lanyard::health_routes())
         .merge(openapi::public_routes())
-        .fallback(kratos::not_found)
-        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .fallback(error_bodies::not_found)
+        .method_not_allowed_fallback(error_bodies::method_not_allowed)
         .with_state(state)
 }
 
@@ -83,7 +93,7 @@ pub fn admin_router(state: AppState) -> Router {
         .merge(lanyard::admin_routes(state.clone()))
         .merge(lanyard::health_routes())
         .merge(openapi::admin_routes())
-        .fallback(kratos::not_found)
-        .method_not_allowed_fallback(kratos::method_not_allowed)
+        .fallback(error_bodies::not_found)
+        .method_not_allowed_fallback(error_bodies::method_not_allowed)
         .with_state(state)
 }

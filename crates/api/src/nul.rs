@@ -24,23 +24,6 @@ pub fn uri_has_nul(text: &str) -> bool {
     text.contains('\0') || text.to_ascii_lowercase().contains("%00")
 }
 
-pub async fn reject_nul_in_uri(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    let uri = request.uri();
-    if uri_has_nul(uri.path()) || uri.query().is_some_and(uri_has_nul) {
-        // Plain text: `error_bodies` turns it into the route's API error JSON.
-        return (
-            axum::http::StatusCode::BAD_REQUEST,
-            "the URL must not contain NUL characters (%00)",
-        )
-            .into_response();
-    }
-    next.run(request).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -542,9 +542,14 @@ fn finish(doc: &mut Document, zitadel_messages: bool) {
             add("500", "An unexpected error; it is logged");
             add(
                 "503",
-                "The session store is unreachable, or the request timed out; retry",
+                "The session store cannot serve now (unreachable, refusing connections, read-only, \
+                 full), or the request timed out; retry after `Retry-After` seconds (ZITADEL: also a \
+                 `google.rpc.RetryInfo` detail)",
             );
-            add("default", "Any other error (405, 413, 415, …), in the same shape");
+            add(
+                "default",
+                "Any other error (405, 413, 414, 415, 431, …), in the same shape",
+            );
         }
     }
 }

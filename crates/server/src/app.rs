@@ -259,7 +259,7 @@ fn with_layers(router: Router, serve: &ServeConfig, api: &'static str) -> Router
             StatusCode::SERVICE_UNAVAILABLE,
             serve.request_timeout.0,
         ))
-        .layer(axum::middleware::from_fn(lanyard_api::reject_nul_in_uri))
+        .layer(axum::middleware::from_fn(lanyard_api::check_request_head))
         // Outside the limit and timeout layers, so their answers get the API's error JSON too.
         .layer(axum::middleware::from_fn(lanyard_api::error_bodies))
         .layer(axum::middleware::from_fn_with_state(

@@ -68,6 +68,11 @@ pub async fn serve(
             request.extensions_mut().insert(ConnectInfo(remote));
             request
         });
+        // hyper answers some requests itself, with an empty body, before any routing: 400 for
+        // a request line or header it cannot parse, 414 for a URL of 65,535 bytes or more,
+        // 431 for more than 100 header fields or a head above its read buffer (~400 KiB). No
+        // option hands those to Lanyard (docs/SECURITY.md, "Errors outside the routes");
+        // Lanyard's own header limit (`lanyard_api::check_request_head`) sits below hyper's.
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)

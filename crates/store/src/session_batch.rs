@@ -9,8 +9,8 @@
 //! after the commit, so an acknowledged create is durable exactly as before.
 //!
 //! When the batch fails (a duplicate id or digest, an identity deleted meanwhile), it is rolled
-//! back and its sessions are written again one transaction each on the same connection, so
-//! each caller gets its own result and one bad session never fails the others.
+//! back and its sessions are written again one transaction each (a connection from the pool
+//! for each), so each caller gets its own result and one bad session never fails the others.
 //!
 //! The task takes a connection from the backend's pool per batch and gives it back after, so
 //! the other writes, which use the pool directly, interleave with batches. What is specific to
@@ -236,11 +236,18 @@ async fn write<B: GroupCommit>(backend: &B, stats: &WriterStats, batch: &mut Vec
         Err(error) => {
             tracing::debug!(%error, sessions = batch.len(), "session batch failed; writing its sessions one by one");
             stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            // Back to the pool first, and a connection per session: a transaction whose COMMIT
+            // failed can leave the connection unusable (sqlx's transaction count out of step
+            // with SQLite's), and the pool's release check is what finds and closes it.
+            drop(connection);
             for pending in batch.drain(..) {
                 if pending.reply.is_closed() {
                     continue;
                 }
-                let result = commit_group(backend, &mut connection, &[&pending.session]).await;
+                let result = match backend.pool().acquire().await {
+                    Ok(mut connection) => commit_group(backend, &mut connection, &[&pending.session]).await,
+                    Err(error) => Err(StoreError::Database(error)),
+                };
                 if result.is_ok() {
                     stats.sessions.fetch_add(1, Ordering::Relaxed);
                 }
@@ -255,13 +262,18 @@ pub(crate) fn batch_len(sessions: &[&NewSession]) -> StoreResult<i64> {
     i64::try_from(sessions.len()).map_err(|_| StoreError::Corrupt("batch too large".into()))
 }
 
-/// A copy of a pool error for each caller of a batch that could not get a connection.
+/// A copy of a pool error for each caller of a batch that could not get a connection (sqlx
+/// errors cannot be cloned). A database error becomes text, so it keeps what callers decide on:
+/// an error that says "retry later" stays one, anything else stays a fault.
 fn same_error(error: &sqlx::Error) -> sqlx::Error {
     match error {
         sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
         sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
         sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
-        other => sqlx::Error::Io(std::io::Error::other(other.to_string())),
+        other if crate::error::is_unavailable(other) || crate::error::is_timeout(other) => {
+            sqlx::Error::Io(std::io::Error::other(other.to_string()))
+        }
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }

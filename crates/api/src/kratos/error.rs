@@ -17,7 +17,7 @@ pub struct KratosError {
     pub debug: Option<String>,
     /// Top-level `redirect_browser_to`, for the AAL error.
     pub redirect_browser_to: Option<Box<str>>,
-    /// Seconds for a `Retry-After` header (429).
+    /// Seconds for a `Retry-After` header (429, 503).
     pub retry_after_seconds: Option<u32>,
 }
 
@@ -134,10 +134,10 @@ impl KratosError {
             ServiceError::Unavailable(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);
                 tracing::error!(error = %e, "store unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the session store is unreachable or too slow to answer; retry shortly",
-                )
+                KratosError {
+                    retry_after_seconds: Some(crate::UNAVAILABLE_RETRY_AFTER_SECONDS),
+                    ..Self::new(StatusCode::SERVICE_UNAVAILABLE, crate::UNAVAILABLE_REASON)
+                }
             }
             ServiceError::Internal(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "internal").increment(1);

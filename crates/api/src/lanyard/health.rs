@@ -30,6 +30,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             tracing::warn!(%error, "readiness check failed");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
+                [(
+                    axum::http::header::RETRY_AFTER,
+                    crate::UNAVAILABLE_RETRY_AFTER_SECONDS.to_string(),
+                )],
                 Json(json!({ "errors": { "database": "the session store is unreachable" } })),
             )
                 .into_response()

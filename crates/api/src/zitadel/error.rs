@@ -8,7 +8,7 @@ use axum::Json;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
 use lanyard_service::ServiceError;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// gRPC status codes used by the session service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,6 +105,17 @@ impl ZitadelError {
         Self::new(Code::Unauthenticated, "AUTH-7fs1e", message)
     }
 
+    /// `unavailable` with the standard `Retry-After`: the database cannot serve now.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ZitadelError {
+            retry_after_seconds: Some(u64::from(crate::UNAVAILABLE_RETRY_AFTER_SECONDS)),
+            ..Self::new(Code::Unavailable, "LANYARD-unavailable", message)
+        }
+    }
+
+    /// The error in `transport`'s JSON. A retry delay goes out twice, as each protocol's clients
+    /// look for it: the HTTP `Retry-After` header, and a `google.rpc.RetryInfo` detail (the gRPC
+    /// convention that grpc-gateway and Connect carry), after ZITADEL's own `ErrorDetail`.
     pub fn render(self, transport: Transport) -> Response {
         let status = self.code.http_status();
         let mut response = match transport {
@@ -113,11 +124,7 @@ impl ZitadelError {
                 Json(json!({
                     "code": self.code.number(),
                     "message": format!("{} ({})", self.message, self.id),
-                    "details": [{
-                        "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
-                        "id": self.id,
-                        "message": self.message,
-                    }],
+                    "details": rest_details(&self),
                 })),
             )
                 .into_response(),
@@ -126,11 +133,7 @@ impl ZitadelError {
                 Json(json!({
                     "code": self.code.connect_name(),
                     "message": format!("{} ({})", self.message, self.id),
-                    "details": [{
-                        "type": "zitadel.v1.ErrorDetail",
-                        "value": STANDARD_NO_PAD.encode(error_detail_protobuf(&self.id, &self.message)),
-                        "debug": { "id": self.id, "message": self.message },
-                    }],
+                    "details": connect_details(&self),
                 })),
             )
                 .into_response(),
@@ -142,25 +145,73 @@ impl ZitadelError {
     }
 }
 
+/// grpc-gateway's `details`: ZITADEL's `ErrorDetail`, then `RetryInfo` when there is a delay.
+fn rest_details(error: &ZitadelError) -> Value {
+    let mut details = vec![json!({
+        "@type": "type.googleapis.com/zitadel.v1.ErrorDetail",
+        "id": error.id,
+        "message": error.message,
+    })];
+    if let Some(seconds) = error.retry_after_seconds {
+        details.push(json!({
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{seconds}s"),
+        }));
+    }
+    Value::Array(details)
+}
+
+/// Connect's `details`: each a protobuf message in base64 (no padding) with its JSON form
+/// under `debug`.
+fn connect_details(error: &ZitadelError) -> Value {
+    let mut details = vec![json!({
+        "type": "zitadel.v1.ErrorDetail",
+        "value": STANDARD_NO_PAD.encode(error_detail_protobuf(&error.id, &error.message)),
+        "debug": { "id": error.id, "message": error.message },
+    })];
+    if let Some(seconds) = error.retry_after_seconds {
+        details.push(json!({
+            "type": "google.rpc.RetryInfo",
+            "value": STANDARD_NO_PAD.encode(retry_info_protobuf(seconds)),
+            "debug": { "retryDelay": format!("{seconds}s") },
+        }));
+    }
+    Value::Array(details)
+}
+
+fn push_varint(out: &mut Vec<u8>, mut value: u64) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// `zitadel.v1.ErrorDetail { string id = 1; string message = 2; }` in protobuf wire format.
 fn error_detail_protobuf(id: &str, message: &str) -> Vec<u8> {
     fn field(out: &mut Vec<u8>, tag: u8, value: &str) {
         out.push(tag);
-        let mut len = value.len();
-        loop {
-            let byte = (len & 0x7f) as u8;
-            len >>= 7;
-            if len == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
+        push_varint(out, value.len() as u64);
         out.extend_from_slice(value.as_bytes());
     }
     let mut out = Vec::with_capacity(id.len() + message.len() + 6);
     field(&mut out, 0x0a, id);
     field(&mut out, 0x12, message);
+    out
+}
+
+/// `google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; }` with
+/// `Duration { int64 seconds = 1; }`, in protobuf wire format.
+fn retry_info_protobuf(seconds: u64) -> Vec<u8> {
+    let mut duration = vec![0x08];
+    push_varint(&mut duration, seconds);
+    let mut out = vec![0x0a];
+    push_varint(&mut out, duration.len() as u64);
+    out.extend_from_slice(&duration);
     out
 }
 
@@ -224,11 +275,7 @@ impl From<ServiceError> for ZitadelError {
             ServiceError::Unavailable(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);
                 tracing::error!(error = %e, "store unavailable");
-                ZitadelError::new(
-                    Code::Unavailable,
-                    "LANYARD-unavailable",
-                    "the session store is unreachable or too slow to answer; retry shortly",
-                )
+                ZitadelError::unavailable(crate::UNAVAILABLE_REASON)
             }
             ServiceError::Internal(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "internal").increment(1);
@@ -256,6 +303,12 @@ mod tests {
         let long = "x".repeat(200);
         let bytes = error_detail_protobuf("i", &long);
         assert_eq!(&bytes[3..6], &[0x12, 0xc8, 0x01]);
+    }
+
+    #[test]
+    fn retry_info_is_valid_protobuf() {
+        assert_eq!(retry_info_protobuf(5), vec![0x0a, 2, 0x08, 5]);
+        assert_eq!(retry_info_protobuf(300), vec![0x0a, 3, 0x08, 0xac, 0x02]);
     }
 
     #[test]

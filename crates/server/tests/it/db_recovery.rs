@@ -2,8 +2,8 @@
 //! starts itself, stops (`pg_ctl stop -m immediate`) and starts again on the same port.
 //!
 //! While the database is down, `/health/ready` and every request that needs the database
-//! answer 503 with a clear error body, within about `database.acquire_timeout`; never a 500,
-//! never a hang. When it is back, the node recovers by itself: no restart.
+//! answer 503 with `Retry-After` and the API's error body (Kratos, ZITADEL REST and Connect),
+//! within about `database.acquire_timeout`; never a 500, never a hang. When it is back, the node recovers by itself: no restart.
 //!
 //! The cluster needs the PostgreSQL server binaries (`/usr/lib/postgresql/<version>/bin/initdb`
 //! and `pg_ctl`) and, when the test runs as root (which initdb refuses), `runuser` and the
@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use tempfile::TempDir;
+
+use crate::db_unavailable::{assert_503, Format};
 
 /// What the server is configured to wait for a connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -269,19 +271,31 @@ async fn call(request: reqwest::RequestBuilder) -> (u16, Value, Duration) {
     (status, body, started.elapsed())
 }
 
-/// Asserts a 503 in Kratos error JSON that says the store is unreachable, in bounded time.
-fn assert_unavailable(what: &str, (status, body, took): (u16, Value, Duration), server: &Server) {
+/// Status, `Retry-After`, JSON body and how long the answer took.
+async fn probe(request: reqwest::RequestBuilder) -> (u16, Option<String>, Value, Duration) {
+    let started = Instant::now();
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let text = response.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, retry_after, body, started.elapsed())
+}
+
+/// Asserts a 503 in the API's error JSON, with `Retry-After`, in bounded time.
+async fn assert_unavailable(what: &str, format: Format, request: reqwest::RequestBuilder, server: &Server) -> Duration {
+    let (status, retry_after, body, took) = probe(request).await;
     assert_eq!(status, 503, "{what}: {body}\nserver log:\n{}", server.log_tail());
-    assert_eq!(body["error"]["code"], 503, "{what}: {body}");
-    let reason = body["error"]["reason"].as_str().unwrap_or_default();
-    assert!(
-        reason.contains("unreachable"),
-        "{what}: the reason should say why: {body}"
-    );
+    assert_503(what, format, status, retry_after.as_deref(), &body);
     assert!(
         took <= ACQUIRE_TIMEOUT + SLACK,
         "{what}: took {took:?}, more than acquire_timeout + {SLACK:?}"
     );
+    took
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -373,14 +387,48 @@ async fn a_lost_database_gives_503_and_the_node_recovers_when_it_returns() {
     );
     assert!(took <= ACQUIRE_TIMEOUT + SLACK, "readiness took {took:?}");
 
-    let listed = call(admin(reqwest::Method::GET, "/admin/sessions")).await;
-    let listed_took = listed.2;
-    assert_unavailable("GET /admin/sessions", listed, &server);
-    let created = call(issue()).await;
-    assert_unavailable("POST /admin/lanyard/sessions", created, &server);
-    let looked_up = call(whoami(&uncached)).await;
-    let looked_up_took = looked_up.2;
-    assert_unavailable("whoami with a token not in the cache", looked_up, &server);
+    let listed_took = assert_unavailable(
+        "GET /admin/sessions",
+        Format::Kratos,
+        admin(reqwest::Method::GET, "/admin/sessions"),
+        &server,
+    )
+    .await;
+    assert_unavailable("POST /admin/lanyard/sessions", Format::Kratos, issue(), &server).await;
+    let looked_up_took = assert_unavailable(
+        "whoami with a token not in the cache",
+        Format::Kratos,
+        whoami(&uncached),
+        &server,
+    )
+    .await;
+    let zitadel = |path: &str| {
+        http.post(format!("{}{path}", server.public))
+            .bearer_auth(&key)
+            .json(&json!({}))
+    };
+    assert_unavailable(
+        "POST /v2/sessions/search",
+        Format::Rest,
+        zitadel("/v2/sessions/search"),
+        &server,
+    )
+    .await;
+    assert_unavailable("POST /v2/sessions", Format::Rest, zitadel("/v2/sessions"), &server).await;
+    assert_unavailable(
+        "Connect ListSessions",
+        Format::Connect,
+        zitadel("/zitadel.session.v2.SessionService/ListSessions"),
+        &server,
+    )
+    .await;
+    assert_unavailable(
+        "Connect CreateSession",
+        Format::Connect,
+        zitadel("/zitadel.session.v2.SessionService/CreateSession"),
+        &server,
+    )
+    .await;
     // A token validated moments ago may still be answered from the token cache (at most
     // cache.ttl after it was cached): by design, documented in the README. Either way, no 500.
     let (status, body, _) = call(whoami(&cached)).await;

@@ -190,7 +190,8 @@ async fn oversized_bodies_are_413_in_each_apis_error_shape() {
     )
     .await;
     assert_eq!(status, 413, "{body}");
-    assert_eq!(body["code"], "invalid_argument");
+    // What Connect (and gRPC) answer for a message above the limit.
+    assert_eq!(body["code"], "resource_exhausted");
 }
 
 #[tokio::test]

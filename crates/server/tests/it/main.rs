@@ -8,6 +8,8 @@ mod cleanup;
 mod contract;
 mod crash;
 mod db_recovery;
+mod db_unavailable;
+mod error_formats;
 mod fuzz;
 mod harness;
 mod kratos_admin_sessions;

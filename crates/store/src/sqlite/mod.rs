@@ -8,6 +8,7 @@ mod identities;
 mod keys;
 mod session_writer;
 mod sessions;
+mod writer_pool;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -72,13 +73,15 @@ impl SqliteStore {
             .pragma("temp_store", "memory");
         // No ping before handing out a connection: a file cannot go away like a server, and
         // each ping is a round trip to the connection's thread (4–7 % of CPU under load).
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .test_before_acquire(false)
-            .connect_with(connect.clone().pragma("cache_size", WRITER_CACHE_KIB))
-            .await?;
+        let writer = writer_pool::options(
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .test_before_acquire(false),
+        )
+        .connect_with(connect.clone().pragma("cache_size", WRITER_CACHE_KIB))
+        .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))

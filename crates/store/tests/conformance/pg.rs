@@ -442,3 +442,100 @@ async fn concurrent_creates_are_committed_in_few_transactions() {
         .unwrap();
     assert_eq!(devices, 300);
 }
+
+/// `url()` with another database name.
+fn url_for_database(database: &str) -> String {
+    let url = url();
+    let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{server}/{database}?{query}"),
+        None => format!("{server}/{database}"),
+    }
+}
+
+/// The errors a real server sends when it refuses service are "unavailable" (503, retried),
+/// and those that mean a bad statement are not, whether they come from a query or from the
+/// pool opening a connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_refusing_service_is_unavailable_and_a_bad_statement_is_not() {
+    let mut admin = PgConnection::connect(&url()).await.unwrap_or_else(|e| unreachable(e));
+    let store_error = |e: sqlx::Error| StoreError::from(e);
+
+    // A database that refuses connections: SQLSTATE 55000 when the pool connects, at once.
+    let database = format!("lanyard_test_noconn_{}", Uuid::now_v7().simple());
+    sqlx::query(&format!("CREATE DATABASE {database} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut options = PostgresOptions::new(url_for_database(&database));
+    options.acquire_timeout = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let refused = PostgresStore::connect(&options).await.err();
+    let took = started.elapsed();
+    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database}"))
+        .execute(&mut admin)
+        .await;
+    let refused = refused.expect("the database refuses connections");
+    let code = match &refused {
+        StoreError::Database(sqlx::Error::Database(db)) => db.code().map(|c| c.into_owned()),
+        _ => None,
+    };
+    assert_eq!(code.as_deref(), Some("55000"), "{refused:?}");
+    assert!(refused.is_unavailable(), "{refused:?}");
+    assert!(took < Duration::from_secs(5), "refused at once, not retried: {took:?}");
+
+    // A read-only transaction, as on a hot standby: 25006.
+    let mut connection = PgConnection::connect(&url()).await.unwrap();
+    sqlx::query("SET default_transaction_read_only = on")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let read_only = store_error(
+        sqlx::query("CREATE TEMP SEQUENCE lanyard_read_only_probe")
+            .execute(&mut connection)
+            .await
+            .expect_err("read-only"),
+    );
+    assert!(read_only.is_unavailable(), "{read_only:?}");
+
+    // A statement cut off by statement_timeout: a timeout (also answered 503), not unavailable.
+    sqlx::query("SET statement_timeout = '10ms'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let slow = store_error(
+        sqlx::query("SELECT pg_sleep(1)")
+            .execute(&mut connection)
+            .await
+            .expect_err("timeout"),
+    );
+    assert!(slow.is_timeout() && !slow.is_unavailable(), "{slow:?}");
+
+    // Bad statements are faults.
+    let missing = store_error(
+        sqlx::query("SELECT * FROM lanyard_no_such_table")
+            .execute(&mut connection)
+            .await
+            .expect_err("no such table"),
+    );
+    assert!(!missing.is_unavailable() && !missing.is_timeout(), "{missing:?}");
+
+    // The connection is ended by an operator (or a failover): 57P01 or a broken socket.
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let ended = store_error(
+        sqlx::query("SELECT 1")
+            .execute(&mut connection)
+            .await
+            .expect_err("terminated"),
+    );
+    assert!(ended.is_unavailable(), "{ended:?}");
+}
