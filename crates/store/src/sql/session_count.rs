@@ -208,9 +208,94 @@ impl CellCount {
         let mut terms: Vec<String> = Vec::new();
         // Subtracted terms, each a count of sessions already counted in the cells.
         let mut minus: Vec<String> = Vec::new();
+        if !self.filters_expiry() {
+            self.count_by_creation(&mut b, &mut terms, &mut minus);
+        } else if self.created == Range::ALL {
+            self.count_by_expiry(&mut b, &mut terms, &mut minus);
+        } else {
+            self.count_by_both(&mut b, &mut terms, &mut minus);
+        }
+        let mut sum = if terms.is_empty() {
+            "0".to_owned()
+        } else {
+            terms.join(" + ")
+        };
+        for term in minus {
+            sum.push_str(" - ");
+            sum.push_str(&term);
+        }
+        BuiltQuery {
+            sql: format!("SELECT CAST({sum} AS BIGINT)"),
+            params: b.params,
+        }
+    }
+
+    /// The sessions of non-active identities that match `condition` (already counted in the
+    /// cells, which do not know identities).
+    fn inactive_term(&self, b: &mut Builder, condition: &str) -> String {
+        let creators = self.creator_condition(b, "s.creator");
+        format!(
+            "(SELECT COUNT(*) FROM identities i JOIN sessions s ON s.identity_id = i.id \
+             WHERE i.state <> 'active' AND s.revoked_us IS NULL AND {condition}{creators})"
+        )
+    }
+
+    /// Only a creation range (or nothing): `session_counts_created`.
+    fn count_by_creation(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
+        if let Some((c1, c2)) = self.created.full_hours() {
+            let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
+            let creators = self.creator_condition(b, "creator");
+            terms.push(format!(
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created WHERE created_hour BETWEEN {p1} AND {p2}{creators})"
+            ));
+            let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
+            minus.push(self.inactive_term(b, &format!("s.created_us BETWEEN {r1} AND {r2}")));
+        }
+        for piece in self.created.partial_pieces() {
+            let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+            let creators = self.creator_condition(b, "s.creator");
+            terms.push(format!(
+                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2}{creators} AND {VISIBLE})"
+            ));
+        }
+    }
+
+    /// Only an expiry range: `session_counts_expires`.
+    fn count_by_expiry(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
+        let mut cells = Vec::new();
+        let mut rows = Vec::new();
+        if let Some((e1, e2)) = self.expires.and_then(Range::full_hours) {
+            let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
+            cells.push(format!("expires_hour BETWEEN {q1} AND {q2}"));
+            let (r1, r2) = (b.bind(Param::I64(hour_start(e1))), b.bind(Param::I64(hour_end(e2))));
+            rows.push(format!("s.expires_us BETWEEN {r1} AND {r2}"));
+        }
+        if self.never {
+            let never = b.bind(Param::I64(NEVER_HOUR));
+            cells.push(format!("expires_hour = {never}"));
+            rows.push("s.expires_us IS NULL".to_owned());
+        }
+        if !cells.is_empty() {
+            let creators = self.creator_condition(b, "creator");
+            terms.push(format!(
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_expires WHERE ({}){creators})",
+                cells.join(" OR ")
+            ));
+            minus.push(self.inactive_term(b, &format!("({})", rows.join(" OR "))));
+        }
+        for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
+            let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+            let creators = self.creator_condition(b, "s.creator");
+            terms.push(format!(
+                "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2}{creators} AND {VISIBLE})"
+            ));
+        }
+    }
+
+    /// A creation and an expiry range: `session_counts`.
+    fn count_by_both(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
         let full_created = self.created.full_hours();
         let full_expires = self.expires.and_then(Range::full_hours);
-
         if let Some((c1, c2)) = full_created {
             // Cells wholly inside both ranges.
             let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
@@ -228,27 +313,23 @@ impl CellCount {
                 expiry_rows.push("s.expires_us IS NULL".to_owned());
             }
             if !expiry_cells.is_empty() {
-                let creators = self.creator_condition(&mut b, "creator");
+                let creators = self.creator_condition(b, "creator");
                 terms.push(format!(
                     "(SELECT COALESCE(SUM(n), 0) FROM session_counts WHERE created_hour BETWEEN {p1} AND {p2} \
                      AND ({}){creators})",
                     expiry_cells.join(" OR ")
                 ));
-                // Minus the sessions in those cells whose identity is not active.
                 let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
-                let creators = self.creator_condition(&mut b, "s.creator");
-                minus.push(format!(
-                    "(SELECT COUNT(*) FROM identities i JOIN sessions s ON s.identity_id = i.id \
-                     WHERE i.state <> 'active' AND s.revoked_us IS NULL AND s.created_us BETWEEN {r1} AND {r2} \
-                     AND ({}){creators})",
-                    expiry_rows.join(" OR ")
+                minus.push(self.inactive_term(
+                    b,
+                    &format!("s.created_us BETWEEN {r1} AND {r2} AND ({})", expiry_rows.join(" OR ")),
                 ));
             }
             // Sessions of the partial expiry hours, created in the full hours.
             for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
                 let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
                 let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-                let creators = self.creator_condition(&mut b, "s.creator");
+                let creators = self.creator_condition(b, "s.creator");
                 terms.push(format!(
                     "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2} \
                      AND s.created_us BETWEEN {r1} AND {r2}{creators} AND {VISIBLE})"
@@ -258,25 +339,12 @@ impl CellCount {
         // Sessions of the partial creation hours, whatever their expiry.
         for piece in self.created.partial_pieces() {
             let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-            let expiry = Self::expiry_condition(&mut b, self.expires, self.never);
-            let creators = self.creator_condition(&mut b, "s.creator");
+            let expiry = Self::expiry_condition(b, self.expires, self.never);
+            let creators = self.creator_condition(b, "s.creator");
             terms.push(format!(
                 "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2} \
                  AND {expiry}{creators} AND {VISIBLE})"
             ));
-        }
-        let mut sum = if terms.is_empty() {
-            "0".to_owned()
-        } else {
-            terms.join(" + ")
-        };
-        for term in minus {
-            sum.push_str(" - ");
-            sum.push_str(&term);
-        }
-        BuiltQuery {
-            sql: format!("SELECT CAST({sum} AS BIGINT)"),
-            params: b.params,
         }
     }
 }
@@ -302,27 +370,34 @@ impl CellCount {
         let (first, last) = (hour_of(self.created.lo), hour_of(self.created.hi));
         let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
         let mut expiry = Vec::new();
-        if let Some(range) = self.expires {
+        if let Some(range) = self.expires.filter(|_| self.filters_expiry()) {
             let (e1, e2) = (
                 b.bind(Param::I64(hour_of(range.lo))),
                 b.bind(Param::I64(hour_of(range.hi))),
             );
             expiry.push(format!("expires_hour BETWEEN {e1} AND {e2}"));
         }
-        if self.never {
+        if self.never && self.filters_expiry() {
             let never = b.bind(Param::I64(NEVER_HOUR));
             expiry.push(format!("expires_hour = {never}"));
         }
-        let possible = if expiry.is_empty() {
-            "0".to_owned()
+        // Without an expiry range every session of the hour may match, and the per-hour table
+        // has the same numbers in far fewer rows.
+        let (table, possible) = if !self.filters_expiry() {
+            ("session_counts_created", "n".to_owned())
+        } else if expiry.is_empty() {
+            ("session_counts", "0".to_owned())
         } else {
-            format!("CASE WHEN {} THEN n ELSE 0 END", expiry.join(" OR "))
+            (
+                "session_counts",
+                format!("CASE WHEN {} THEN n ELSE 0 END", expiry.join(" OR ")),
+            )
         };
         let creators = self.creator_condition(&mut b, "creator");
         let order = if descending { "DESC" } else { "ASC" };
         BuiltQuery {
             sql: format!(
-                "SELECT created_hour, CAST(SUM({possible}) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts \
+                "SELECT created_hour, CAST(SUM({possible}) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM {table} \
                  WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
             ),
             params: b.params,
