@@ -44,7 +44,7 @@ pub(crate) async fn search(
             if offset >= total || limit == 0 {
                 Vec::new()
             } else {
-                let page = seek(tx, dialect, query, &cells, offset, limit, now).await?;
+                let page = seek(tx, dialect, query, &cells, total, offset, limit, now).await?;
                 tx.sessions(&page, query.with_devices).await?
             }
         }
@@ -59,11 +59,13 @@ pub(crate) async fn search(
 }
 
 /// The page query of a broad offset search, starting at the creation hour of its first row.
+#[allow(clippy::too_many_arguments)] // the search's parts, each used once
 async fn seek(
     tx: &mut dyn ReadTx,
     dialect: Dialect,
     query: &SessionQuery,
     cells: &CellCount,
+    total: u64,
     offset: u64,
     limit: u32,
     now: Micros,
@@ -114,19 +116,13 @@ async fn seek(
         offset: remaining,
         limit,
     };
-    // Rows the ordered walk reads before it has the page, at the density of the hours it
-    // crosses; against reading every session of the expiry range and sorting them.
+    // Rows the ordered walk reads before it has the page, at the average density of matches
+    // among the hours' sessions; against reading the `total` matches through the expiry index
+    // and sorting them.
     let needed = remaining + u64::from(limit);
-    let (mut walked, mut found) = (0u64, 0u64);
-    for hour in hours.iter().skip(start) {
-        if found >= needed {
-            break;
-        }
-        walked += hour.all;
-        found += hour.possible;
-    }
-    let expiring: u64 = hours.iter().map(|h| h.possible).sum();
-    let sort_matches = cells.filters_expiry() && expiring.saturating_mul(SORT_COST) < walked;
+    let sessions: u64 = hours.iter().skip(start).map(|h| h.all).sum();
+    let walked = needed.saturating_mul(sessions) / total.max(1);
+    let sort_matches = cells.filters_expiry() && total.saturating_mul(SORT_COST) < walked;
     Ok(list_sessions_with(dialect, &page, now, sort_matches))
 }
 

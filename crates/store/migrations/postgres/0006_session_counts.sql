@@ -9,7 +9,9 @@
 --
 -- Hours are created_us / 3600000000 (every stored instant is after 1970; anything earlier
 -- falls into hour -1); a session that never expires is in hour 9000000000000, after every
--- real one. The creator of a session without one is ''.
+-- real one. The creator of a session without one is ''. Every count is kept twice: per
+-- creator, and for all creators together under creator '*' (no creator id is '*'), so that
+-- searches without a creator add up one row per hour however many creators there are.
 CREATE TABLE session_counts (
     created_hour BIGINT NOT NULL,
     expires_hour BIGINT NOT NULL,
@@ -35,10 +37,16 @@ CREATE INDEX session_counts_expires_by_creator ON session_counts_expires (creato
 
 INSERT INTO session_counts (created_hour, expires_hour, creator, n)
 SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2, 3;
+INSERT INTO session_counts (created_hour, expires_hour, creator, n)
+SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2, 3;
 INSERT INTO session_counts_created (created_hour, creator, n)
 SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
+INSERT INTO session_counts_created (created_hour, creator, n)
+SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
 INSERT INTO session_counts_expires (expires_hour, creator, n)
 SELECT (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
+INSERT INTO session_counts_expires (expires_hour, creator, n)
+SELECT (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
 
 -- One row trigger for every change of a session: the rows it left lose one, the rows it
 -- entered gain one. (CockroachDB has row triggers in PL/pgSQL since v24.3, YugabyteDB since
@@ -47,15 +55,24 @@ CREATE FUNCTION lanyard_count_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP <> 'INSERT' AND OLD.revoked_us IS NULL THEN
         UPDATE session_counts SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+        UPDATE session_counts SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
         UPDATE session_counts_created SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+        UPDATE session_counts_created SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = '*';
         UPDATE session_counts_expires SET n = n - 1 WHERE expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+        UPDATE session_counts_expires SET n = n - 1 WHERE expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
     END IF;
     IF TG_OP <> 'DELETE' AND NEW.revoked_us IS NULL THEN
         INSERT INTO session_counts (created_hour, expires_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
         ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = session_counts.n + 1;
+        INSERT INTO session_counts (created_hour, expires_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1)
+        ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = session_counts.n + 1;
         INSERT INTO session_counts_created (created_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
         ON CONFLICT (created_hour, creator) DO UPDATE SET n = session_counts_created.n + 1;
+        INSERT INTO session_counts_created (created_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), '*', 1)
+        ON CONFLICT (created_hour, creator) DO UPDATE SET n = session_counts_created.n + 1;
         INSERT INTO session_counts_expires (expires_hour, creator, n) VALUES ((CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
+        ON CONFLICT (expires_hour, creator) DO UPDATE SET n = session_counts_expires.n + 1;
+        INSERT INTO session_counts_expires (expires_hour, creator, n) VALUES ((CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1)
         ON CONFLICT (expires_hour, creator) DO UPDATE SET n = session_counts_expires.n + 1;
     END IF;
     RETURN NULL;

@@ -9,7 +9,9 @@
 --
 -- Hours are created_us / 3600000000 (every stored instant is after 1970; anything earlier
 -- falls into hour -1); a session that never expires is in hour 9000000000000, after every
--- real one. The creator of a session without one is ''.
+-- real one. The creator of a session without one is ''. Every count is kept twice: per
+-- creator, and for all creators together under creator '*' (no creator id is '*'), so that
+-- searches without a creator add up one row per hour however many creators there are.
 CREATE TABLE session_counts (
     created_hour INTEGER NOT NULL,
     expires_hour INTEGER NOT NULL,
@@ -38,26 +40,41 @@ CREATE INDEX identities_not_active ON identities (id) WHERE state <> 'active';
 
 INSERT INTO session_counts (created_hour, expires_hour, creator, n)
 SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2, 3;
+INSERT INTO session_counts (created_hour, expires_hour, creator, n)
+SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2, 3;
 INSERT INTO session_counts_created (created_hour, creator, n)
 SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
+INSERT INTO session_counts_created (created_hour, creator, n)
+SELECT (CASE WHEN s.created_us < 0 THEN -1 ELSE s.created_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
 INSERT INTO session_counts_expires (expires_hour, creator, n)
 SELECT (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), COALESCE(s.creator, ''), COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
+INSERT INTO session_counts_expires (expires_hour, creator, n)
+SELECT (CASE WHEN s.expires_us IS NULL THEN 9000000000000 WHEN s.expires_us < 0 THEN -1 ELSE s.expires_us / 3600000000 END), '*', COUNT(*) FROM sessions s WHERE s.revoked_us IS NULL GROUP BY 1, 2;
 
 CREATE TRIGGER sessions_counted_insert AFTER INSERT ON sessions WHEN NEW.revoked_us IS NULL
 BEGIN
     INSERT INTO session_counts (created_hour, expires_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
     ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts (created_hour, expires_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1)
+    ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = n + 1;
     INSERT INTO session_counts_created (created_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
     ON CONFLICT (created_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts_created (created_hour, creator, n) VALUES ((CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), '*', 1)
+    ON CONFLICT (created_hour, creator) DO UPDATE SET n = n + 1;
     INSERT INTO session_counts_expires (expires_hour, creator, n) VALUES ((CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1)
+    ON CONFLICT (expires_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts_expires (expires_hour, creator, n) VALUES ((CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1)
     ON CONFLICT (expires_hour, creator) DO UPDATE SET n = n + 1;
 END;
 
 CREATE TRIGGER sessions_counted_delete AFTER DELETE ON sessions WHEN OLD.revoked_us IS NULL
 BEGIN
     UPDATE session_counts SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
     UPDATE session_counts_created SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts_created SET n = n - 1 WHERE created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = '*';
     UPDATE session_counts_expires SET n = n - 1 WHERE expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts_expires SET n = n - 1 WHERE expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
 END;
 
 CREATE TRIGGER sessions_counted_update AFTER UPDATE ON sessions
@@ -66,12 +83,21 @@ WHEN (OLD.revoked_us IS NULL OR NEW.revoked_us IS NULL)
        OR OLD.created_us IS NOT NEW.created_us OR OLD.creator IS NOT NEW.creator)
 BEGIN
     UPDATE session_counts SET n = n - 1 WHERE OLD.revoked_us IS NULL AND created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts SET n = n - 1 WHERE OLD.revoked_us IS NULL AND created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
     UPDATE session_counts_created SET n = n - 1 WHERE OLD.revoked_us IS NULL AND created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts_created SET n = n - 1 WHERE OLD.revoked_us IS NULL AND created_hour = (CASE WHEN OLD.created_us < 0 THEN -1 ELSE OLD.created_us / 3600000000 END) AND creator = '*';
     UPDATE session_counts_expires SET n = n - 1 WHERE OLD.revoked_us IS NULL AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = COALESCE(OLD.creator, '');
+    UPDATE session_counts_expires SET n = n - 1 WHERE OLD.revoked_us IS NULL AND expires_hour = (CASE WHEN OLD.expires_us IS NULL THEN 9000000000000 WHEN OLD.expires_us < 0 THEN -1 ELSE OLD.expires_us / 3600000000 END) AND creator = '*';
     INSERT INTO session_counts (created_hour, expires_hour, creator, n) SELECT (CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1 WHERE NEW.revoked_us IS NULL
+    ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts (created_hour, expires_hour, creator, n) SELECT (CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1 WHERE NEW.revoked_us IS NULL
     ON CONFLICT (created_hour, expires_hour, creator) DO UPDATE SET n = n + 1;
     INSERT INTO session_counts_created (created_hour, creator, n) SELECT (CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), COALESCE(NEW.creator, ''), 1 WHERE NEW.revoked_us IS NULL
     ON CONFLICT (created_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts_created (created_hour, creator, n) SELECT (CASE WHEN NEW.created_us < 0 THEN -1 ELSE NEW.created_us / 3600000000 END), '*', 1 WHERE NEW.revoked_us IS NULL
+    ON CONFLICT (created_hour, creator) DO UPDATE SET n = n + 1;
     INSERT INTO session_counts_expires (expires_hour, creator, n) SELECT (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), COALESCE(NEW.creator, ''), 1 WHERE NEW.revoked_us IS NULL
+    ON CONFLICT (expires_hour, creator) DO UPDATE SET n = n + 1;
+    INSERT INTO session_counts_expires (expires_hour, creator, n) SELECT (CASE WHEN NEW.expires_us IS NULL THEN 9000000000000 WHEN NEW.expires_us < 0 THEN -1 ELSE NEW.expires_us / 3600000000 END), '*', 1 WHERE NEW.revoked_us IS NULL
     ON CONFLICT (expires_hour, creator) DO UPDATE SET n = n + 1;
 END;

@@ -175,7 +175,12 @@ impl CellCount {
         }))
     }
 
+    /// The creator condition on a counter table (`creator`) or on sessions (`s.creator`). The
+    /// counters keep every count also under creator `'*'`, for all creators together.
     fn creator_condition(&self, b: &mut Builder, column: &str) -> String {
+        if self.creators.is_empty() && column == "creator" {
+            return " AND creator = '*'".to_owned();
+        }
         self.creators
             .iter()
             .map(|c| {
@@ -362,6 +367,10 @@ pub struct HourCells {
 impl CellCount {
     /// The cells of every creation hour the search may touch, per hour in `descending` (or
     /// ascending) order: `(hour, possible, all)` rows, read as [`HourCells`].
+    /// Every creation hour the search may touch, with its not-revoked sessions, in
+    /// `descending` (or ascending) order: `(hour, possible, all)` rows, read as [`HourCells`].
+    /// `possible` is all of them: an upper bound of the hour's matches whatever the expiry
+    /// range, read from one counter row per hour.
     pub(crate) fn hours_sql(&self, dialect: Dialect, descending: bool) -> BuiltQuery {
         let mut b = Builder {
             dialect,
@@ -369,35 +378,11 @@ impl CellCount {
         };
         let (first, last) = (hour_of(self.created.lo), hour_of(self.created.hi));
         let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
-        let mut expiry = Vec::new();
-        if let Some(range) = self.expires.filter(|_| self.filters_expiry()) {
-            let (e1, e2) = (
-                b.bind(Param::I64(hour_of(range.lo))),
-                b.bind(Param::I64(hour_of(range.hi))),
-            );
-            expiry.push(format!("expires_hour BETWEEN {e1} AND {e2}"));
-        }
-        if self.never && self.filters_expiry() {
-            let never = b.bind(Param::I64(NEVER_HOUR));
-            expiry.push(format!("expires_hour = {never}"));
-        }
-        // Without an expiry range every session of the hour may match, and the per-hour table
-        // has the same numbers in far fewer rows.
-        let (table, possible) = if !self.filters_expiry() {
-            ("session_counts_created", "n".to_owned())
-        } else if expiry.is_empty() {
-            ("session_counts", "0".to_owned())
-        } else {
-            (
-                "session_counts",
-                format!("CASE WHEN {} THEN n ELSE 0 END", expiry.join(" OR ")),
-            )
-        };
         let creators = self.creator_condition(&mut b, "creator");
         let order = if descending { "DESC" } else { "ASC" };
         BuiltQuery {
             sql: format!(
-                "SELECT created_hour, CAST(SUM({possible}) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM {table} \
+                "SELECT created_hour, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_created \
                  WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
             ),
             params: b.params,
