@@ -155,6 +155,12 @@ impl CellCount {
         let Some(created) = Range::of(&filter.created) else {
             return Some(None);
         };
+        // Both a creation and an expiry range: no counter table has both dimensions (a 2-D one
+        // grows to a row per session when expiry does not follow creation), so the plain
+        // count through the narrower index serves it.
+        if created != Range::ALL && !filter.expires.is_empty() {
+            return None;
+        }
         // As the list query does: GREATER* also match a session that never expires, the other
         // methods never do.
         let never = filter
@@ -190,21 +196,6 @@ impl CellCount {
             .collect()
     }
 
-    /// `s.expires_us` within `range`, or never expiring when `never`.
-    fn expiry_condition(b: &mut Builder, range: Option<Range>, never: bool) -> String {
-        let ranged = range.map(|r| {
-            let lo = b.bind(Param::I64(r.lo));
-            let hi = b.bind(Param::I64(r.hi));
-            format!("s.expires_us BETWEEN {lo} AND {hi}")
-        });
-        match (ranged, never) {
-            (Some(r), true) => format!("(s.expires_us IS NULL OR {r})"),
-            (Some(r), false) => r,
-            (None, true) => "s.expires_us IS NULL".to_owned(),
-            (None, false) => "1 = 0".to_owned(),
-        }
-    }
-
     fn sql(&self, dialect: Dialect) -> BuiltQuery {
         let mut b = Builder {
             dialect,
@@ -213,12 +204,10 @@ impl CellCount {
         let mut terms: Vec<String> = Vec::new();
         // Subtracted terms, each a count of sessions already counted in the cells.
         let mut minus: Vec<String> = Vec::new();
-        if !self.filters_expiry() {
-            self.count_by_creation(&mut b, &mut terms, &mut minus);
-        } else if self.created == Range::ALL {
+        if self.filters_expiry() {
             self.count_by_expiry(&mut b, &mut terms, &mut minus);
         } else {
-            self.count_by_both(&mut b, &mut terms, &mut minus);
+            self.count_by_creation(&mut b, &mut terms, &mut minus);
         }
         let mut sum = if terms.is_empty() {
             "0".to_owned()
@@ -293,62 +282,6 @@ impl CellCount {
             let creators = self.creator_condition(b, "s.creator");
             terms.push(format!(
                 "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2}{creators} AND {VISIBLE})"
-            ));
-        }
-    }
-
-    /// A creation and an expiry range: `session_counts`.
-    fn count_by_both(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
-        let full_created = self.created.full_hours();
-        let full_expires = self.expires.and_then(Range::full_hours);
-        if let Some((c1, c2)) = full_created {
-            // Cells wholly inside both ranges.
-            let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
-            let mut expiry_cells = Vec::new();
-            let mut expiry_rows = Vec::new();
-            if let Some((e1, e2)) = full_expires {
-                let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
-                expiry_cells.push(format!("expires_hour BETWEEN {q1} AND {q2}"));
-                let (r1, r2) = (b.bind(Param::I64(hour_start(e1))), b.bind(Param::I64(hour_end(e2))));
-                expiry_rows.push(format!("s.expires_us BETWEEN {r1} AND {r2}"));
-            }
-            if self.never {
-                let never = b.bind(Param::I64(NEVER_HOUR));
-                expiry_cells.push(format!("expires_hour = {never}"));
-                expiry_rows.push("s.expires_us IS NULL".to_owned());
-            }
-            if !expiry_cells.is_empty() {
-                let creators = self.creator_condition(b, "creator");
-                terms.push(format!(
-                    "(SELECT COALESCE(SUM(n), 0) FROM session_counts WHERE created_hour BETWEEN {p1} AND {p2} \
-                     AND ({}){creators})",
-                    expiry_cells.join(" OR ")
-                ));
-                let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
-                minus.push(self.inactive_term(
-                    b,
-                    &format!("s.created_us BETWEEN {r1} AND {r2} AND ({})", expiry_rows.join(" OR ")),
-                ));
-            }
-            // Sessions of the partial expiry hours, created in the full hours.
-            for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
-                let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
-                let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-                let creators = self.creator_condition(b, "s.creator");
-                terms.push(format!(
-                    "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2} \
-                     AND s.created_us BETWEEN {r1} AND {r2}{creators} AND {VISIBLE})"
-                ));
-            }
-        }
-        // Sessions of the partial creation hours, whatever their expiry.
-        for piece in self.created.partial_pieces() {
-            let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-            let expiry = Self::expiry_condition(b, self.expires, self.never);
-            let creators = self.creator_condition(b, "s.creator");
-            terms.push(format!(
-                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2} \
-                 AND {expiry}{creators} AND {VISIBLE})"
             ));
         }
     }
