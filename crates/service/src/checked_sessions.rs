@@ -99,7 +99,10 @@ impl Lanyard {
             .err()
             .or_else(|| ip.and_then(|ip| self.ip_failures.check(&ip.to_string(), now).err()));
         match limited {
-            Some(retry_after_seconds) => Err(ServiceError::RateLimited { retry_after_seconds }),
+            Some(retry_after_seconds) => Err(ServiceError::RateLimited {
+                limit: crate::Limit::FailedChecks,
+                retry_after_seconds,
+            }),
             None => Ok(()),
         }
     }
@@ -473,7 +476,7 @@ impl Lanyard {
         &self,
         caller: &Principal,
         search: SearchSessions,
-    ) -> ServiceResult<SessionSearchResult> {
+    ) -> ServiceResult<crate::Limited<SessionSearchResult>> {
         let limit = match search.limit {
             0 => DEFAULT_SEARCH_LIMIT,
             n if n > MAX_SEARCH_LIMIT => {
@@ -540,6 +543,7 @@ impl Lanyard {
                 creator: identity_id.to_string(),
             }),
         };
+        let slot = self.list_slot(caller.limit_key()).await?;
         let now = self.now();
         let total = self.store.count_sessions(&filter, now).await?;
         let query = SessionQuery {
@@ -558,11 +562,14 @@ impl Lanyard {
         let rows = self.store.list_sessions(&query, now).await?;
         let sessions = self.views_with_identities(rows, now).await?;
         let processed_sequence = self.store.current_sequence().await?;
-        Ok(SessionSearchResult {
-            sessions,
-            total,
-            processed_sequence,
-            timestamp: now,
-        })
+        Ok(crate::Limited::new(
+            SessionSearchResult {
+                sessions,
+                total,
+                processed_sequence,
+                timestamp: now,
+            },
+            slot,
+        ))
     }
 }

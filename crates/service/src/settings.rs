@@ -30,6 +30,14 @@ pub struct Settings {
     /// node; 0: no limit.
     pub sessions_per_ip: u32,
     pub sessions_window: time::Duration,
+    /// Lists and searches one principal (an API key, or the identity behind a session token)
+    /// may have running at once on each node; 0: no limit.
+    pub list_concurrency_per_principal: u32,
+    /// Lists and searches running at once on each node, all principals together; 0: no limit.
+    pub list_concurrency: u32,
+    /// How long a list or search waits for a free slot before it is refused with 429; zero
+    /// refuses at once.
+    pub list_queue_timeout: time::Duration,
     /// Validated tokens kept in memory per node; 0 turns the cache off.
     pub token_cache_capacity: u64,
     /// The longest a cached token is trusted without asking the store: the worst-case
@@ -51,6 +59,11 @@ impl Default for Settings {
             sessions_per_identity: 100,
             sessions_per_ip: 1000,
             sessions_window: time::Duration::minutes(1),
+            list_concurrency_per_principal: 2,
+            list_concurrency: std::thread::available_parallelism()
+                .map(|n| n.get() as u32)
+                .unwrap_or(2),
+            list_queue_timeout: time::Duration::seconds(1),
             token_cache_capacity: 100_000,
             token_cache_ttl: time::Duration::seconds(5),
         }

@@ -312,9 +312,10 @@ fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
         (status = 200, description = "A page of identities, by id", body = [crate::kratos::wire::IdentityJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
         (status = 400, description = "A malformed parameter, or filters that cannot be combined", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list(
-    _: AdminKey<IdentityRead>,
+    AdminKey { key, .. }: AdminKey<IdentityRead>,
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Response, KratosError> {
@@ -329,11 +330,14 @@ pub async fn list(
     let filter = identity_filter(&query)?;
     let list = state
         .service
-        .list_identities(IdentityListRequest {
-            filter,
-            after,
-            page_size,
-        })
+        .list_identities(
+            &lanyard_service::Principal::ApiKey(key),
+            IdentityListRequest {
+                filter,
+                after,
+                page_size,
+            },
+        )
         .await
         .map_err(service_error(&state))?;
     let body: Vec<_> = list

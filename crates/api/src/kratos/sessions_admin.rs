@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::{Cursor, Micros};
-use lanyard_service::ListSessions;
+use lanyard_service::{ListSessions, Principal};
 use uuid::Uuid;
 
 use super::error::KratosError;
@@ -25,9 +25,10 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
         (status = 200, description = "A page of sessions, newest first", body = [SessionJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
         (status = 400, description = "Malformed page_size, page_token, active or expand", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list(
-    _: AdminKey<SessionRead>,
+    AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Response, KratosError> {
@@ -42,7 +43,7 @@ pub async fn list(
     };
     let list = state
         .service
-        .list_sessions(request)
+        .list_sessions(&Principal::ApiKey(key), request)
         .await
         .map_err(service_error(&state))?;
     let options = SessionOptions {
@@ -66,7 +67,7 @@ pub async fn list(
         ),
         "first",
     )];
-    if let Some(next) = list.next_page_token {
+    if let Some(next) = list.next_page_token.clone() {
         links.push((
             link_url(
                 "/admin/sessions",
@@ -170,9 +171,10 @@ pub async fn extend(
             ("x-total-count" = u64, description = "Sessions matching the filter"))),
         (status = 400, description = "The id is not a UUID, or a paging parameter or active is malformed", body = crate::openapi::KratosErrorBody),
         (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list_for_identity(
-    _: AdminKey<SessionRead>,
+    AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: QueryParams,
@@ -180,11 +182,13 @@ pub async fn list_for_identity(
     let identity_id = parse_uuid("the identity id", &id)?;
     let active = active(&query)?;
     let page = paging::offset_page(&query)?;
-    let (views, total) = state
+    // Holds the caller's list slot until the answer is rendered.
+    let found = state
         .service
-        .identity_sessions(identity_id, active, page)
+        .identity_sessions(&Principal::ApiKey(key), identity_id, active, page)
         .await
         .map_err(service_error(&state))?;
+    let (views, total) = (&found.0, found.1);
     let options = SessionOptions {
         audience: Audience::AdminSession,
         expand_identity: true,

@@ -155,6 +155,8 @@ pub(crate) fn search(request: &Value) -> Result<SearchSessions, ZitadelError> {
 
 async fn list(state: &AppState, caller: &Principal, request: &Value) -> Result<Value, ZitadelError> {
     let search = search(request)?;
+    // Holds the caller's list slot until the response message is built (the costly part of
+    // rendering a thousand sessions).
     let result = state.service.search_sessions(caller, search).await?;
     let mut details = Map::new();
     if result.total > 0 {
