@@ -12,6 +12,7 @@ pub mod kratos;
 pub mod lanyard;
 pub mod openapi;
 mod query;
+mod render;
 pub mod zitadel;
 
 use std::sync::Arc;

@@ -303,8 +303,8 @@ pub struct RateLimitConfig {
     pub sessions_per_ip: u32,
     pub sessions_window: HumanDuration,
     /// Lists and searches one principal (API key, or the identity behind a session token) may
-    /// have running at once.
-    pub list_concurrency_per_principal: u32,
+    /// have running at once; unset: see [`Config::list_concurrency_per_principal`].
+    pub list_concurrency_per_principal: Option<u32>,
     /// Lists and searches running at once, all principals together; unset: see
     /// [`Config::list_concurrency`].
     pub list_concurrency: Option<u32>,
@@ -323,7 +323,7 @@ impl Default for RateLimitConfig {
             sessions_per_identity: defaults.sessions_per_identity,
             sessions_per_ip: defaults.sessions_per_ip,
             sessions_window: std(defaults.sessions_window),
-            list_concurrency_per_principal: defaults.list_concurrency_per_principal,
+            list_concurrency_per_principal: None,
             list_concurrency: None,
             list_queue_timeout: std(defaults.list_queue_timeout),
         }
@@ -954,20 +954,31 @@ impl Config {
             sessions_per_identity: self.rate_limits.sessions_per_identity,
             sessions_per_ip: self.rate_limits.sessions_per_ip,
             sessions_window: to_time(self.rate_limits.sessions_window.0),
-            list_concurrency_per_principal: self.rate_limits.list_concurrency_per_principal,
+            list_concurrency_per_principal: self.list_concurrency_per_principal(),
             list_concurrency: self.list_concurrency(),
             list_queue_timeout: to_time(self.rate_limits.list_queue_timeout.0),
             ..Settings::default()
         }
     }
 
+    /// Lists and searches one principal may run at once on this node:
+    /// `rate_limits.list_concurrency_per_principal`, by default half the cores (at least one).
+    /// A running list keeps at most one core busy at a time (its store query, then its
+    /// rendering), so one caller searching flat out leaves at least half the machine to
+    /// everybody else: whoami stays within about twice its idle latency.
+    pub fn list_concurrency_per_principal(&self) -> u32 {
+        self.rate_limits
+            .list_concurrency_per_principal
+            .unwrap_or_else(|| (cores() / 2).max(1))
+    }
+
     /// Lists and searches running at once on this node: `rate_limits.list_concurrency`, by
     /// default the number of cores but at most half the store's read connections (at least
     /// one), so that whoami cache misses, key lookups and GetSession always find a free
-    /// connection and a core while lists run.
+    /// connection while lists run.
     pub fn list_concurrency(&self) -> u32 {
         self.rate_limits.list_concurrency.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+            let cores = cores();
             let readers = match self.database.url {
                 DatabaseUrl::Sqlite(_) => self.database.read_connections,
                 DatabaseUrl::Postgres(_) => self.database.max_connections,
@@ -991,6 +1002,10 @@ impl Config {
         }
         warnings
     }
+}
+
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
 }
 
 /// `LANYARD_SECRETS`: a TOML array (`["a", "b"]`) or a comma-separated list (`a,b`).
@@ -1430,9 +1445,9 @@ mod tests {
     fn list_limits_default_to_a_share_of_the_store_and_follow_toml_then_environment() {
         let defaults = Config::default();
         let settings = defaults.service_settings();
-        assert_eq!(settings.list_concurrency_per_principal, 2);
-        assert_eq!(settings.list_queue_timeout, time::Duration::seconds(1));
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        assert_eq!(settings.list_concurrency_per_principal, (cores / 2).max(1));
+        assert_eq!(settings.list_queue_timeout, time::Duration::seconds(1));
         assert_eq!(
             settings.list_concurrency,
             cores.min(2),

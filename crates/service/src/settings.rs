@@ -47,6 +47,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
         Settings {
             session_lifespan: time::Duration::hours(24),
             earliest_possible_extend: time::Duration::hours(24),
@@ -59,10 +60,10 @@ impl Default for Settings {
             sessions_per_identity: 100,
             sessions_per_ip: 1000,
             sessions_window: time::Duration::minutes(1),
-            list_concurrency_per_principal: 2,
-            list_concurrency: std::thread::available_parallelism()
-                .map(|n| n.get() as u32)
-                .unwrap_or(2),
+            // Half the cores per caller, all of them in total; the server's configuration
+            // refines the total by the store's connections (`Config::list_concurrency`).
+            list_concurrency_per_principal: (cores / 2).max(1),
+            list_concurrency: cores,
             list_queue_timeout: time::Duration::seconds(1),
             token_cache_capacity: 100_000,
             token_cache_ttl: time::Duration::seconds(5),

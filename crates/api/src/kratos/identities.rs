@@ -14,6 +14,7 @@ use super::extract::{parse_uuid, AdminKey, IdentityRead, IdentityWrite as Identi
 use super::paging::{self, link_url, set_link};
 use super::wire::{identity_json, Audience};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 const DEFAULT_IDENTITY_PAGE: u32 = 250;
@@ -340,15 +341,18 @@ pub async fn list(
         )
         .await
         .map_err(service_error(&state))?;
-    let body: Vec<_> = list
-        .identities
-        .iter()
-        .map(|i| {
-            let mut json = identity_json(i, Audience::AdminIdentity, &state.config.public_base_url);
-            json.credentials = None;
-            json
-        })
-        .collect();
+    let body = render_list(list.identities.len(), || {
+        let identities: Vec<_> = list
+            .identities
+            .iter()
+            .map(|i| {
+                let mut json = identity_json(i, Audience::AdminIdentity, &state.config.public_base_url);
+                json.credentials = None;
+                json
+            })
+            .collect();
+        Json(identities).into_response()
+    });
     let mut links = vec![(
         link_url(
             "/admin/identities",
@@ -372,5 +376,5 @@ pub async fn list(
     }
     let mut headers = HeaderMap::new();
     set_link(&mut headers, &links);
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }

@@ -12,6 +12,7 @@ use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::params::{active, expand};
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> KratosError + '_ {
@@ -53,7 +54,10 @@ pub async fn list(
         hidden_devices: HiddenDevices::Null,
         public_base_url: &state.config.public_base_url,
     };
-    let body: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
+    let body = render_list(list.sessions.len(), || {
+        let sessions: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
+        Json(sessions).into_response()
+    });
 
     let first_token = state.service.page_token_for(Cursor {
         created_at: Micros(i64::MAX),
@@ -79,7 +83,7 @@ pub async fn list(
     }
     let mut headers = HeaderMap::new();
     set_link(&mut headers, &links);
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }
 
 #[utoipa::path(get, path = "/admin/sessions/{id}", operation_id = "getSession", tag = "kratos",
@@ -196,14 +200,17 @@ pub async fn list_for_identity(
         hidden_devices: HiddenDevices::Empty,
         public_base_url: &state.config.public_base_url,
     };
-    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+    let body = render_list(views.len(), || {
+        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+        Json(sessions).into_response()
+    });
     let headers = paging::offset_headers(
         &format!("/admin/identities/{identity_id}/sessions"),
         &query,
         page,
         total,
     );
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }
 
 /// `DELETE /admin/identities/{id}/sessions`: hard delete; 204 even when there were none.

@@ -12,6 +12,7 @@ use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
 use super::paging;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 fn owner_options(state: &AppState) -> SessionOptions<'_> {
@@ -108,8 +109,11 @@ pub async fn list_mine(
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
     let (views, total) = (&found.0, found.1);
     let options = owner_options(&state);
-    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
-    Ok((paging::offset_headers("/sessions", &query, page, total), Json(body)).into_response())
+    let body = render_list(views.len(), || {
+        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+        Json(sessions).into_response()
+    });
+    Ok((paging::offset_headers("/sessions", &query, page, total), body).into_response())
 }
 
 /// `DELETE /sessions`: revoke all my other sessions.

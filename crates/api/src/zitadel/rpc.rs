@@ -169,10 +169,10 @@ async fn list(state: &AppState, caller: &Principal, request: &Value) -> Result<V
     let mut response = Map::new();
     response.insert("details".into(), Value::Object(details));
     if !result.sessions.is_empty() {
-        response.insert(
-            "sessions".into(),
-            Value::Array(result.sessions.iter().map(wire::session_json).collect()),
-        );
+        let sessions = crate::render::render_list(result.sessions.len(), || {
+            result.sessions.iter().map(wire::session_json).collect()
+        });
+        response.insert("sessions".into(), Value::Array(sessions));
     }
     Ok(Value::Object(response))
 }
