@@ -13,6 +13,7 @@ pub mod kratos;
 pub mod lanyard;
 pub mod openapi;
 mod query;
+mod render;
 pub mod zitadel;
 
 use std::sync::Arc;

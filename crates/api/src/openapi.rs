@@ -536,7 +536,8 @@ fn finish(doc: &mut Document, zitadel_messages: bool) {
                 add("403", "The caller may not do this");
                 add(
                     "429",
-                    "Too many failed checks for this user or client IP (`Retry-After`)",
+                    "Too many failed checks for this user or client IP, new sessions, or list requests \
+                     running at once for this caller (`Retry-After`)",
                 );
             }
             add("500", "An unexpected error; it is logged");

@@ -143,14 +143,19 @@ struct RunArgs {
     #[arg(long, default_value = "10m")]
     cache_ttl: String,
     /// Only these steps (comma-separated): health, whoami_warm, admin_list_first,
-    /// admin_list_deep, zitadel_search, offset (all offsets) or offset_<n>, create, password,
-    /// whoami_cold, direct.
+    /// admin_list_deep, zitadel_search, offset (all offsets) or offset_<n>, search_flood,
+    /// create, password, search_flood_unlimited, whoami_cold, direct.
     #[arg(long, value_delimiter = ',')]
     steps: Option<Vec<String>>,
     /// A shell command run right before each step's load, as
     /// `sh -c CMD lanyard-bench <step> <server pid>`; e.g. to profile one step (bench/profile.sh).
     #[arg(long, value_name = "CMD")]
     before_step: Option<String>,
+    /// Run the main server with lists and searches unbounded (`[rate_limits]
+    /// list_concurrency_per_principal = 0`, `list_concurrency = 0`), e.g. to see what the
+    /// default bounds cost the list steps, which send 64 connections with one API key.
+    #[arg(long)]
+    no_list_limits: bool,
     /// Also write the results as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -217,6 +222,7 @@ async fn run_command(args: Box<RunArgs>) -> anyhow::Result<()> {
         cache_ttl: args.cache_ttl,
         steps: args.steps,
         before_step: args.before_step,
+        no_list_limits: args.no_list_limits,
         json: args.json,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };

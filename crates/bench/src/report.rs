@@ -127,6 +127,19 @@ pub fn bars(steps: &[StepResult], peak_rss_mib: Option<f64>) -> Vec<Bar> {
             20.0,
         ));
     }
+    // Issue 11: one caller flooding searches keeps everybody else's whoami within 2 × idle.
+    if let (Some(idle), Some(flood)) = (get("search_flood_idle"), get("search_flood")) {
+        for (quantile, idle, flood) in [("p50", idle.p50_ms, flood.p50_ms), ("p99", idle.p99_ms, flood.p99_ms)] {
+            let ratio = flood / idle.max(1e-9);
+            bars.push(at_most(
+                Some("search_flood"),
+                format!("{quantile} ≤ 2 × idle (issue 11)"),
+                format!("{ratio:.2} ×"),
+                ratio,
+                2.0,
+            ));
+        }
+    }
     if let Some(m) = get("create") {
         bars.push(at_least(
             "create",

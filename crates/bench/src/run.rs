@@ -42,6 +42,8 @@ pub struct RunOptions {
     /// A shell command run before each step's load as `sh -c CMD lanyard-bench <step> <server pid>`
     /// (e.g. to start a profiler for one step).
     pub before_step: Option<String>,
+    /// The main server runs without list limits.
+    pub no_list_limits: bool,
     pub json: Option<PathBuf>,
     pub command_line: String,
 }
@@ -248,6 +250,166 @@ async fn warm_cache(http: &reqwest::Client, server: &Server, tokens: u64) -> any
     Ok(())
 }
 
+/// The search-flood step (issue 11, item 7): one session-token holder runs limit-1000
+/// ListSessions as fast as it can over this many connections.
+const FLOOD_CONNECTIONS: u32 = 16;
+/// The flooding caller: seeded session 1 (active), i.e. the identity of seeded identity 1.
+const FLOODER_SESSION: u64 = 1;
+/// How long the flood runs before whoami is measured under it, so that the measurement sees
+/// its steady state (every connection busy or queued), not its ramp-up.
+const FLOOD_RAMP_UP: Duration = Duration::from_millis(1500);
+
+/// Sessions the flooding caller's identity is given on top of its seeded ~3, so that its
+/// limit-1000 page is full: the heaviest search a session-token holder can run.
+const FLOODER_EXTRA_SESSIONS: u64 = 1_000;
+
+/// Gives the flooder's identity [`FLOODER_EXTRA_SESSIONS`] more active sessions (each with a
+/// device), through the store as the server would write them. They get sequences above the
+/// seed's, so the next run removes them with the other steps' additions before it adds its own.
+async fn give_flooder_sessions(target: &Target, identities: u64) -> anyhow::Result<()> {
+    let store: Arc<dyn lanyard_store::Store> = Arc::from(target.open_store().await?);
+    let identity = model::identity_id(model::identity_of(FLOODER_SESSION, identities.max(1)));
+    let now = Micros(seed::now_us());
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..FLOODER_EXTRA_SESSIONS {
+        let store = store.clone();
+        tasks.spawn(async move {
+            let created = Micros(now.0 - (n as i64 + 1) * model::SECOND_US);
+            let session = lanyard_domain::Session {
+                id: Uuid::now_v7(),
+                identity_id: Some(identity),
+                created_at: created,
+                changed_at: created,
+                authenticated_at: created,
+                expires_at: Some(Micros(now.0 + model::DAY_US)),
+                revoked_at: None,
+                user_checked_at: Some(created),
+                factors: vec![lanyard_domain::Factor::new(lanyard_domain::Method::Password, created)],
+                devices: vec![lanyard_domain::Device {
+                    id: Uuid::now_v7(),
+                    ip_address: Some("198.51.100.7".into()),
+                    user_agent: Some("lanyard-bench flooder".into()),
+                    location: Some("Berlin, DE".into()),
+                    fingerprint_id: None,
+                    headers: Default::default(),
+                    created_at: created,
+                }],
+                metadata: Default::default(),
+                creator: Some(identity.to_string()),
+                sequence: 0,
+            };
+            store
+                .insert_session(&session, &TokenDigest::of(&format!("bench_flood_{n}")))
+                .await
+        });
+    }
+    while let Some(inserted) = tasks.join_next().await {
+        inserted??;
+    }
+    Ok(())
+}
+
+/// One run of [`search_flood`].
+struct Flood<'a> {
+    wrk: &'a Wrk,
+    http: &'a reqwest::Client,
+    server: &'a Server,
+    /// Whoami's working set: the first this many active sessions' tokens.
+    tokens: u64,
+    duration: Duration,
+    /// The step key of the whoami-under-flood row; `<key>_idle` and `<key>_flooder` too.
+    key: &'a str,
+    /// How the server limits lists, for the labels.
+    limits: &'a str,
+}
+
+/// Whoami (cached, the warm set, the run's connections) measured idle and then while one
+/// session-token caller floods ListSessions (REST, no query, limit 1000: all of its own
+/// sessions) over [`FLOOD_CONNECTIONS`] connections; records three rows under `key`: the idle
+/// whoami, the whoami under the flood, and the flooder's own numbers (its 429s are counted as
+/// errors and expected).
+async fn search_flood(flood: Flood<'_>, steps: &mut Steps) -> anyhow::Result<()> {
+    let Flood {
+        wrk,
+        http,
+        server,
+        tokens,
+        duration,
+        key,
+        limits,
+    } = flood;
+    warm_cache(http, server, tokens).await?;
+    let whoami = |step: String| Load {
+        step,
+        script: "whoami",
+        url: format!("{}/sessions/whoami", server.public),
+        headers: vec![],
+        args: vec![(model::nth_active(tokens - 1) + 1).to_string()],
+        duration,
+        connections: None,
+    };
+    let url = format!("{}/v2/sessions/search", server.public);
+    let body = r#"{"query":{"offset":"0","limit":1000,"asc":false}}"#.to_owned();
+    let flooder = format!("Bearer {}", model::token(FLOODER_SESSION));
+    let page = probe(
+        http,
+        reqwest::Method::POST,
+        &url,
+        &[("authorization", flooder.clone())],
+        Some(body.clone()),
+    )
+    .await?;
+    let rows = page["sessions"].as_array().map_or(0, Vec::len);
+    eprintln!("lanyard-bench: search flood ({limits}): the flooder's page holds {rows} sessions");
+
+    let pid = server.pid();
+    let idle = tokio::task::block_in_place(|| run_until_measured(wrk, whoami(format!("{key}_idle")), pid, None))?;
+    steps.push(
+        &format!("{key}_idle"),
+        format!("whoami, cached, idle ({limits})"),
+        idle,
+        server.peak_rss_kib(),
+    );
+
+    let flood = Load {
+        step: format!("{key}_flooder"),
+        script: "static",
+        url,
+        headers: vec![format!("Authorization: {flooder}")],
+        args: vec!["POST".into(), body],
+        duration: duration + FLOOD_RAMP_UP + Duration::from_secs(2),
+        connections: Some(FLOOD_CONNECTIONS),
+    };
+    let (under_flood, flooder) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let flooding = scope.spawn(|| wrk.run(&flood));
+            std::thread::sleep(FLOOD_RAMP_UP);
+            // Not run_until_measured: it waits for an idle server, which a flood never is.
+            let measured = wrk.run(&whoami(key.to_owned()));
+            let flooded = flooding
+                .join()
+                .map_err(|_| anyhow!("the flooding wrk thread panicked"))
+                .and_then(|result| result);
+            (measured, flooded)
+        })
+    });
+    let under_flood = under_flood?;
+    let flooder = flooder?;
+    steps.push(
+        key,
+        format!("whoami, cached, during a ListSessions flood ({limits})"),
+        under_flood,
+        server.peak_rss_kib(),
+    );
+    steps.push(
+        &format!("{key}_flooder"),
+        format!("↳ the flooder: ListSessions limit 1000 ({rows} rows), session token, {FLOOD_CONNECTIONS} connections; errors = 429s"),
+        flooder,
+        server.peak_rss_kib(),
+    );
+    Ok(())
+}
+
 /// The bench's own indexed lookup by digest: the store's `session_by_digest`, through the same
 /// driver and pool size as the server, from `concurrency` tasks for `duration`.
 pub async fn direct_lookup(
@@ -307,6 +469,10 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     );
     let seeded = seed::ensure(&options.target, options.spec, options.reseed).await?;
     let spec = seeded.spec;
+    if options.wants("search_flood") || options.wants("search_flood_unlimited") {
+        eprintln!("lanyard-bench: giving the search flood's caller {FLOODER_EXTRA_SESSIONS} more sessions");
+        give_flooder_sessions(&options.target, spec.identities).await?;
+    }
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let mut steps = Steps { results: Vec::new() };
     let mut peak_rss_kib: Option<u64> = None;
@@ -320,6 +486,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         secret: PAGE_SECRET,
         cache_capacity: 100_000.max(options.warm_set * 2),
         cache_ttl: &options.cache_ttl,
+        list_limits_off: options.no_list_limits,
     };
     let (config_a, public_a, admin_a) = server::write_config(&dir, "server-cached", &warm_config)?;
     let key = server::create_key(&options.server, &config_a, "lanyard-bench")?;
@@ -332,6 +499,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         "admin_list_first",
         "admin_list_deep",
         "zitadel_search",
+        "search_flood",
         "create",
         "password",
     ];
@@ -574,6 +742,27 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
             );
         }
 
+        if options.wants("search_flood") {
+            search_flood(
+                Flood {
+                    wrk: &wrk,
+                    http: &http,
+                    server: &server,
+                    tokens: options.warm_set.min(spec.sessions * 17 / 20).max(1),
+                    duration,
+                    key: "search_flood",
+                    limits: if options.no_list_limits {
+                        "list limits off"
+                    } else {
+                        "default list limits"
+                    },
+                },
+                &mut steps,
+            )
+            .await?;
+            server.check_alive()?;
+        }
+
         if options.wants("create") {
             let url = format!("{admin}/admin/lanyard/sessions");
             let body = format!(
@@ -636,6 +825,39 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
             server.peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
             server.rss_kib().unwrap_or(0) as f64 / 1024.0
         );
+        server.stop()?;
+    }
+
+    if options.wants("search_flood_unlimited") {
+        let unlimited_config = ServerConfig {
+            list_limits_off: true,
+            ..warm_config
+        };
+        let (config_c, public_c, admin_c) = server::write_config(&dir, "server-unlimited", &unlimited_config)?;
+        eprintln!("lanyard-bench: starting the server again without list limits (the search flood's comparison)");
+        let mut server = Server::start(
+            &options.server,
+            wrapper,
+            &config_c,
+            (public_c, admin_c),
+            dir.join("server-unlimited.log"),
+        )?;
+        server.wait_ready(&http, Duration::from_secs(300)).await?;
+        search_flood(
+            Flood {
+                wrk: &wrk,
+                http: &http,
+                server: &server,
+                tokens: options.warm_set.min(spec.sessions * 17 / 20).max(1),
+                duration,
+                key: "search_flood_unlimited",
+                limits: "list limits off",
+            },
+            &mut steps,
+        )
+        .await?;
+        server.check_alive()?;
+        peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
         server.stop()?;
     }
 
@@ -753,7 +975,8 @@ pub fn check(report: &Report) -> anyhow::Result<()> {
         if m.requests == 0 {
             problems.push(format!("{}: no request completed", step.label));
         }
-        if m.status_errors > 0 {
+        // The search flood's flooder is meant to be refused (429).
+        if m.status_errors > 0 && !step.key.ends_with("_flooder") {
             problems.push(format!("{}: {} error responses", step.label, m.status_errors));
         }
     }

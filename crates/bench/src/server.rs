@@ -96,6 +96,9 @@ pub struct ServerConfig<'a> {
     pub secret: &'a str,
     pub cache_capacity: u64,
     pub cache_ttl: &'a str,
+    /// `[rate_limits] list_concurrency_per_principal = 0` and `list_concurrency = 0`: lists and
+    /// searches unbounded, for the search-flood step's comparison.
+    pub list_limits_off: bool,
 }
 
 /// Writes a configuration file for one server start; returns its path and the two ports.
@@ -109,12 +112,18 @@ pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow
          [serve.public]\nlisten = \"127.0.0.1:{public}\"\nbase_url = \"http://127.0.0.1:{public}/\"\n\
          [serve.admin]\nlisten = \"127.0.0.1:{admin}\"\n\
          [cache]\ncapacity = {capacity}\nttl = {ttl}\n\
+         {rate_limits}\
          # Access logs cost throughput; warnings and errors still show.\n\
          [log]\nlevel = \"warn\"\n",
         secret = quote(config.secret),
         url = quote(&config.target.url()),
         capacity = config.cache_capacity,
         ttl = quote(config.cache_ttl),
+        rate_limits = if config.list_limits_off {
+            "[rate_limits]\nlist_concurrency_per_principal = 0\nlist_concurrency = 0\n"
+        } else {
+            ""
+        },
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text)?;

@@ -307,6 +307,14 @@ pub struct RateLimitConfig {
     pub sessions_per_identity: u32,
     pub sessions_per_ip: u32,
     pub sessions_window: HumanDuration,
+    /// Lists and searches one principal (API key, or the identity behind a session token) may
+    /// have running at once; unset: see [`Config::list_concurrency_per_principal`].
+    pub list_concurrency_per_principal: Option<u32>,
+    /// Lists and searches running at once, all principals together; unset: see
+    /// [`Config::list_concurrency`].
+    pub list_concurrency: Option<u32>,
+    /// How long a list or search waits for a free slot before it is refused with 429.
+    pub list_queue_timeout: HumanDuration,
 }
 
 impl Default for RateLimitConfig {
@@ -321,6 +329,9 @@ impl Default for RateLimitConfig {
             sessions_per_identity: defaults.sessions_per_identity,
             sessions_per_ip: defaults.sessions_per_ip,
             sessions_window: std(defaults.sessions_window),
+            list_concurrency_per_principal: None,
+            list_concurrency: None,
+            list_queue_timeout: std(defaults.list_queue_timeout),
         }
     }
 }
@@ -866,6 +877,13 @@ impl Config {
         if time::Duration::try_from(self.session.earliest_possible_extend()).is_err() {
             problems.push("session.earliest_possible_extend is too long".into());
         }
+        if self.rate_limits.list_queue_timeout.0 >= self.serve.request_timeout.0 {
+            problems.push(format!(
+                "rate_limits.list_queue_timeout ({}) must be shorter than serve.request_timeout ({}), \
+                 or a waiting list would time out instead of being told when to retry",
+                self.rate_limits.list_queue_timeout, self.serve.request_timeout
+            ));
+        }
         if self.cleanup.interval.0.is_zero() {
             problems.push("cleanup.interval must be longer than zero".into());
         }
@@ -944,8 +962,37 @@ impl Config {
             sessions_per_identity: self.rate_limits.sessions_per_identity,
             sessions_per_ip: self.rate_limits.sessions_per_ip,
             sessions_window: to_time(self.rate_limits.sessions_window.0),
+            list_concurrency_per_principal: self.list_concurrency_per_principal(),
+            list_concurrency: self.list_concurrency(),
+            list_queue_timeout: to_time(self.rate_limits.list_queue_timeout.0),
             ..Settings::default()
         }
+    }
+
+    /// Lists and searches one principal may run at once on this node:
+    /// `rate_limits.list_concurrency_per_principal`, by default half the cores (at least one).
+    /// A running list keeps at most one core busy at a time (its store query, then its
+    /// rendering), so one caller searching flat out leaves at least half the machine to
+    /// everybody else: whoami stays within about twice its idle latency.
+    pub fn list_concurrency_per_principal(&self) -> u32 {
+        self.rate_limits
+            .list_concurrency_per_principal
+            .unwrap_or_else(|| (cores() / 2).max(1))
+    }
+
+    /// Lists and searches running at once on this node: `rate_limits.list_concurrency`, by
+    /// default the number of cores but at most half the store's read connections (at least
+    /// one), so that whoami cache misses, key lookups and GetSession always find a free
+    /// connection while lists run.
+    pub fn list_concurrency(&self) -> u32 {
+        self.rate_limits.list_concurrency.unwrap_or_else(|| {
+            let cores = cores();
+            let readers = match self.database.url {
+                DatabaseUrl::Sqlite(_) => self.database.read_connections,
+                DatabaseUrl::Postgres(_) => self.database.max_connections,
+            };
+            cores.min(readers / 2).max(1)
+        })
     }
 
     /// Problems worth a warning at startup that do not stop it.
@@ -963,6 +1010,10 @@ impl Config {
         }
         warnings
     }
+}
+
+fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u32)
 }
 
 /// `LANYARD_SECRETS`: a TOML array (`["a", "b"]`) or a comma-separated list (`a,b`).
@@ -1380,6 +1431,10 @@ mod tests {
                 "[identity]\ndefault_schema_id = \"customer\"",
                 "identity.default_schema_id",
             ),
+            (
+                "[rate_limits]\nlist_queue_timeout = \"30s\"",
+                "rate_limits.list_queue_timeout",
+            ),
             ("[log]\nformat = \"xml\"", "log.format"),
             ("[log]\nlevel = \"lanyard=loud\"", "log.level"),
             ("secrets = [\"\"]", "secrets[0]"),
@@ -1392,6 +1447,56 @@ mod tests {
             let error = Config::from_toml_str(toml).unwrap_err().to_string();
             assert!(error.contains(expected), "{toml:?} gave {error:?}");
         }
+    }
+
+    #[test]
+    fn list_limits_default_to_a_share_of_the_store_and_follow_toml_then_environment() {
+        let defaults = Config::default();
+        let settings = defaults.service_settings();
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        assert_eq!(settings.list_concurrency_per_principal, (cores / 2).max(1));
+        assert_eq!(settings.list_queue_timeout, time::Duration::seconds(1));
+        assert_eq!(
+            settings.list_concurrency,
+            cores.min(2),
+            "half the 4 SQLite readers at most"
+        );
+        let postgres = Config::from_toml_str("[database]\nurl = \"postgres://db/x\"").unwrap();
+        assert_eq!(
+            postgres.list_concurrency(),
+            cores.min(8),
+            "half the 16 PostgreSQL connections at most"
+        );
+
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "lanyard.toml",
+                r#"
+                [rate_limits]
+                list_concurrency_per_principal = 5
+                list_concurrency = 7
+                list_queue_timeout = "250ms"
+                "#,
+            )?;
+            let config = jailed(Config::load(Some(Path::new("lanyard.toml")), &Overrides::default()))?;
+            let settings = config.service_settings();
+            assert_eq!(settings.list_concurrency_per_principal, 5);
+            assert_eq!(settings.list_concurrency, 7);
+            assert_eq!(settings.list_queue_timeout, time::Duration::milliseconds(250));
+
+            jail.set_env("LANYARD_RATE_LIMITS__LIST_CONCURRENCY_PER_PRINCIPAL", "0");
+            jail.set_env("LANYARD_RATE_LIMITS__LIST_CONCURRENCY", "0");
+            jail.set_env("LANYARD_RATE_LIMITS__LIST_QUEUE_TIMEOUT", "0s");
+            let config = jailed(Config::load(Some(Path::new("lanyard.toml")), &Overrides::default()))?;
+            let settings = config.service_settings();
+            assert_eq!(
+                (settings.list_concurrency_per_principal, settings.list_concurrency),
+                (0, 0),
+                "0 turns the limits off"
+            );
+            assert_eq!(settings.list_queue_timeout, time::Duration::ZERO);
+            Ok(())
+        });
     }
 
     #[test]

@@ -121,7 +121,12 @@ impl Lanyard {
     ) -> ServiceResult<CheckReservation> {
         let ip = match ip.map(|ip| self.ip_failures.reserve(&ip.to_string(), now)).transpose() {
             Ok(ip) => ip.flatten(),
-            Err(retry_after_seconds) => return Err(ServiceError::RateLimited { retry_after_seconds }),
+            Err(retry_after_seconds) => {
+                return Err(ServiceError::RateLimited {
+                    limit: crate::Limit::FailedChecks,
+                    retry_after_seconds,
+                })
+            }
         };
         let limits = self.check_attempt_limits();
         if !limits.limits_anything() {
@@ -135,6 +140,7 @@ impl Lanyard {
                 })
             }
             Ok(AttemptReservation::WindowFull { window_ends }) => ServiceError::RateLimited {
+                limit: crate::Limit::FailedChecks,
                 retry_after_seconds: u64::try_from(window_ends.0.saturating_sub(now.0))
                     .unwrap_or(0)
                     .div_ceil(1_000_000)
@@ -576,7 +582,7 @@ impl Lanyard {
         &self,
         caller: &Principal,
         search: SearchSessions,
-    ) -> ServiceResult<SessionSearchResult> {
+    ) -> ServiceResult<crate::Limited<SessionSearchResult>> {
         let limit = match search.limit {
             0 => DEFAULT_SEARCH_LIMIT,
             n if n > MAX_SEARCH_LIMIT => {
@@ -635,6 +641,7 @@ impl Lanyard {
                 creator: identity_id.to_string(),
             }),
         };
+        let slot = self.list_slot(caller.limit_key()).await?;
         let now = self.now();
         let query = SessionQuery {
             with_devices: true,
@@ -652,11 +659,14 @@ impl Lanyard {
         // The count, the page and the sequence come from one snapshot, so they agree.
         let page = self.store.search_sessions(&query, now).await?;
         let sessions = self.views_with_identities(page.rows, now).await?;
-        Ok(SessionSearchResult {
-            sessions,
-            total: page.total,
-            processed_sequence: page.sequence,
-            timestamp: now,
-        })
+        Ok(crate::Limited::new(
+            SessionSearchResult {
+                sessions,
+                total: page.total,
+                processed_sequence: page.sequence,
+                timestamp: now,
+            },
+            slot,
+        ))
     }
 }

@@ -31,12 +31,37 @@ pub enum ServiceError {
     CheckFailed(String),
     #[error("{0}")]
     Unimplemented(String),
-    #[error("too many failed checks; retry in {retry_after_seconds} s")]
-    RateLimited { retry_after_seconds: u64 },
+    #[error("{}; retry in {retry_after_seconds} s", .limit.describe())]
+    RateLimited { limit: Limit, retry_after_seconds: u64 },
     #[error("the store is unavailable")]
     Unavailable(#[source] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Which limit refused a request (429), so that the answer can say what to slow down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Failed password, TOTP or recovery-code checks, per identity or client IP.
+    FailedChecks,
+    /// New sessions, per identity or end-user IP.
+    NewSessions,
+    /// Lists and searches running at once for this caller (API key, or identity behind a
+    /// session token).
+    CallerSearches,
+    /// Lists and searches running at once on this node, all callers together.
+    NodeSearches,
+}
+
+impl Limit {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::FailedChecks => "too many failed checks",
+            Limit::NewSessions => "too many new sessions for this identity or address",
+            Limit::CallerSearches => "too many list or search requests at once from this caller",
+            Limit::NodeSearches => "the server is busy with other list and search requests",
+        }
+    }
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;

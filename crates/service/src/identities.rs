@@ -155,7 +155,11 @@ impl Lanyard {
             .ok_or(ServiceError::NotFound("identity"))
     }
 
-    pub async fn list_identities(&self, request: IdentityListRequest) -> ServiceResult<IdentityList> {
+    pub async fn list_identities(
+        &self,
+        caller: &crate::Principal,
+        request: IdentityListRequest,
+    ) -> ServiceResult<crate::Limited<IdentityList>> {
         if let IdentityFilter::Ids(ids) = &request.filter {
             if ids.len() > self.settings.max_ids_per_filter {
                 return Err(ServiceError::Invalid(format!(
@@ -165,6 +169,7 @@ impl Lanyard {
             }
         }
         let size = request.page_size.max(1);
+        let slot = self.list_slot(caller.limit_key()).await?;
         let mut identities = self
             .store
             .list_identities(&request.filter, request.after, size + 1)
@@ -172,7 +177,7 @@ impl Lanyard {
         let more = identities.len() > size as usize;
         identities.truncate(size as usize);
         let next_after = if more { identities.last().map(|i| i.id) } else { None };
-        Ok(IdentityList { identities, next_after })
+        Ok(crate::Limited::new(IdentityList { identities, next_after }, slot))
     }
 
     /// PUT: replaces every writable field. Credentials are kept unless a password is given.

@@ -28,6 +28,15 @@ impl Principal {
         }
     }
 
+    /// Whose list and search work this caller's requests count against: the key, or the
+    /// identity (however many of its session tokens are used).
+    pub fn limit_key(&self) -> crate::LimitKey {
+        match self {
+            Principal::ApiKey(key) => crate::LimitKey::ApiKey(key.id),
+            Principal::Session { identity_id, .. } => crate::LimitKey::Identity(*identity_id),
+        }
+    }
+
     pub fn has_scope(&self, scope: Scope) -> bool {
         matches!(self, Principal::ApiKey(key) if key.allows(scope))
     }

@@ -8,6 +8,7 @@ mod factors;
 mod identities;
 mod key_cache;
 mod keys;
+mod list_limit;
 mod passwords;
 mod rate_limit;
 mod schemas;
@@ -31,13 +32,14 @@ pub use cleanup::{
     CleanupOptions, CleanupOutcome, CleanupReport, CLEANUP_LEASE, CLEANUP_LEASE_TTL, MAX_CLEANUP_BATCH_SIZE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{ServiceError, ServiceResult};
+pub use error::{Limit, ServiceError, ServiceResult};
 pub use factors::{totp_code_at, TotpEnrolment, TOTP_ISSUER};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 /// An RFC 6902 JSON Patch, as `patch_identity` takes it.
 pub use json_patch::Patch as JsonPatch;
 pub use keys::{NewApiKey, Principal};
 pub use lanyard_store::IdentityFilter;
+pub use list_limit::{LimitKey, Limited, ListPermit};
 pub use passwords::PasswordHasher;
 pub use schemas::{IdentitySchema, SchemaRegistry, SchemaSource};
 pub use secrets::random_secret;
@@ -64,6 +66,7 @@ pub struct Lanyard {
     ip_failures: rate_limit::WindowLimiter,
     identity_creations: rate_limit::WindowLimiter,
     ip_creations: rate_limit::WindowLimiter,
+    lists: list_limit::ListLimiter,
     token_cache: Option<token_cache::TokenCache>,
     /// On whenever the token cache is, with the same lifetime.
     api_key_cache: Option<key_cache::ApiKeyCache>,
@@ -88,6 +91,10 @@ impl Lanyard {
         };
         let identity_creations = rate_limit::WindowLimiter::new(creation_limit(settings.sessions_per_identity));
         let ip_creations = rate_limit::WindowLimiter::new(creation_limit(settings.sessions_per_ip));
+        let lists = list_limit::ListLimiter::new(list_limit::ListLimits {
+            per_principal: settings.list_concurrency_per_principal,
+            total: settings.list_concurrency,
+        });
         let token_cache = (settings.token_cache_capacity > 0).then(|| {
             token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
         });
@@ -103,6 +110,7 @@ impl Lanyard {
             ip_failures,
             identity_creations,
             ip_creations,
+            lists,
             token_cache,
             api_key_cache,
         }
@@ -186,14 +194,20 @@ impl Lanyard {
         let identity = self
             .identity_creations
             .reserve(&identity.to_string(), now)
-            .map_err(|retry_after_seconds| ServiceError::RateLimited { retry_after_seconds })?;
+            .map_err(|retry_after_seconds| ServiceError::RateLimited {
+                limit: Limit::NewSessions,
+                retry_after_seconds,
+            })?;
         let ip = match ip.map(|ip| self.ip_creations.reserve(&ip.to_string(), now)).transpose() {
             Ok(ip) => ip.flatten(),
             Err(retry_after_seconds) => {
                 if let Some(identity) = identity {
                     self.identity_creations.give_back(identity);
                 }
-                return Err(ServiceError::RateLimited { retry_after_seconds });
+                return Err(ServiceError::RateLimited {
+                    limit: Limit::NewSessions,
+                    retry_after_seconds,
+                });
             }
         };
         Ok(CreationReservation { identity, ip })
@@ -206,6 +220,29 @@ impl Lanyard {
         if let Some(ip) = reservation.ip {
             self.ip_creations.give_back(ip);
         }
+    }
+
+    /// A slot for one list or search by `key`, waiting up to `list_queue_timeout` for one
+    /// to free; refused with 429 after that (see [`list_limit`]).
+    pub(crate) async fn list_slot(&self, key: LimitKey) -> ServiceResult<ListPermit> {
+        let wait = self.settings.list_queue_timeout.unsigned_abs();
+        let give_up = async move {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+        };
+        self.lists.acquire(key, give_up).await.map_err(|refusal| {
+            tracing::debug!(?key, ?refusal, "list or search refused");
+            ServiceError::RateLimited {
+                limit: match refusal {
+                    list_limit::Refusal::Principal => Limit::CallerSearches,
+                    list_limit::Refusal::Total => Limit::NodeSearches,
+                },
+                // A slot frees as soon as any running list finishes, typically well within a
+                // second; the header has whole seconds.
+                retry_after_seconds: 1,
+            }
+        })
     }
 
     /// Readiness: the store answers.

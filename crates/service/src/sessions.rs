@@ -13,7 +13,7 @@ use lanyard_store::{Invalidation, RevokeTarget, SessionRow};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
-use crate::{Lanyard, Principal, ServiceError, ServiceResult};
+use crate::{Lanyard, LimitKey, Limited, Principal, ServiceError, ServiceResult};
 
 /// One authentication step the caller vouches for when issuing a session.
 #[derive(Debug, Clone)]
@@ -286,7 +286,11 @@ impl Lanyard {
         })
     }
 
-    pub async fn list_sessions(&self, request: ListSessions) -> ServiceResult<SessionList> {
+    pub async fn list_sessions(
+        &self,
+        caller: &Principal,
+        request: ListSessions,
+    ) -> ServiceResult<Limited<SessionList>> {
         let after = match request.page_token.as_deref() {
             None | Some("") => None,
             Some(token) => Some(self.page_keys.decode(token)?),
@@ -303,6 +307,7 @@ impl Lanyard {
             sort: SessionSort::CreatedDesc,
             page: SessionPage::Keyset { after, size },
         };
+        let slot = self.list_slot(caller.limit_key()).await?;
         let mut rows = self.store.list_sessions(&query, now).await?;
         let more = rows.len() > size as usize;
         rows.truncate(size as usize);
@@ -321,26 +326,31 @@ impl Lanyard {
         } else {
             rows.into_iter().map(|row| self.view(row, None, now)).collect()
         };
-        Ok(SessionList {
-            sessions,
-            next_page_token,
-        })
+        Ok(Limited::new(
+            SessionList {
+                sessions,
+                next_page_token,
+            },
+            slot,
+        ))
     }
 
     /// The sessions of one identity, offset-paged, with the total before paging.
     pub async fn identity_sessions(
         &self,
+        caller: &Principal,
         identity_id: Uuid,
         active: Option<bool>,
         page: OffsetPage,
-    ) -> ServiceResult<(Vec<SessionView>, u64)> {
+    ) -> ServiceResult<Limited<(Vec<SessionView>, u64)>> {
+        let slot = self.list_slot(caller.limit_key()).await?;
         let identity = self.identity(identity_id).await?;
         let filter = SessionFilter {
             identity_id: Some(identity_id),
             active,
             ..Default::default()
         };
-        self.offset_page_of(filter, identity, page).await
+        Ok(Limited::new(self.offset_page_of(filter, identity, page).await?, slot))
     }
 
     async fn offset_page_of(
@@ -461,7 +471,11 @@ impl Lanyard {
     }
 
     /// The caller's other active sessions.
-    pub async fn my_other_sessions(&self, token: &str, page: OffsetPage) -> ServiceResult<(Vec<SessionView>, u64)> {
+    pub async fn my_other_sessions(
+        &self,
+        token: &str,
+        page: OffsetPage,
+    ) -> ServiceResult<Limited<(Vec<SessionView>, u64)>> {
         let current = self.whoami(token).await?;
         let identity = current
             .identity
@@ -473,7 +487,8 @@ impl Lanyard {
             exclude_id: Some(current.session.id),
             ..Default::default()
         };
-        self.offset_page_of(filter, identity, page).await
+        let slot = self.list_slot(LimitKey::Identity(identity.id)).await?;
+        Ok(Limited::new(self.offset_page_of(filter, identity, page).await?, slot))
     }
 
     /// Revokes the caller's other active sessions; returns how many changed.

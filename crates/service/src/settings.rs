@@ -37,6 +37,14 @@ pub struct Settings {
     /// node; 0: no limit.
     pub sessions_per_ip: u32,
     pub sessions_window: time::Duration,
+    /// Lists and searches one principal (an API key, or the identity behind a session token)
+    /// may have running at once on each node; 0: no limit.
+    pub list_concurrency_per_principal: u32,
+    /// Lists and searches running at once on each node, all principals together; 0: no limit.
+    pub list_concurrency: u32,
+    /// How long a list or search waits for a free slot before it is refused with 429; zero
+    /// refuses at once.
+    pub list_queue_timeout: time::Duration,
     /// Validated tokens kept in memory per node; 0 turns the cache off.
     pub token_cache_capacity: u64,
     /// The longest a cached token is trusted without asking the store: the worst-case
@@ -46,6 +54,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
         Settings {
             session_lifespan: time::Duration::hours(24),
             earliest_possible_extend: time::Duration::hours(24),
@@ -60,6 +69,11 @@ impl Default for Settings {
             sessions_per_identity: 100,
             sessions_per_ip: 1000,
             sessions_window: time::Duration::minutes(1),
+            // Half the cores per caller, all of them in total; the server's configuration
+            // refines the total by the store's connections (`Config::list_concurrency`).
+            list_concurrency_per_principal: (cores / 2).max(1),
+            list_concurrency: cores,
+            list_queue_timeout: time::Duration::seconds(1),
             token_cache_capacity: 100_000,
             token_cache_ttl: time::Duration::seconds(5),
         }

@@ -30,6 +30,7 @@ fn standard_message(status: StatusCode) -> &'static str {
         405 => "The requested method is not allowed for this resource",
         409 => "The resource could not be created due to a conflict",
         413 => "The request body is too large",
+        429 => "Too many requests; retry after the number of seconds in the Retry-After header",
         501 => "The requested feature is not implemented",
         503 => "The service is temporarily unavailable",
         _ => "An internal server error occurred, please contact the system administrator",
@@ -124,12 +125,11 @@ impl KratosError {
             ServiceError::PreconditionFailed(reason) => Self::bad_request(reason),
             ServiceError::CheckFailed(reason) => Self::unauthorized(reason),
             ServiceError::Unimplemented(reason) => Self::new(StatusCode::NOT_IMPLEMENTED, reason),
-            ServiceError::RateLimited { retry_after_seconds } => KratosError {
+            error @ ServiceError::RateLimited {
+                retry_after_seconds, ..
+            } => KratosError {
                 retry_after_seconds: Some(u32::try_from(retry_after_seconds).unwrap_or(u32::MAX)),
-                ..Self::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many attempts; retry in {retry_after_seconds} s"),
-                )
+                ..Self::new(StatusCode::TOO_MANY_REQUESTS, error.to_string())
             },
             ServiceError::Unavailable(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);

@@ -14,6 +14,7 @@ use super::extract::{parse_uuid, AdminKey, IdentityRead, IdentityWrite as Identi
 use super::paging::{self, link_url, set_link};
 use super::wire::{identity_json, Audience};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 const DEFAULT_IDENTITY_PAGE: u32 = 250;
@@ -312,9 +313,10 @@ fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
         (status = 200, description = "A page of identities, by id", body = [crate::kratos::wire::IdentityJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
         (status = 400, description = "A malformed parameter, or filters that cannot be combined", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list(
-    _: AdminKey<IdentityRead>,
+    AdminKey { key, .. }: AdminKey<IdentityRead>,
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Response, KratosError> {
@@ -329,22 +331,28 @@ pub async fn list(
     let filter = identity_filter(&query)?;
     let list = state
         .service
-        .list_identities(IdentityListRequest {
-            filter,
-            after,
-            page_size,
-        })
+        .list_identities(
+            &lanyard_service::Principal::ApiKey(key),
+            IdentityListRequest {
+                filter,
+                after,
+                page_size,
+            },
+        )
         .await
         .map_err(service_error(&state))?;
-    let body: Vec<_> = list
-        .identities
-        .iter()
-        .map(|i| {
-            let mut json = identity_json(i, Audience::AdminIdentity, &state.config.public_base_url);
-            json.credentials = None;
-            json
-        })
-        .collect();
+    let body = render_list(list.identities.len(), || {
+        let identities: Vec<_> = list
+            .identities
+            .iter()
+            .map(|i| {
+                let mut json = identity_json(i, Audience::AdminIdentity, &state.config.public_base_url);
+                json.credentials = None;
+                json
+            })
+            .collect();
+        Json(identities).into_response()
+    });
     let mut links = vec![(
         link_url(
             "/admin/identities",
@@ -368,5 +376,5 @@ pub async fn list(
     }
     let mut headers = HeaderMap::new();
     set_link(&mut headers, &links);
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }

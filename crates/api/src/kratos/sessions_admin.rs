@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::{Cursor, Micros};
-use lanyard_service::ListSessions;
+use lanyard_service::{ListSessions, Principal};
 use uuid::Uuid;
 
 use super::error::KratosError;
@@ -12,6 +12,7 @@ use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::params::{active, expand};
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> KratosError + '_ {
@@ -25,9 +26,10 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
         (status = 200, description = "A page of sessions, newest first", body = [SessionJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
         (status = 400, description = "Malformed page_size, page_token, active or expand", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list(
-    _: AdminKey<SessionRead>,
+    AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     query: QueryParams,
 ) -> Result<Response, KratosError> {
@@ -42,7 +44,7 @@ pub async fn list(
     };
     let list = state
         .service
-        .list_sessions(request)
+        .list_sessions(&Principal::ApiKey(key), request)
         .await
         .map_err(service_error(&state))?;
     let options = SessionOptions {
@@ -52,7 +54,10 @@ pub async fn list(
         hidden_devices: HiddenDevices::Null,
         public_base_url: &state.config.public_base_url,
     };
-    let body: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
+    let body = render_list(list.sessions.len(), || {
+        let sessions: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
+        Json(sessions).into_response()
+    });
 
     let first_token = state.service.page_token_for(Cursor {
         created_at: Micros(i64::MAX),
@@ -66,7 +71,7 @@ pub async fn list(
         ),
         "first",
     )];
-    if let Some(next) = list.next_page_token {
+    if let Some(next) = list.next_page_token.clone() {
         links.push((
             link_url(
                 "/admin/sessions",
@@ -78,7 +83,7 @@ pub async fn list(
     }
     let mut headers = HeaderMap::new();
     set_link(&mut headers, &links);
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }
 
 #[utoipa::path(get, path = "/admin/sessions/{id}", operation_id = "getSession", tag = "kratos",
@@ -170,9 +175,10 @@ pub async fn extend(
             ("x-total-count" = u64, description = "Sessions matching the filter"))),
         (status = 400, description = "The id is not a UUID, or a paging parameter or active is malformed", body = crate::openapi::KratosErrorBody),
         (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list_for_identity(
-    _: AdminKey<SessionRead>,
+    AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
     query: QueryParams,
@@ -180,11 +186,13 @@ pub async fn list_for_identity(
     let identity_id = parse_uuid("the identity id", &id)?;
     let active = active(&query)?;
     let page = paging::offset_page(&query)?;
-    let (views, total) = state
+    // Holds the caller's list slot until the answer is rendered.
+    let found = state
         .service
-        .identity_sessions(identity_id, active, page)
+        .identity_sessions(&Principal::ApiKey(key), identity_id, active, page)
         .await
         .map_err(service_error(&state))?;
+    let (views, total) = (&found.0, found.1);
     let options = SessionOptions {
         audience: Audience::AdminSession,
         expand_identity: true,
@@ -192,14 +200,17 @@ pub async fn list_for_identity(
         hidden_devices: HiddenDevices::Empty,
         public_base_url: &state.config.public_base_url,
     };
-    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+    let body = render_list(views.len(), || {
+        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+        Json(sessions).into_response()
+    });
     let headers = paging::offset_headers(
         &format!("/admin/identities/{identity_id}/sessions"),
         &query,
         page,
         total,
     );
-    Ok((headers, Json(body)).into_response())
+    Ok((headers, body).into_response())
 }
 
 /// `DELETE /admin/identities/{id}/sessions`: hard delete; 204 even when there were none.

@@ -12,6 +12,7 @@ use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
 use super::paging;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
+use crate::render::render_list;
 use crate::AppState;
 
 fn owner_options(state: &AppState) -> SessionOptions<'_> {
@@ -91,6 +92,7 @@ pub async fn whoami(
             ("x-total-count" = u64, description = "The caller's other active sessions"))),
         (status = 400, description = "A paging parameter is malformed", body = crate::openapi::KratosErrorBody),
         (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
     ))]
 pub async fn list_mine(
     State(state): State<AppState>,
@@ -99,14 +101,19 @@ pub async fn list_mine(
 ) -> Result<Response, KratosError> {
     let token = require_token(token)?;
     let page = paging::offset_page(&query)?;
-    let (views, total) = state
+    // Holds the caller's list slot until the answer is rendered.
+    let found = state
         .service
         .my_other_sessions(&token, page)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
+    let (views, total) = (&found.0, found.1);
     let options = owner_options(&state);
-    let body: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
-    Ok((paging::offset_headers("/sessions", &query, page, total), Json(body)).into_response())
+    let body = render_list(views.len(), || {
+        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
+        Json(sessions).into_response()
+    });
+    Ok((paging::offset_headers("/sessions", &query, page, total), body).into_response())
 }
 
 /// `DELETE /sessions`: revoke all my other sessions.

@@ -264,13 +264,11 @@ impl From<ServiceError> for ZitadelError {
             ServiceError::PreconditionFailed(m) => with_id(Code::FailedPrecondition, &m, "LANYARD-precondition"),
             ServiceError::CheckFailed(m) => with_id(Code::InvalidArgument, &m, "COMMAND-3M0fs"),
             ServiceError::Unimplemented(m) => ZitadelError::new(Code::Unimplemented, "LANYARD-unimplemented", m),
-            ServiceError::RateLimited { retry_after_seconds } => ZitadelError {
+            error @ ServiceError::RateLimited {
+                retry_after_seconds, ..
+            } => ZitadelError {
                 retry_after_seconds: Some(retry_after_seconds),
-                ..ZitadelError::new(
-                    Code::ResourceExhausted,
-                    "LANYARD-ratelimit",
-                    format!("too many failed checks; retry in {retry_after_seconds} s"),
-                )
+                ..ZitadelError::new(Code::ResourceExhausted, "LANYARD-ratelimit", error.to_string())
             },
             ServiceError::Unavailable(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "unavailable").increment(1);

@@ -88,7 +88,9 @@ async fn run(
             } else {
                 StatusCode::OK
             };
-            (status, Json(body)).into_response()
+            // A ListSessions answer may hold a thousand sessions.
+            let rows = body.get("sessions").and_then(Value::as_array).map_or(0, Vec::len);
+            crate::render::render_list(rows, || (status, Json(body)).into_response())
         }
         Err(error) => error.render(transport),
     }

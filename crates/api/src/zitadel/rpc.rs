@@ -155,6 +155,8 @@ pub(crate) fn search(request: &Value) -> Result<SearchSessions, ZitadelError> {
 
 async fn list(state: &AppState, caller: &Principal, request: &Value) -> Result<Value, ZitadelError> {
     let search = search(request)?;
+    // Holds the caller's list slot until the response message is built (the costly part of
+    // rendering a thousand sessions).
     let result = state.service.search_sessions(caller, search).await?;
     let mut details = Map::new();
     // Always present, also when 0 and when empty: valid proto3 JSON for every client, and
@@ -166,10 +168,10 @@ async fn list(state: &AppState, caller: &Principal, request: &Value) -> Result<V
     details.insert("timestamp".into(), wire::timestamp(result.timestamp));
     let mut response = Map::new();
     response.insert("details".into(), Value::Object(details));
-    response.insert(
-        "sessions".into(),
-        Value::Array(result.sessions.iter().map(wire::session_json).collect()),
-    );
+    let sessions = crate::render::render_list(result.sessions.len(), || {
+        result.sessions.iter().map(wire::session_json).collect()
+    });
+    response.insert("sessions".into(), Value::Array(sessions));
     Ok(Value::Object(response))
 }
 

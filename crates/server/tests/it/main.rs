@@ -18,6 +18,7 @@ mod kratos_identities;
 mod kratos_paging;
 mod kratos_public;
 mod lanyard_enrolment;
+mod list_limits;
 mod openapi;
 mod operations;
 mod python;
