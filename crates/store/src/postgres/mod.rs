@@ -425,6 +425,7 @@ fn bind_all<'q>(
 }
 
 crate::check_attempts::impl_check_attempts!(PostgresStore, crate::sql::Dialect::Postgres, pool);
+crate::changes::impl_changes!(PostgresStore, crate::sql::Dialect::Postgres, sqlx::Postgres, pool, pool);
 
 #[async_trait::async_trait]
 impl crate::Store for PostgresStore {
@@ -522,6 +523,14 @@ impl crate::Store for PostgresStore {
     ) -> StoreResult<u64> {
         self.delete_expired_sessions_impl(expired_before, revoked_before, limit)
             .await
+    }
+
+    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
+        self.changes_since_impl(after, limit).await
+    }
+
+    async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {
+        self.prune_changes_impl(older_than).await
     }
 
     async fn current_sequence(&self) -> StoreResult<i64> {

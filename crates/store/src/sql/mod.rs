@@ -1,5 +1,6 @@
 //! SQL text shared by every store. Each backend binds the returned [`Param`]s itself.
 
+pub mod changes;
 pub mod check_attempts;
 mod session_query;
 

@@ -14,6 +14,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
 //! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
+mod changes;
 mod check_attempts;
 mod cleanup;
 mod common;
@@ -132,6 +133,11 @@ macro_rules! conformance_tests {
                 a_concurrent_burst_gets_exactly_the_limit,
                 password_lockout_holds_until_unlocked_and_resets_on_success,
                 deleting_the_identity_deletes_its_counters,
+            ],
+            changes: [
+                every_write_that_changes_whoami_is_in_the_feed_in_order,
+                the_feed_is_read_in_pages,
+                pruning_forgets_only_old_changes,
             ],
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
