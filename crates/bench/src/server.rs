@@ -94,27 +94,35 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub struct ServerConfig<'a> {
     pub target: &'a Target,
     pub secret: &'a str,
-    pub cache_capacity: u64,
-    pub cache_ttl: &'a str,
+    /// `[cache] capacity`; `None` leaves the server's default (100,000).
+    pub cache_capacity: Option<u64>,
+    /// `[cache] ttl`; `None` leaves the server's default (5s): the bench measures what a user
+    /// who configures nothing gets.
+    pub cache_ttl: Option<&'a str>,
 }
 
 /// Writes a configuration file for one server start; returns its path and the two ports.
 pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow::Result<(PathBuf, u16, u16)> {
     let (public, admin) = (free_port()?, free_port()?);
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let mut cache = String::new();
+    if let Some(capacity) = config.cache_capacity {
+        cache.push_str(&format!("capacity = {capacity}\n"));
+    }
+    if let Some(ttl) = config.cache_ttl {
+        cache.push_str(&format!("ttl = {}\n", quote(ttl)));
+    }
     let text = format!(
         "# Written by lanyard-bench for one benchmark server.\n\
          secrets = [{secret}]\n\
          [database]\nurl = {url}\n\
          [serve.public]\nlisten = \"127.0.0.1:{public}\"\nbase_url = \"http://127.0.0.1:{public}/\"\n\
          [serve.admin]\nlisten = \"127.0.0.1:{admin}\"\n\
-         [cache]\ncapacity = {capacity}\nttl = {ttl}\n\
+         [cache]\n{cache}\
          # Access logs cost throughput; warnings and errors still show.\n\
          [log]\nlevel = \"warn\"\n",
         secret = quote(config.secret),
         url = quote(&config.target.url()),
-        capacity = config.cache_capacity,
-        ttl = quote(config.cache_ttl),
     );
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, text)?;
