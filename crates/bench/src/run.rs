@@ -733,7 +733,14 @@ fn run_until_measured(wrk: &Wrk, mut load: Load<'_>, pid: u32, hook: Option<&str
     }
     let mut tries = 0;
     loop {
-        let m = wrk.run(&load)?;
+        let cpu_before = server::cpu_ticks(pid);
+        let mut m = wrk.run(&load)?;
+        if let (Some(before), Some(after)) = (cpu_before, server::cpu_ticks(pid)) {
+            if m.requests > 0 {
+                let micros = after.saturating_sub(before) as f64 * 1e6 / server::TICKS_PER_SECOND as f64;
+                m.server_cpu_us_per_request = Some(micros / m.requests as f64);
+            }
+        }
         if m.requests > 0 || tries == 2 {
             return Ok(m);
         }

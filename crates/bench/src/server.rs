@@ -242,7 +242,12 @@ impl Drop for Server {
 }
 
 /// CPU time (user + system) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// Clock ticks per second of `/proc/<pid>/stat`'s CPU times (USER_HZ, 100 on every Linux
+/// architecture's user-space ABI).
+pub const TICKS_PER_SECOND: u64 = 100;
+
+/// CPU time (user + system) the process has used, in [`TICKS_PER_SECOND`] ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
