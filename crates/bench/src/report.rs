@@ -253,6 +253,25 @@ pub fn render(report: &Report) -> String {
             verdict(bar)
         );
     }
+    let cpu: Vec<String> = report
+        .steps
+        .iter()
+        .filter_map(|step| {
+            let us = step.measurement.server_cpu_us_per_request?;
+            Some(format!("{} {us:.1}", step.key))
+        })
+        .collect();
+    if !cpu.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Server CPU per request (user + system, µs): {}", cpu.join(", "));
+        if let Some(ratio) = cpu_ratio(&report.steps, "health", "whoami_warm") {
+            let _ = writeln!(
+                out,
+                "Cached whoami costs {ratio:.2} × the server CPU of /health/alive per request \
+                 (its throughput ratio on an otherwise idle machine is about the inverse)"
+            );
+        }
+    }
     if let Some(ratio) = report.warm_cache_hit_ratio {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -262,6 +281,17 @@ pub fn render(report: &Report) -> String {
         );
     }
     out
+}
+
+/// `of`'s server CPU per request over `base`'s, when both were measured.
+fn cpu_ratio(steps: &[StepResult], base: &str, of: &str) -> Option<f64> {
+    let cpu = |key: &str| {
+        steps
+            .iter()
+            .find(|s| s.key == key)
+            .and_then(|s| s.measurement.server_cpu_us_per_request)
+    };
+    Some(cpu(of)? / cpu(base)?.max(1e-9))
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub struct RunOptions {
     pub warm_set: u64,
     pub admin_page: u64,
     pub offsets: Vec<u64>,
-    pub cache_ttl: String,
+    pub cache_ttl: Option<String>,
     pub steps: Option<Vec<String>>,
     /// A shell command run before each step's load as `sh -c CMD lanyard-bench <step> <server pid>`
     /// (e.g. to start a profiler for one step).
@@ -484,8 +484,9 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     let warm_config = ServerConfig {
         target: &options.target,
         secret: PAGE_SECRET,
-        cache_capacity: 100_000.max(options.warm_set * 2),
-        cache_ttl: &options.cache_ttl,
+        // The server's default capacity (100,000) unless the warm set needs more.
+        cache_capacity: (options.warm_set * 2 > 100_000).then_some(options.warm_set * 2),
+        cache_ttl: options.cache_ttl.as_deref(),
         list_limits_off: options.no_list_limits,
     };
     let (config_a, public_a, admin_a) = server::write_config(&dir, "server-cached", &warm_config)?;
@@ -863,7 +864,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
 
     if options.wants("whoami_cold") {
         let cold_config = ServerConfig {
-            cache_capacity: 0,
+            cache_capacity: Some(0),
             ..warm_config
         };
         let (config_b, public_b, admin_b) = server::write_config(&dir, "server-uncached", &cold_config)?;
@@ -954,7 +955,14 @@ fn run_until_measured(wrk: &Wrk, mut load: Load<'_>, pid: u32, hook: Option<&str
     }
     let mut tries = 0;
     loop {
-        let m = wrk.run(&load)?;
+        let cpu_before = server::cpu_ticks(pid);
+        let mut m = wrk.run(&load)?;
+        if let (Some(before), Some(after)) = (cpu_before, server::cpu_ticks(pid)) {
+            if m.requests > 0 {
+                let micros = after.saturating_sub(before) as f64 * 1e6 / server::TICKS_PER_SECOND as f64;
+                m.server_cpu_us_per_request = Some(micros / m.requests as f64);
+            }
+        }
         if m.requests > 0 || tries == 2 {
             return Ok(m);
         }

@@ -94,8 +94,11 @@ pub fn free_port() -> anyhow::Result<u16> {
 pub struct ServerConfig<'a> {
     pub target: &'a Target,
     pub secret: &'a str,
-    pub cache_capacity: u64,
-    pub cache_ttl: &'a str,
+    /// `[cache] capacity`; `None` leaves the server's default (100,000).
+    pub cache_capacity: Option<u64>,
+    /// `[cache] ttl`; `None` leaves the server's default (5s): the bench measures what a user
+    /// who configures nothing gets.
+    pub cache_ttl: Option<&'a str>,
     /// `[rate_limits] list_concurrency_per_principal = 0` and `list_concurrency = 0`: lists and
     /// searches unbounded, for the search-flood step's comparison.
     pub list_limits_off: bool,
@@ -105,20 +108,25 @@ pub struct ServerConfig<'a> {
 pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow::Result<(PathBuf, u16, u16)> {
     let (public, admin) = (free_port()?, free_port()?);
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let mut cache = String::new();
+    if let Some(capacity) = config.cache_capacity {
+        cache.push_str(&format!("capacity = {capacity}\n"));
+    }
+    if let Some(ttl) = config.cache_ttl {
+        cache.push_str(&format!("ttl = {}\n", quote(ttl)));
+    }
     let text = format!(
         "# Written by lanyard-bench for one benchmark server.\n\
          secrets = [{secret}]\n\
          [database]\nurl = {url}\n\
          [serve.public]\nlisten = \"127.0.0.1:{public}\"\nbase_url = \"http://127.0.0.1:{public}/\"\n\
          [serve.admin]\nlisten = \"127.0.0.1:{admin}\"\n\
-         [cache]\ncapacity = {capacity}\nttl = {ttl}\n\
+         [cache]\n{cache}\
          {rate_limits}\
          # Access logs cost throughput; warnings and errors still show.\n\
          [log]\nlevel = \"warn\"\n",
         secret = quote(config.secret),
         url = quote(&config.target.url()),
-        capacity = config.cache_capacity,
-        ttl = quote(config.cache_ttl),
         rate_limits = if config.list_limits_off {
             "[rate_limits]\nlist_concurrency_per_principal = 0\nlist_concurrency = 0\n"
         } else {
@@ -243,7 +251,12 @@ impl Drop for Server {
 }
 
 /// CPU time (user + system) a process has used, in clock ticks.
-fn cpu_ticks(pid: u32) -> Option<u64> {
+/// Clock ticks per second of `/proc/<pid>/stat`'s CPU times (USER_HZ, 100 on every Linux
+/// architecture's user-space ABI).
+pub const TICKS_PER_SECOND: u64 = 100;
+
+/// CPU time (user + system) the process has used, in [`TICKS_PER_SECOND`] ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may contain spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();

@@ -33,6 +33,11 @@ pub struct Measurement {
     pub status_errors: u64,
     /// Connect, read and write errors and timeouts.
     pub socket_errors: u64,
+    /// CPU time (user + system) the server used during the step, per request, in µs. On a
+    /// machine shared with other work, throughput follows what the scheduler grants; this
+    /// does not, so it compares steps (and builds) where req/s cannot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_request: Option<f64>,
 }
 
 impl Measurement {
@@ -61,6 +66,7 @@ impl Measurement {
             mean_ms: mean,
             status_errors: errors,
             socket_errors: 0,
+            server_cpu_us_per_request: None,
         }
     }
 }
@@ -182,6 +188,7 @@ pub fn parse(stdout: &str) -> anyhow::Result<Measurement> {
         mean_ms: get("mean_us")? / 1000.0,
         status_errors: get("status_errors")? as u64,
         socket_errors: (get("connect_errors")? + get("read_errors")? + get("write_errors")? + get("timeouts")?) as u64,
+        server_cpu_us_per_request: None,
     })
 }
 

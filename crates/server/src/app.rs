@@ -345,6 +345,8 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
     if service.spawn_invalidation_listener().is_some() {
         tracing::info!("following other nodes' token cache invalidations");
     }
+    // Keeps cached tokens confirmed (or drops the changed ones) every cache.ttl / 2.
+    service.spawn_token_cache_refresher();
     let mut state = AppState::new(service.clone(), api_config(config));
     state.metrics = Some(metrics_renderer());
     spawn_active_sessions_gauge(service.clone());

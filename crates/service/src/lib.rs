@@ -1,5 +1,6 @@
 //! Lanyard's use cases. Every API adapter calls these; none of them talks to the store.
 
+mod cache_refresh;
 mod checked_sessions;
 mod cleanup;
 mod clock;
@@ -25,6 +26,7 @@ use lanyard_store::Store;
 /// Distinct API keys kept authenticated in memory; deployments have a handful.
 const API_KEY_CACHE_CAPACITY: u64 = 1_000;
 
+pub use cache_refresh::{CacheRefreshed, CHANGES_RETENTION};
 pub use checked_sessions::{
     CheckedSession, Checks, CreateCheckedSession, SearchSessions, SessionSearchResult, SetCheckedSession, UserCheck,
 };
@@ -68,6 +70,8 @@ pub struct Lanyard {
     ip_creations: rate_limit::WindowLimiter,
     lists: list_limit::ListLimiter,
     token_cache: Option<token_cache::TokenCache>,
+    /// Where the polls of the store's change feed left off (see `cache_refresh`).
+    cache_refresh: cache_refresh::CacheRefresh,
     /// On whenever the token cache is, with the same lifetime.
     api_key_cache: Option<key_cache::ApiKeyCache>,
 }
@@ -95,9 +99,8 @@ impl Lanyard {
             per_principal: settings.list_concurrency_per_principal,
             total: settings.list_concurrency,
         });
-        let token_cache = (settings.token_cache_capacity > 0).then(|| {
-            token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl.unsigned_abs())
-        });
+        let token_cache = (settings.token_cache_capacity > 0)
+            .then(|| token_cache::TokenCache::new(settings.token_cache_capacity, settings.token_cache_ttl));
         let api_key_cache = (settings.token_cache_capacity > 0)
             .then(|| key_cache::ApiKeyCache::new(API_KEY_CACHE_CAPACITY, settings.token_cache_ttl.unsigned_abs()));
         Lanyard {
@@ -112,6 +115,7 @@ impl Lanyard {
             ip_creations,
             lists,
             token_cache,
+            cache_refresh: cache_refresh::CacheRefresh::default(),
             api_key_cache,
         }
     }
@@ -134,8 +138,8 @@ impl Lanyard {
     }
 
     /// Drops cached tokens here and tells the other nodes. A failed broadcast is logged, not
-    /// returned: the change itself succeeded, and other nodes' entries expire within the
-    /// cache's lifetime regardless.
+    /// returned: the change itself succeeded, and the store recorded it in its change feed,
+    /// from which the other nodes learn of it within `cache.ttl` regardless.
     pub(crate) async fn invalidate(&self, invalidation: lanyard_store::Invalidation) {
         self.invalidate_locally(invalidation);
         if let Err(error) = self.store.notify_invalidation(invalidation).await {
@@ -152,8 +156,9 @@ impl Lanyard {
         }
         let Some(cache) = &self.token_cache else { return };
         match invalidation {
-            lanyard_store::Invalidation::Session(id) => cache.invalidate_session(id),
-            lanyard_store::Invalidation::Identity(id) => cache.invalidate_identity(id),
+            lanyard_store::Invalidation::Session(id) | lanyard_store::Invalidation::Identity(id) => {
+                cache.invalidate(&[id])
+            }
             lanyard_store::Invalidation::All => cache.clear(),
         }
     }

@@ -219,7 +219,7 @@ impl Lanyard {
         let now = self.now();
         let generation = match &self.token_cache {
             Some(cache) => {
-                if let Some(view) = cache.get(&digest) {
+                if let Some(view) = cache.get(&digest, now) {
                     // Expiry needs no invalidation: it is checked against the clock on every hit.
                     let state = view.identity.as_ref().map(|i| i.state);
                     if view.session.is_active(now, state) {
@@ -248,7 +248,7 @@ impl Lanyard {
         let identity = without_credential_secrets(identity);
         let view = Arc::new(self.view(row, Some(identity), now));
         if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
-            cache.insert(&digest, view.clone(), generation);
+            cache.insert(&digest, view.clone(), now, generation);
         }
         Ok(view)
     }

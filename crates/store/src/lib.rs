@@ -4,6 +4,7 @@
 //! business rules beyond what a query needs (the definition of "active" is shared through
 //! [`sql::SessionSql`], which mirrors `Session::is_active`).
 
+mod changes;
 mod check_attempts;
 mod error;
 mod invalidation;
@@ -18,6 +19,7 @@ use async_trait::async_trait;
 use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use uuid::Uuid;
 
+pub use changes::Change;
 pub use check_attempts::{AttemptLimits, AttemptOutcome, AttemptReservation};
 pub use error::{ConflictOn, StoreError};
 pub use invalidation::{Invalidation, InvalidationEvent};
@@ -147,6 +149,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// The latest session sequence handed out (ZITADEL's `processedSequence`).
     async fn current_sequence(&self) -> StoreResult<i64>;
+
+    /// The change feed: what writes changed after sequence `after`, in sequence order, at most
+    /// `limit`. Every write that can change a whoami answer (a session updated, revoked or
+    /// deleted; an identity updated or deleted) records one [`Change`] in its own transaction,
+    /// under the sequence it takes, and numbers become visible in commit order: a reader that
+    /// continues after the last number it saw misses nothing. Creating sessions or identities
+    /// records nothing.
+    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>>;
+    /// Deletes the changes recorded `older_than` or longer ago by the database's clock;
+    /// returns how many went.
+    async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64>;
 
     /// Stores `value` under `name` unless a value is already there; returns the stored value.
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;

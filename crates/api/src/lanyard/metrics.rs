@@ -34,6 +34,13 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         );
         metric(
             &mut out,
+            "lanyard_token_cache_stale_total",
+            "counter",
+            "whoami lookups that found the token cached but not confirmed within cache.ttl (polls of the change feed failing or late), so read it again; also counted as misses",
+            stats.stale,
+        );
+        metric(
+            &mut out,
             "lanyard_token_cache_entries",
             "gauge",
             "tokens held in the cache",

@@ -23,5 +23,6 @@ mod openapi;
 mod operations;
 mod python;
 mod slow_clients;
+mod token_cache;
 mod two_nodes;
 mod zitadel;

@@ -1,5 +1,6 @@
-//! Two real `lanyard serve` processes on one PostgreSQL database: a change on node A reaches
-//! node B's token cache within the configured bound.
+//! Two real `lanyard serve` processes on one database: a change on node A reaches node B's
+//! token cache within the configured bound, over LISTEN/NOTIFY on PostgreSQL and through the
+//! change feed alone on a shared SQLite file, and an unchanged token stays cached.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -74,11 +75,15 @@ impl Drop for Node {
 }
 
 fn lanyard(database_url: &str) -> Command {
+    lanyard_with_ttl(database_url, BOUND)
+}
+
+fn lanyard_with_ttl(database_url: &str, ttl: Duration) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lanyard"));
     command
         .env("LANYARD_DATABASE__URL", database_url)
         .env("LANYARD_LOG__LEVEL", "warn")
-        .env("LANYARD_CACHE__TTL", format!("{}s", BOUND.as_secs()))
+        .env("LANYARD_CACHE__TTL", format!("{}ms", ttl.as_millis()))
         .env("LANYARD_SECRETS", "two-nodes-shared-page-token-secret")
         .env_remove("LANYARD_CONFIG")
         .stdin(Stdio::null());
@@ -86,8 +91,12 @@ fn lanyard(database_url: &str) -> Command {
 }
 
 fn start(database_url: &str) -> Node {
+    start_with(lanyard(database_url))
+}
+
+fn start_with(mut command: Command) -> Node {
     let (public, admin) = (free_port(), free_port());
-    let child = lanyard(database_url)
+    let child = command
         .args([
             "serve",
             "--public-listen",
@@ -254,4 +263,91 @@ async fn revoke_extend_and_rotation_on_node_a_reach_node_b_within_the_bound() {
         );
         println!("{what} reached node B after {latency:?}");
     }
+}
+
+/// Reads a counter from a node's `/metrics`.
+async fn metric(http: &reqwest::Client, node: &Node, name: &str) -> u64 {
+    let text = http
+        .get(format!("{}/metrics", node.admin))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from {text}"))
+}
+
+/// Two processes on one SQLite file: no notifications at all. With `cache.ttl = 1s`, node B
+/// answers a token it cached from memory for three times the ttl (its polls of the change
+/// feed confirm it), and a revocation on node A reaches it within the ttl.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_sqlite_file_the_change_feed_alone_keeps_node_b_exact_and_cached() {
+    const TTL: Duration = Duration::from_secs(1);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("lanyard.db").display());
+    let a = start_with(lanyard_with_ttl(&url, TTL));
+    ready(&a).await;
+    let b = start_with(lanyard_with_ttl(&url, TTL));
+    ready(&b).await;
+    let key = lanyard(&url)
+        .args(["keys", "create", "--name", "sqlite-nodes"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("keys");
+    assert!(key.status.success());
+    let key = String::from_utf8(key.stdout).expect("utf-8").trim().to_owned();
+    let http = reqwest::Client::new();
+    let identity: Value = http
+        .post(format!("{}/admin/identities", a.admin))
+        .bearer_auth(&key)
+        .json(&json!({"schema_id": "default", "traits": {"email": "sqlite@example.org"}}))
+        .send()
+        .await
+        .expect("identity")
+        .json()
+        .await
+        .expect("JSON");
+    let body: Value = http
+        .post(format!("{}/admin/lanyard/sessions", a.admin))
+        .bearer_auth(&key)
+        .json(&json!({"identity_id": identity["id"], "methods": [{"method": "password"}]}))
+        .send()
+        .await
+        .expect("issue")
+        .json()
+        .await
+        .expect("JSON");
+    let (id, token) = (
+        body["session"]["id"].as_str().expect("id").to_owned(),
+        body["session_token"].as_str().expect("token").to_owned(),
+    );
+
+    let misses = metric(&http, &b, "lanyard_token_cache_misses_total").await;
+    let started = Instant::now();
+    while started.elapsed() < TTL * 3 {
+        assert_eq!(whoami(&http, &b, &token).await, 200);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        metric(&http, &b, "lanyard_token_cache_misses_total").await,
+        misses + 1,
+        "read from the store once, then confirmed by the polls"
+    );
+
+    let r = http
+        .delete(format!("{}/admin/sessions/{id}", a.admin))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(r.status(), 204);
+    let latency = until(&http, &b, &token, 401).await;
+    assert!(
+        latency < TTL,
+        "the revocation reached node B after {latency:?}, beyond {TTL:?}"
+    );
+    println!("revoke reached node B after {latency:?} through the change feed");
 }

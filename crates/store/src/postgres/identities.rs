@@ -2,9 +2,10 @@ use lanyard_domain::Identity;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::sessions::next_sequence;
 use super::PostgresStore;
 use crate::rows::{decode_identity, encode_credentials};
-use crate::{IdentityFilter, StoreResult};
+use crate::{IdentityFilter, Invalidation, StoreResult};
 
 fn opt_json(value: &Option<serde_json::Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -63,6 +64,9 @@ impl PostgresStore {
 
     pub(super) async fn update_identity_impl(&self, identity: &Identity) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
+        // Every write takes the counter before touching rows: one lock order, so no deadlocks
+        // (a delete cascading to sessions against a revocation of them, say).
+        let sequence = next_sequence(&mut tx).await?;
         let done = sqlx::query(
             "UPDATE identities SET schema_id = $2, traits = $3, state = $4, state_changed_us = $5, metadata_public = $6, \
              metadata_admin = $7, organization_id = $8, external_id = $9, credentials = $10, updated_us = $11, \
@@ -86,6 +90,7 @@ impl PostgresStore {
             return Ok(false);
         }
         write_identifiers(&mut tx, identity).await?;
+        Self::record_change(&mut tx, sequence, Invalidation::Identity(identity.id)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -191,11 +196,19 @@ impl PostgresStore {
         rows.iter().map(decode_identity).collect()
     }
 
+    /// Deletes the identity, its sessions (by cascade) and records it in the change feed.
     pub(super) async fn delete_identity_impl(&self, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
         let done = sqlx::query("DELETE FROM identities WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        Self::record_change(&mut tx, sequence, Invalidation::Identity(id)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

@@ -427,6 +427,7 @@ fn bind_all<'q>(
 crate::search::impl_search_tx!(sqlx::Postgres, bind_all, sessions::devices_into);
 
 crate::check_attempts::impl_check_attempts!(PostgresStore, crate::sql::Dialect::Postgres, pool);
+crate::changes::impl_changes!(PostgresStore, crate::sql::Dialect::Postgres, sqlx::Postgres, pool, pool);
 
 #[async_trait::async_trait]
 impl crate::Store for PostgresStore {
@@ -538,6 +539,14 @@ impl crate::Store for PostgresStore {
         let page = crate::search::search(&mut SearchTx(&mut tx), crate::sql::Dialect::Postgres, query, now).await?;
         tx.commit().await?;
         Ok(page)
+    }
+
+    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
+        self.changes_since_impl(after, limit).await
+    }
+
+    async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {
+        self.prune_changes_impl(older_than).await
     }
 
     async fn current_sequence(&self) -> StoreResult<i64> {

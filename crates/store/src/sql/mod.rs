@@ -1,5 +1,6 @@
 //! SQL text shared by every store. Each backend binds the returned [`Param`]s itself.
 
+pub mod changes;
 pub mod check_attempts;
 pub(crate) mod session_count;
 pub(crate) mod session_query;

@@ -2,9 +2,10 @@ use lanyard_domain::Identity;
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
+use super::sessions::next_sequence;
 use super::SqliteStore;
 use crate::rows::{decode_identity, encode_credentials};
-use crate::{IdentityFilter, StoreResult};
+use crate::{IdentityFilter, Invalidation, StoreResult};
 
 fn opt_json(value: &Option<serde_json::Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -55,6 +56,8 @@ impl SqliteStore {
 
     pub(super) async fn update_identity_impl(&self, identity: &Identity) -> StoreResult<bool> {
         let mut tx = self.writer.begin().await?;
+        // Every write takes the counter before touching rows (one lock order for all).
+        let sequence = next_sequence(&mut tx).await?;
         let done = sqlx::query(
             "UPDATE identities SET schema_id = ?2, traits = ?3, state = ?4, state_changed_us = ?5, metadata_public = ?6, \
              metadata_admin = ?7, organization_id = ?8, external_id = ?9, credentials = ?10, updated_us = ?11, identifiers = ?12 WHERE id = ?1",
@@ -77,6 +80,7 @@ impl SqliteStore {
             return Ok(false);
         }
         write_identifiers(&mut tx, identity).await?;
+        Self::record_change(&mut tx, sequence, Invalidation::Identity(identity.id)).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -184,11 +188,19 @@ impl SqliteStore {
         rows.iter().map(decode_identity).collect()
     }
 
+    /// Deletes the identity, its sessions (by cascade) and records it in the change feed.
     pub(super) async fn delete_identity_impl(&self, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.writer.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
         let done = sqlx::query("DELETE FROM identities WHERE id = ?1")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        Self::record_change(&mut tx, sequence, Invalidation::Identity(id)).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }

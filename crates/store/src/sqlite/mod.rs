@@ -165,6 +165,7 @@ fn bind_all<'q>(
 crate::search::impl_search_tx!(sqlx::Sqlite, bind_all, sessions::devices_into);
 
 crate::check_attempts::impl_check_attempts!(SqliteStore, crate::sql::Dialect::Sqlite, writer);
+crate::changes::impl_changes!(SqliteStore, crate::sql::Dialect::Sqlite, sqlx::Sqlite, reader, writer);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
@@ -282,6 +283,14 @@ impl crate::Store for SqliteStore {
             .fetch_one(&self.reader)
             .await?;
         Ok(value)
+    }
+
+    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
+        self.changes_since_impl(after, limit).await
+    }
+
+    async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {
+        self.prune_changes_impl(older_than).await
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {

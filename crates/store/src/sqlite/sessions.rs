@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::{bind_all, SqliteStore};
 use crate::rows::{decode_device, decode_session, decode_session_view};
 use crate::sql::{self, Dialect, SESSION_COLUMNS};
-use crate::{RevokeTarget, SessionRow, StoreResult};
+use crate::{Invalidation, RevokeTarget, SessionRow, StoreResult};
 
-async fn next_sequence(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<i64> {
+pub(super) async fn next_sequence(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<i64> {
     let value: i64 = sqlx::query_scalar(
         "UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence' RETURNING value",
     )
@@ -120,6 +120,7 @@ impl SqliteStore {
             // Rolling back also returns the sequence number we took.
             return Ok(None);
         }
+        Self::record_change(&mut tx, sequence, Invalidation::Session(session.id)).await?;
         tx.commit().await?;
         Ok(Some(sequence))
     }
@@ -153,15 +154,33 @@ impl SqliteStore {
                 .await?
             }
         };
+        // Nothing changed: rolling back returns the sequence number and records nothing.
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        // Revoking an identity's sessions records the identity: one change per transaction,
+        // which drops at most the one session kept (the caller's, read again once).
+        let change = match target {
+            RevokeTarget::Session(id) => Invalidation::Session(id),
+            RevokeTarget::IdentityActive { identity_id, .. } => Invalidation::Identity(identity_id),
+        };
+        Self::record_change(&mut tx, sequence, change).await?;
         tx.commit().await?;
         Ok(ids)
     }
 
     pub(super) async fn delete_sessions_of_identity_impl(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.writer.begin().await?;
+        let sequence = next_sequence(&mut tx).await?;
         let ids: Vec<Uuid> = sqlx::query_scalar("DELETE FROM sessions WHERE identity_id = ?1 RETURNING id")
             .bind(identity_id)
-            .fetch_all(&self.writer)
+            .fetch_all(&mut *tx)
             .await?;
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        Self::record_change(&mut tx, sequence, Invalidation::Identity(identity_id)).await?;
+        tx.commit().await?;
         Ok(ids)
     }
 }

@@ -14,6 +14,7 @@
 //! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
 //! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
+mod changes;
 mod check_attempts;
 mod cleanup;
 mod common;
@@ -138,6 +139,11 @@ macro_rules! conformance_tests {
                 broad_counts_equal_a_brute_force_count_after_random_operations,
                 counts_stay_exact_under_concurrent_writers,
                 search_reads_count_rows_and_sequence_from_one_snapshot,
+            ],
+            changes: [
+                every_write_that_changes_whoami_is_in_the_feed_in_order,
+                the_feed_is_read_in_pages,
+                pruning_forgets_only_old_changes,
             ],
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
