@@ -20,7 +20,7 @@ use crate::wrk::{Load, Measurement, Wrk};
 
 /// The page-token secret written into the generated configuration, so the bench can mint the
 /// token of a deep page without walking 2,000 `next` links.
-const PAGE_SECRET: &str = "lanyard-bench-page-token-secret-0123456789";
+pub(crate) const PAGE_SECRET: &str = "lanyard-bench-page-token-secret-0123456789";
 const ADMIN_PAGE_SIZE: u64 = 250;
 
 pub struct RunOptions {
@@ -81,13 +81,13 @@ pub struct Report {
     pub warm_cache_hit_ratio: Option<f64>,
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
-fn machine(load_before: String) -> Machine {
+pub(crate) fn machine(load_before: String) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
