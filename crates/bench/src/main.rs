@@ -202,6 +202,10 @@ struct SearchArgs {
     /// 10% of the sessions].
     #[arg(long, value_delimiter = ',')]
     offsets: Option<Vec<u64>>,
+    /// Also time each ZITADEL shape's count and page apart, in-process through the store (the
+    /// server's query translation, mirrored): shows which part is slow.
+    #[arg(long)]
+    split: bool,
     /// Also write the results as JSON here.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -302,6 +306,7 @@ async fn search_command(args: Box<SearchArgs>) -> anyhow::Result<()> {
         } else {
             vec![0, 10_000, 100_000]
         }),
+        split: args.split,
         json: args.json,
         command_line: std::env::args().collect::<Vec<_>>().join(" "),
     };

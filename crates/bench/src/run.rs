@@ -320,6 +320,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         secret: PAGE_SECRET,
         cache_capacity: 100_000.max(options.warm_set * 2),
         cache_ttl: &options.cache_ttl,
+        request_timeout: None,
     };
     let (config_a, public_a, admin_a) = server::write_config(&dir, "server-cached", &warm_config)?;
     let key = server::create_key(&options.server, &config_a, "lanyard-bench")?;

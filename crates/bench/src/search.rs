@@ -44,12 +44,17 @@ pub struct SearchOptions {
     pub shapes: Option<Vec<String>>,
     pub deep_page: u64,
     pub offsets: Vec<u64>,
+    /// Also time each ZITADEL shape's count and page apart, in-process through the store.
+    pub split: bool,
     pub json: Option<PathBuf>,
     pub command_line: String,
 }
 
-/// Fewer samples than this and a percentile says little; a shape always gets them.
-const MIN_SAMPLES: usize = 5;
+/// A shape gets at least this many timed samples, however slow (a slow shape's p95 is then its
+/// maximum: its bar is far away anyway).
+const MIN_SAMPLES: usize = 3;
+/// The spawned server's request timeout, and (with a margin) the client's.
+const SLOW_REQUEST: &str = "10m";
 
 #[derive(Debug, Serialize)]
 pub struct ShapeResult {
@@ -73,6 +78,11 @@ pub struct ShapeResult {
     /// `Some(pass)` when judged by a bar; `None` for the offset curve.
     pub pass: Option<bool>,
     pub verdict: String,
+    /// The failed answer, when the shape got one.
+    pub error: Option<String>,
+    /// With `--split`: the median of the store's count alone and of its page alone, in-process.
+    pub count_ms: Option<f64>,
+    pub page_ms: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -218,15 +228,15 @@ async fn walk_to_page(endpoint: &Endpoint, shape: &Shape, page: u64) -> anyhow::
             .next_url
             .ok_or_else(|| anyhow!("page {current} of {} has no next link", shapes::path(&shape.request)))?;
         url = format!("{}{next}", endpoint.admin);
-        if current % 250 == 0 {
-            eprint!(
-                "\r  walking to page {page}: {current} pages, {:.0} s",
+        if current % 500 == 0 {
+            eprintln!(
+                "  walking to page {page}: {current} pages, {:.0} s",
                 started.elapsed().as_secs_f64()
             );
         }
     }
     eprintln!(
-        "\r  walked to page {page} of {} in {:.1} s",
+        "  walked to page {page} of {} in {:.1} s",
         shapes::path(&shape.request),
         started.elapsed().as_secs_f64()
     );
@@ -268,22 +278,25 @@ async fn measure(
     expected_count: u64,
     options: &SearchOptions,
 ) -> anyhow::Result<ShapeResult> {
-    let mut last = None;
+    // Warm-up: skipped once it has taken a quarter of the budget (a shape that slow reads most
+    // of the table, and a warm cache changes little).
+    let warming = Instant::now();
     for _ in 0..options.warmup {
-        endpoint.send(endpoint.request(shape, ctx, page_token)).await?;
+        if warming.elapsed() > options.max_shape_time / 4 {
+            break;
+        }
+        let sent = endpoint.send(endpoint.request(shape, ctx, page_token)).await?;
+        if !sent.status.is_success() {
+            return Ok(failed(shape, &sent, expected_count));
+        }
     }
     let mut samples = Vec::new();
+    let mut last = None;
     let started = Instant::now();
     while samples.len() < options.iterations.max(1) as usize {
         let sent = endpoint.send(endpoint.request(shape, ctx, page_token)).await?;
         if !sent.status.is_success() {
-            bail!(
-                "{} ({}) answered {}: {}",
-                shape.label,
-                shape.key,
-                sent.status,
-                String::from_utf8_lossy(&sent.body)
-            );
+            return Ok(failed(shape, &sent, expected_count));
         }
         samples.push(sent.took.as_secs_f64() * 1000.0);
         last = Some(sent);
@@ -303,10 +316,7 @@ async fn measure(
     }
     Ok(ShapeResult {
         key: shape.key.clone(),
-        api: match shape.request {
-            Request::Search(_) => "ZITADEL",
-            _ => "Kratos",
-        },
+        api: api(shape),
         label: shape.label.clone(),
         bar: shape.bar,
         samples: samples.len(),
@@ -320,7 +330,72 @@ async fn measure(
         correct,
         pass,
         verdict,
+        error: None,
+        count_ms: None,
+        page_ms: None,
     })
+}
+
+fn api(shape: &Shape) -> &'static str {
+    match shape.request {
+        Request::Search(_) => "ZITADEL",
+        _ => "Kratos",
+    }
+}
+
+/// A shape whose request failed: reported in the table (and failing the run), so the other
+/// shapes still get measured.
+fn failed(shape: &Shape, sent: &Sent, expected_count: u64) -> ShapeResult {
+    let ms = sent.took.as_secs_f64() * 1000.0;
+    let body = String::from_utf8_lossy(&sent.body);
+    let error = format!(
+        "{} after {ms:.0} ms: {}",
+        sent.status,
+        body.chars().take(200).collect::<String>()
+    );
+    ShapeResult {
+        key: shape.key.clone(),
+        api: api(shape),
+        label: shape.label.clone(),
+        bar: shape.bar,
+        samples: 0,
+        p50_ms: ms,
+        p95_ms: ms,
+        max_ms: ms,
+        rows: 0,
+        count: None,
+        expected_rows: shape.expected_rows(expected_count),
+        expected_count,
+        correct: false,
+        pass: (shape.bar != Bar::Curve).then_some(false),
+        verdict: format!("**ERROR** {}", sent.status),
+        error: Some(error),
+        count_ms: None,
+        page_ms: None,
+    }
+}
+
+/// Samples of the in-process split: the median of three says whether the count or the page is
+/// the slow part, which is all it is for.
+const SPLIT_SAMPLES: usize = 3;
+
+/// Times a search's count and its page apart, through the same store code and pool size as
+/// the server.
+async fn split(store: &dyn lanyard_store::Store, search: &shapes::Search, ctx: &Context) -> anyhow::Result<(f64, f64)> {
+    let query = search.store_query(ctx);
+    let now = lanyard_domain::Micros(seed::now_us());
+    let (mut count, mut page) = (Vec::new(), Vec::new());
+    for _ in 0..SPLIT_SAMPLES {
+        let started = Instant::now();
+        store.count_sessions(&query.filter, now).await?;
+        count.push(started.elapsed().as_secs_f64() * 1000.0);
+        let started = Instant::now();
+        store.list_sessions(&query, now).await?;
+        page.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    count.sort_by(f64::total_cmp);
+    page.sort_by(f64::total_cmp);
+    Ok((percentile(&count, 0.5), percentile(&page, 0.5)))
 }
 
 pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
@@ -365,7 +440,7 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
     );
 
     let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(300))
+        .timeout(Duration::from_secs(660))
         // One connection per port, kept alive: requests go one at a time.
         .pool_max_idle_per_host(1)
         .tcp_nodelay(true)
@@ -385,6 +460,8 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
                 secret: PAGE_SECRET,
                 cache_capacity: 100_000,
                 cache_ttl: "5s",
+                // A shape that takes longer than the default 30 s still gets its number.
+                request_timeout: Some(SLOW_REQUEST),
             };
             let (path, public, admin) = server::write_config(&dir, "server-search", &config)?;
             let key = server::create_key(&options.server, &path, "lanyard-bench-search")?;
@@ -410,6 +487,10 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
         }
     };
 
+    let store = match options.split {
+        true => Some(options.target.open_store().await?),
+        false => None,
+    };
     let mut results = Vec::new();
     let mut tokens: HashMap<String, String> = HashMap::new();
     for (shape, expected_count) in shapes.iter().zip(expected) {
@@ -429,7 +510,12 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
             }
             _ => None,
         };
-        let result = measure(&endpoint, shape, &ctx, token.as_deref(), expected_count, &options).await?;
+        let mut result = measure(&endpoint, shape, &ctx, token.as_deref(), expected_count, &options).await?;
+        if let (Some(store), Request::Search(search)) = (&store, &shape.request) {
+            let (count, page) = split(store.as_ref(), search, &ctx).await?;
+            result.count_ms = Some(count);
+            result.page_ms = Some(page);
+        }
         eprintln!(
             "lanyard-bench:   {:<60} p50 {:>8.2} ms  p95 {:>8.2} ms  rows {:>4}  count {:>8}  {}",
             format!("{} {}", result.api, result.label),
@@ -444,6 +530,8 @@ pub async fn search(options: SearchOptions) -> anyhow::Result<SearchReport> {
         }
         results.push(result);
     }
+    // Dropping the store closes its pool.
+    drop(store);
     if let Some(server) = spawned {
         server.stop()?;
     }
@@ -492,8 +580,16 @@ pub fn render(report: &SearchReport) -> String {
         m.load_before,
         m.load_after
     );
-    out.push_str("| API | shape | p50 ms | p95 ms | rows | count | expected | bar | result |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---|---|\n");
+    let split = report.shapes.iter().any(|s| s.count_ms.is_some());
+    if split {
+        out.push_str(
+            "| API | shape | p50 ms | p95 ms | count ms | page ms | rows | count | expected | bar | result |\n",
+        );
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n");
+    } else {
+        out.push_str("| API | shape | p50 ms | p95 ms | rows | count | expected | bar | result |\n");
+        out.push_str("|---|---|---:|---:|---:|---:|---:|---|---|\n");
+    }
     let offset0 = report.shapes.iter().find(|s| s.key == "z_all").map(|s| s.p50_ms);
     for s in &report.shapes {
         let bar = match s.bar {
@@ -502,12 +598,19 @@ pub fn render(report: &SearchReport) -> String {
             Bar::Curve => "curve",
         };
         let verdict = match (s.bar, offset0) {
-            (Bar::Curve, Some(base)) if s.correct => format!("+{:.1} ms over offset 0", s.p50_ms - base),
+            (Bar::Curve, Some(base)) if s.correct => format!("{:+.1} ms over offset 0", s.p50_ms - base),
             _ => s.verdict.clone(),
+        };
+        let parts = match split {
+            true => {
+                let ms = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.2}"));
+                format!(" {} | {} |", ms(s.count_ms), ms(s.page_ms))
+            }
+            false => String::new(),
         };
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2} | {:.2} | {} | {} | {} | {bar} | {verdict} |",
+            "| {} | {} | {:.2} | {:.2} |{parts} {} | {} | {} | {bar} | {verdict} |",
             s.api,
             s.label,
             s.p50_ms,
@@ -521,32 +624,37 @@ pub fn render(report: &SearchReport) -> String {
     let missed = judged.iter().filter(|s| s.pass == Some(false)).count();
     let _ = writeln!(
         out,
-        "\n{} of {} judged shapes meet their bar; {} answers differ from the seed model.",
+        "\n{} of {} judged shapes meet their bar; {} requests failed; {} answers differ from the seed model.",
         judged.len() - missed,
         judged.len(),
-        report.shapes.iter().filter(|s| !s.correct).count()
+        report.shapes.iter().filter(|s| s.error.is_some()).count(),
+        report.shapes.iter().filter(|s| !s.correct && s.error.is_none()).count()
     );
     out
 }
 
-/// Fails when an answer differed from what the seed model predicts (missed bars are reported,
-/// not failures).
+/// Fails when a request failed or an answer differed from what the seed model predicts (missed
+/// bars are reported, not failures).
 pub fn check(report: &SearchReport) -> anyhow::Result<()> {
     let wrong: Vec<String> = report
         .shapes
         .iter()
         .filter(|s| !s.correct)
-        .map(|s| {
-            format!(
+        .map(|s| match &s.error {
+            Some(error) => format!("{} ({}): {error}", s.label, s.key),
+            None => format!(
                 "{} ({}): {} rows, count {:?}; expected {} rows, count {}",
                 s.label, s.key, s.rows, s.count, s.expected_rows, s.expected_count
-            )
+            ),
         })
         .collect();
     if wrong.is_empty() {
         Ok(())
     } else {
-        Err(anyhow!("answers differ from the seed model:\n  {}", wrong.join("\n  ")))
+        Err(anyhow!(
+            "failed answers, or answers that differ from the seed model:\n  {}",
+            wrong.join("\n  ")
+        ))
     }
 }
 

@@ -96,15 +96,22 @@ pub struct ServerConfig<'a> {
     pub secret: &'a str,
     pub cache_capacity: u64,
     pub cache_ttl: &'a str,
+    /// `serve.request_timeout`; `None`: the server's default (30 s).
+    pub request_timeout: Option<&'a str>,
 }
 
 /// Writes a configuration file for one server start; returns its path and the two ports.
 pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow::Result<(PathBuf, u16, u16)> {
     let (public, admin) = (free_port()?, free_port()?);
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
+    let serve = config
+        .request_timeout
+        .map(|t| format!("[serve]\nrequest_timeout = {}\n", quote(t)))
+        .unwrap_or_default();
     let text = format!(
         "# Written by lanyard-bench for one benchmark server.\n\
          secrets = [{secret}]\n\
+         {serve}\
          [database]\nurl = {url}\n\
          [serve.public]\nlisten = \"127.0.0.1:{public}\"\nbase_url = \"http://127.0.0.1:{public}/\"\n\
          [serve.admin]\nlisten = \"127.0.0.1:{admin}\"\n\

@@ -6,6 +6,7 @@
 //! `model.rs` for expirations), so "ranges that match most of the table" do, whenever the seed
 //! was made.
 
+use lanyard_domain::{DateFilter, Micros, OwnedBy, SessionFilter, SessionPage, SessionQuery, SessionSort};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -290,7 +291,77 @@ impl Shape {
     }
 }
 
+impl Method {
+    fn domain(self) -> lanyard_domain::DateMethod {
+        use lanyard_domain::DateMethod as D;
+        match self {
+            Method::Equals => D::Equals,
+            Method::Greater => D::Greater,
+            Method::GreaterOrEquals => D::GreaterOrEquals,
+            Method::Less => D::Less,
+            Method::LessOrEquals => D::LessOrEquals,
+        }
+    }
+}
+
 impl Search {
+    /// The store query the server runs for this search (its count uses the filter), for timing
+    /// the count and the page apart in-process. It mirrors today's translation in
+    /// `lanyard_service` (`search_sessions`); a shape whose server-side translation changes
+    /// must change here too.
+    pub fn store_query(&self, ctx: &Context) -> SessionQuery {
+        use lanyard_domain::query::Scope;
+        let caller_identity = match self.caller {
+            Caller::Key => None,
+            Caller::Session(c) => Some(model::identity_id(model::identity_of(c, ctx.identities))),
+        };
+        let mut filter = SessionFilter {
+            scope: Scope::NotRevoked,
+            owned_by: caller_identity.map(|id| OwnedBy {
+                identity_id: Some(id),
+                creator: id.to_string(),
+            }),
+            ..Default::default()
+        };
+        let date = |m: &Method, at: &i64| DateFilter {
+            method: m.domain(),
+            at: Micros(*at),
+        };
+        for query in &self.queries {
+            match query {
+                Query::Ids(ns) => filter.ids = Some(ns.iter().map(|n| model::session_id(*n, ctx.now_us)).collect()),
+                Query::User(i) => filter.identity_id = Some(model::identity_id(*i)),
+                Query::Created(m, at) => filter.created.push(date(m, at)),
+                Query::Expires(m, at) => filter.expires.push(date(m, at)),
+                Query::Creator(c) => {
+                    filter.creator = c
+                        .map(model::creator_id)
+                        .or_else(|| caller_identity.map(|id| id.to_string()))
+                }
+                Query::Fingerprint(n) => {
+                    let n = n.or(match self.caller {
+                        Caller::Session(c) => Some(c),
+                        Caller::Key => None,
+                    });
+                    filter.fingerprint_id = n.map(|n| model::fingerprint(n, ctx.identities));
+                }
+            }
+        }
+        SessionQuery {
+            filter,
+            sort: if self.asc {
+                SessionSort::CreatedAsc
+            } else {
+                SessionSort::CreatedDesc
+            },
+            page: SessionPage::Offset {
+                offset: self.offset,
+                limit: self.limit as u32,
+            },
+            with_devices: true,
+        }
+    }
+
     pub fn body(&self, ctx: &Context) -> String {
         let queries: Vec<Value> = self.queries.iter().map(|q| q.json(ctx)).collect();
         json!({
@@ -401,7 +472,10 @@ pub fn catalogue(ctx: &Context) -> Vec<Shape> {
     shapes.push(all.clone());
     for (key, count) in [("z_ids_1", 1), ("z_ids_100", 100), ("z_ids_1000", 1000)] {
         let ids = if count == 1 { vec![n / 2] } else { spread(count) };
-        let label = format!("idsQuery, {} ids", ids.len());
+        let label = match ids.len() {
+            1 => "idsQuery, 1 id".to_owned(),
+            len => format!("idsQuery, {len} ids"),
+        };
         shapes.push(search(key, label, vec![Query::Ids(ids)]));
     }
     shapes.push(search("z_user", "userIdQuery".into(), vec![Query::User(user)]));
