@@ -321,7 +321,9 @@ async fn empty_postgres(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
              point --database-url at a scratch database (e.g. createdb lanyard_bench)"
         );
     }
-    sqlx::query("TRUNCATE session_devices, sessions, identity_identifiers, identities, api_keys")
+    // CASCADE: tables that later migrations hang off these (e.g. check_attempts) go too; the
+    // database was just checked to hold only a seed.
+    sqlx::query("TRUNCATE session_devices, sessions, identity_identifiers, identities, api_keys CASCADE")
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM lanyard_settings WHERE name = $1")
