@@ -6,13 +6,16 @@
 //! target/release/lanyard-bench run                 # 1,000,000 sessions, SQLite, 10 s per step
 //! target/release/lanyard-bench run --quick         # 50,000 sessions, 2 s per step
 //! target/release/lanyard-bench run --database-url postgres://postgres@127.0.0.1/lanyard_bench
+//! target/release/lanyard-bench search              # every list/search shape, one connection
 //! ```
 
 mod model;
 mod report;
 mod run;
+mod search;
 mod seed;
 mod server;
+mod shapes;
 mod wrk;
 
 use std::ffi::OsString;
@@ -38,6 +41,9 @@ enum Command {
     Seed(SeedArgs),
     /// Seed if needed, start the server, run every step, print the table.
     Run(Box<RunArgs>),
+    /// Seed if needed, start the server (or use a running one), time every list/search shape
+    /// of both APIs over one connection, print the table.
+    Search(Box<SearchArgs>),
     /// Run the `lanyard` command line built into this binary, e.g.
     /// `lanyard-bench lanyard -- --config x.toml serve`.
     #[command(hide = true)]
@@ -161,12 +167,62 @@ struct RunArgs {
     json: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+struct SearchArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed again even if the database holds a matching seed.
+    #[arg(long)]
+    reseed: bool,
+    /// The `lanyard` binary, or `embedded` [default: the `lanyard` next to lanyard-bench, else
+    /// embedded]. Ignored with --public-url.
+    #[arg(long, value_name = "PATH")]
+    server_bin: Option<String>,
+    /// Use a server that is already running on the seeded database (its public base URL);
+    /// needs --admin-url and --api-key, and --database-url to read the seed.
+    #[arg(long, value_name = "URL", requires_all = ["admin_url", "api_key"])]
+    public_url: Option<String>,
+    /// The running server's admin base URL.
+    #[arg(long, value_name = "URL")]
+    admin_url: Option<String>,
+    /// An API key of the running server with session.read.
+    #[arg(long, value_name = "KEY")]
+    api_key: Option<String>,
+    /// Timed requests per shape [default: 20; 3 with --quick].
+    #[arg(long)]
+    iterations: Option<u32>,
+    /// Untimed requests per shape first [default: 2; 1 with --quick].
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// A shape stops early after this long once it has 5 samples.
+    #[arg(long, default_value = "20s", value_parser = humantime::parse_duration)]
+    max_shape_time: Duration,
+    /// Only shapes whose key starts with one of these (comma-separated), e.g. `z_created,k_`.
+    #[arg(long, value_delimiter = ',')]
+    shapes: Option<Vec<String>>,
+    /// The deep Kratos admin page (capped to the last page).
+    #[arg(long, default_value_t = 2000)]
+    deep_page: u64,
+    /// ZITADEL offsets of the no-query curve [default: 0,10000,100000; with --quick 0, 1% and
+    /// 10% of the sessions].
+    #[arg(long, value_delimiter = ',')]
+    offsets: Option<Vec<u64>>,
+    /// Also time each ZITADEL shape's count and page apart, in-process through the store (the
+    /// server's query translation, mirrored): shows which part is slow.
+    #[arg(long)]
+    split: bool,
+    /// Also write the results as JSON here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Lanyard { args } => embedded_lanyard(args),
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(seed_command(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(run_command(args))),
+        Command::Search(args) => runtime().and_then(|rt| rt.block_on(search_command(args))),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -229,4 +285,38 @@ async fn run_command(args: Box<RunArgs>) -> anyhow::Result<()> {
     let report = run::run(options).await?;
     println!("{}", report::render(&report));
     run::check(&report)
+}
+
+async fn search_command(args: Box<SearchArgs>) -> anyhow::Result<()> {
+    let spec = args.data.spec();
+    let target = args.data.target(&spec)?;
+    let quick = args.data.quick;
+    let running = match (args.public_url, args.admin_url, args.api_key) {
+        (Some(public), Some(admin), Some(key)) => Some(search::Running { public, admin, key }),
+        _ => None,
+    };
+    let options = search::SearchOptions {
+        target,
+        dir: args.data.dir.clone(),
+        spec,
+        reseed: args.reseed,
+        server: server::ServerBin::resolve(args.server_bin.as_deref())?,
+        running,
+        iterations: args.iterations.unwrap_or(if quick { 3 } else { 20 }).max(1),
+        warmup: args.warmup.unwrap_or(if quick { 1 } else { 2 }),
+        max_shape_time: args.max_shape_time,
+        shapes: args.shapes,
+        deep_page: args.deep_page,
+        offsets: args.offsets.unwrap_or(if quick {
+            vec![0, spec.sessions / 100, spec.sessions / 10]
+        } else {
+            vec![0, 10_000, 100_000]
+        }),
+        split: args.split,
+        json: args.json,
+        command_line: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let report = search::search(options).await?;
+    println!("{}", search::render(&report));
+    search::check(&report)
 }

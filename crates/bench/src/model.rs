@@ -2,7 +2,8 @@
 //! the seeder, the wrk Lua scripts and the in-process lookup all agree without sharing state.
 //!
 //! The Lua scripts in `bench/wrk/` repeat [`is_active`], [`token`] and [`identity_id`]: change
-//! them together.
+//! them together. `lanyard-bench search` predicts every shape's count from these functions, so
+//! the seeder must write exactly what they say.
 
 use uuid::Uuid;
 
@@ -43,6 +44,100 @@ pub fn is_revoked(n: u64) -> bool {
 
 pub fn is_active(n: u64) -> bool {
     !is_expired(n) && !is_revoked(n)
+}
+
+/// How long a seed stays valid: every session that is not expired at the seed time expires
+/// later than this after it (or never), so `is_active` holds for that long and a reused seed
+/// measures what it says. `seed::ensure` reseeds older ones.
+pub const SEED_VALIDITY_US: i64 = 2 * DAY_US;
+/// The longest lifetime a seeded session has left at the seed time.
+pub const MAX_REMAINING_US: i64 = 30 * DAY_US;
+
+// Salts, so that the fields hashed from `n` do not move together.
+const SALT_LIFETIME: u64 = 0x11fe_7143;
+const SALT_CREATOR: u64 = 0xc4ea_7042;
+const SALT_FINGERPRINT: u64 = 0xf1_9e4f;
+
+/// One in twenty active sessions has no expiration date (ZITADEL sessions created without a
+/// lifetime).
+pub fn never_expires(n: u64) -> bool {
+    is_active(n) && mix(n ^ SALT_LIFETIME).is_multiple_of(20)
+}
+
+/// When session `n` expires, given the seed time (`None`: never). Expired sessions expired at
+/// some point between their creation and the seed; the others (active or revoked) expire between
+/// [`SEED_VALIDITY_US`] and [`MAX_REMAINING_US`] after it, the remaining lifetime a login of the
+/// last few weeks has left, so expiration-date ranges split the table as they would in production.
+pub fn expires_us(n: u64, now_us: i64) -> Option<i64> {
+    let hash = mix(n ^ SALT_LIFETIME) >> 8;
+    if is_expired(n) {
+        let created = created_us(n, now_us);
+        let lived = (now_us - SECOND_US - created).max(1) as u64;
+        Some(created + 1 + (hash % lived) as i64)
+    } else if never_expires(n) {
+        None
+    } else {
+        Some(now_us + SEED_VALIDITY_US + (hash % (MAX_REMAINING_US - SEED_VALIDITY_US) as u64) as i64)
+    }
+}
+
+/// When a revoked session was revoked: halfway between its creation and the seed.
+pub fn revoked_us(n: u64, now_us: i64) -> Option<i64> {
+    is_revoked(n).then(|| {
+        let created = created_us(n, now_us);
+        created + (now_us - created) / 2
+    })
+}
+
+/// The API keys that created the seeded sessions: key 0 is the login UI (most sessions), keys
+/// 1 to 4 are smaller integrations.
+pub const CREATOR_KEYS: u64 = 5;
+
+/// Creator key `k`: `00000000-0000-0000-c000-<k+1 in hex>` (apart from the identities' ids).
+pub fn creator_key_id(k: u64) -> Uuid {
+    Uuid::from_u128((0xc000u128 << 48) | (u128::from(k) + 1))
+}
+
+/// Who created a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Creator {
+    /// An API key, [`creator_key_id`].
+    Key(u64),
+    /// The session's own identity (a session-token caller creating a session for itself).
+    Identity(u64),
+}
+
+/// 70 % of the sessions come from the login UI (key 0), 5 % from each of keys 1 to 4, and 10 %
+/// from their own identity.
+pub fn creator(n: u64, identities: u64) -> Creator {
+    match mix(n ^ SALT_CREATOR) % 100 {
+        r if r < 70 => Creator::Key(0),
+        r if r < 90 => Creator::Key(1 + r % 4),
+        _ => Creator::Identity(identity_of(n, identities)),
+    }
+}
+
+/// The `creator` column: the key's or the identity's id.
+pub fn creator_id(creator: Creator) -> String {
+    match creator {
+        Creator::Key(k) => creator_key_id(k).to_string(),
+        Creator::Identity(i) => identity_id(i).to_string(),
+    }
+}
+
+/// Each identity uses up to three devices: session `n` carries fingerprint
+/// `bench_fp_<identity>_<0..3>`.
+pub fn fingerprint_slot(n: u64) -> u64 {
+    mix(n ^ SALT_FINGERPRINT) % 3
+}
+
+pub fn fingerprint(n: u64, identities: u64) -> String {
+    format!("bench_fp_{}_{}", identity_of(n, identities), fingerprint_slot(n))
+}
+
+/// Session `n`'s id: a UUIDv7 of its creation time.
+pub fn session_id(n: u64, now_us: i64) -> Uuid {
+    v7(created_us(n, now_us), 0x51, n)
 }
 
 /// The identity a session belongs to: about three sessions per identity.
@@ -146,6 +241,44 @@ mod tests {
         assert!(a < c && b < c);
         assert_eq!(a.get_version_num(), 7);
         assert_eq!(identity_id(0).to_string(), "00000000-0000-0000-0000-000000000001");
+    }
+
+    #[test]
+    fn lifetimes_keep_active_sessions_active_while_the_seed_is_valid() {
+        let now = 1_800_000_000_000_000;
+        for n in 0..20_000 {
+            let created = created_us(n, now);
+            match expires_us(n, now) {
+                Some(at) if is_expired(n) => assert!(at > created && at < now, "{n}"),
+                Some(at) => assert!(at > now + SEED_VALIDITY_US && at <= now + MAX_REMAINING_US, "{n}"),
+                None => assert!(is_active(n), "{n}"),
+            }
+        }
+        let never = (0..20_000).filter(|n| never_expires(*n)).count();
+        assert!(
+            (700..1000).contains(&never),
+            "{never} of 17,000 active sessions never expire"
+        );
+    }
+
+    #[test]
+    fn creators_are_mostly_the_login_ui() {
+        let mut counts = std::collections::HashMap::new();
+        for n in 0..100_000 {
+            *counts.entry(creator(n, 33_000)).or_insert(0u32) += 1;
+        }
+        assert!((69_000..71_000).contains(&counts[&Creator::Key(0)]));
+        for k in 1..CREATOR_KEYS {
+            assert!((4_500..5_500).contains(&counts[&Creator::Key(k)]), "key {k}");
+        }
+        let own = counts
+            .iter()
+            .filter(|(c, _)| matches!(c, Creator::Identity(_)))
+            .map(|(_, v)| *v)
+            .sum::<u32>();
+        assert!((9_500..10_500).contains(&own));
+        assert_eq!(creator_key_id(0).to_string(), "00000000-0000-0000-c000-000000000001");
+        assert!(matches!(creator(7, 5), Creator::Key(_)) || creator(7, 5) == Creator::Identity(2));
     }
 
     #[test]

@@ -155,7 +155,7 @@ pub fn bars(steps: &[StepResult], peak_rss_mib: Option<f64>) -> Vec<Bar> {
     bars
 }
 
-fn thousands(value: f64) -> String {
+pub(crate) fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.max(0.0));
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -20,7 +20,7 @@ use crate::wrk::{Load, Measurement, Wrk};
 
 /// The page-token secret written into the generated configuration, so the bench can mint the
 /// token of a deep page without walking 2,000 `next` links.
-const PAGE_SECRET: &str = "lanyard-bench-page-token-secret-0123456789";
+pub(crate) const PAGE_SECRET: &str = "lanyard-bench-page-token-secret-0123456789";
 const ADMIN_PAGE_SIZE: u64 = 250;
 
 pub struct RunOptions {
@@ -83,13 +83,13 @@ pub struct Report {
     pub warm_cache_hit_ratio: Option<f64>,
 }
 
-fn loadavg() -> String {
+pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
-fn machine(load_before: String) -> Machine {
+pub(crate) fn machine(load_before: String) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
         .lines()
@@ -488,6 +488,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         cache_capacity: (options.warm_set * 2 > 100_000).then_some(options.warm_set * 2),
         cache_ttl: options.cache_ttl.as_deref(),
         list_limits_off: options.no_list_limits,
+        request_timeout: None,
     };
     let (config_a, public_a, admin_a) = server::write_config(&dir, "server-cached", &warm_config)?;
     let key = server::create_key(&options.server, &config_a, "lanyard-bench")?;

@@ -21,10 +21,11 @@ use crate::model::{self, DAY_US, SECOND_US};
 
 /// The settings row that marks a seeded database.
 pub const MARKER: &str = "bench_seed";
-/// Bumped whenever the seeded data changes shape.
-const MARKER_VERSION: u32 = 1;
+/// Bumped whenever the seeded data changes shape (2: fingerprints, five creator keys and
+/// identities as creators, varied lifetimes).
+const MARKER_VERSION: u32 = 2;
 /// A seed older than this is redone: its "active" sessions would start to expire.
-const MAX_SEED_AGE_US: i64 = 20 * DAY_US;
+const MAX_SEED_AGE_US: i64 = model::SEED_VALIDITY_US;
 
 /// Where the data lives.
 #[derive(Debug, Clone)]
@@ -175,7 +176,7 @@ async fn remove_sessions_of_earlier_runs(target: &Target, spec: SeedSpec) -> any
     Ok(())
 }
 
-async fn read_marker(target: &Target) -> anyhow::Result<Option<Seeded>> {
+pub async fn read_marker(target: &Target) -> anyhow::Result<Option<Seeded>> {
     let value: Option<String> = match target {
         Target::Sqlite(path) => {
             if !path.exists() {
@@ -242,10 +243,10 @@ pub async fn seed(target: &Target, spec: SeedSpec) -> anyhow::Result<Seeded> {
                 std::fs::create_dir_all(parent)?;
             }
             let store = SqliteStore::open_and_migrate(&SqliteOptions::new(path)).await?;
-            let creator = insert_creator_key(&store, seeded.now_us).await?;
+            insert_creator_keys(&store, seeded.now_us).await?;
             store.close().await;
             let mut conn = sqlite_seed_connection(path).await?;
-            write_sqlite(&mut conn, &seeded, &creator, &password_hash).await?;
+            write_sqlite(&mut conn, &seeded, &password_hash).await?;
             eprintln!("lanyard-bench: analysing and checkpointing");
             sqlx::query("PRAGMA analysis_limit = 1000").execute(&mut conn).await?;
             sqlx::query("PRAGMA optimize = 0x10002").execute(&mut conn).await?;
@@ -259,10 +260,10 @@ pub async fn seed(target: &Target, spec: SeedSpec) -> anyhow::Result<Seeded> {
             store.migrate().await?;
             let mut conn = sqlx::PgConnection::connect(url).await?;
             empty_postgres(&mut conn).await?;
-            let creator = insert_creator_key(&store, seeded.now_us).await?;
+            insert_creator_keys(&store, seeded.now_us).await?;
             store.close().await;
             sqlx::query("SET synchronous_commit TO off").execute(&mut conn).await?;
-            write_postgres(&mut conn, &seeded, &creator, &password_hash).await?;
+            write_postgres(&mut conn, &seeded, &password_hash).await?;
             eprintln!("lanyard-bench: analysing");
             sqlx::query("ANALYZE").execute(&mut conn).await?;
             conn.close().await?;
@@ -272,18 +273,25 @@ pub async fn seed(target: &Target, spec: SeedSpec) -> anyhow::Result<Seeded> {
     Ok(seeded)
 }
 
-/// The API key recorded as the creator of the seeded sessions (its secret is thrown away).
-async fn insert_creator_key(store: &dyn Store, now_us: i64) -> anyhow::Result<String> {
-    let key = ApiKey {
-        id: Uuid::now_v7(),
-        name: "bench-seed".into(),
-        digest: TokenDigest::of(&format!("lanyard_ak_{}", Uuid::new_v4().simple())),
-        scopes: Scope::ALL.to_vec(),
-        created_at: Micros(now_us - model::SPREAD_US - DAY_US),
-        revoked_at: None,
-    };
-    store.insert_api_key(&key).await?;
-    Ok(key.id.to_string())
+/// The API keys recorded as creators of the seeded sessions ([`model::creator_key_id`]; their
+/// secrets are thrown away).
+async fn insert_creator_keys(store: &dyn Store, now_us: i64) -> anyhow::Result<()> {
+    for k in 0..model::CREATOR_KEYS {
+        let key = ApiKey {
+            id: model::creator_key_id(k),
+            name: if k == 0 {
+                "bench-login-ui".into()
+            } else {
+                format!("bench-integration-{k}")
+            },
+            digest: TokenDigest::of(&format!("lanyard_ak_{}", Uuid::new_v4().simple())),
+            scopes: Scope::ALL.to_vec(),
+            created_at: Micros(now_us - model::SPREAD_US - DAY_US),
+            revoked_at: None,
+        };
+        store.insert_api_key(&key).await?;
+    }
+    Ok(())
 }
 
 async fn sqlite_seed_connection(path: &Path) -> anyhow::Result<sqlx::SqliteConnection> {
@@ -313,7 +321,9 @@ async fn empty_postgres(conn: &mut sqlx::PgConnection) -> anyhow::Result<()> {
              point --database-url at a scratch database (e.g. createdb lanyard_bench)"
         );
     }
-    sqlx::query("TRUNCATE session_devices, sessions, identity_identifiers, identities, api_keys")
+    // CASCADE: tables that later migrations hang off these (e.g. check_attempts) go too; the
+    // database was just checked to hold only a seed.
+    sqlx::query("TRUNCATE session_devices, sessions, identity_identifiers, identities, api_keys CASCADE")
         .execute(&mut *conn)
         .await?;
     sqlx::query("DELETE FROM lanyard_settings WHERE name = $1")
@@ -385,9 +395,11 @@ struct SessionValues {
     identity_id: Uuid,
     created_us: i64,
     changed_us: i64,
-    expires_us: i64,
+    expires_us: Option<i64>,
     revoked_us: Option<i64>,
     factors: String,
+    creator: String,
+    fingerprint: String,
     device_id: Uuid,
     ip: String,
     user_agent: &'static str,
@@ -406,23 +418,20 @@ fn session_values(n: u64, seeded: &Seeded) -> anyhow::Result<SessionValues> {
     let now = seeded.now_us;
     let created = model::created_us(n, now);
     let hash = model::mix(n ^ 0x5eed);
-    let (expires, revoked) = if model::is_expired(n) {
-        ((created + DAY_US).min(now - SECOND_US), None)
-    } else if model::is_revoked(n) {
-        (now + 30 * DAY_US, Some(created + (now - created) / 2))
-    } else {
-        (now + 30 * DAY_US + (hash % (7 * DAY_US as u64)) as i64, None)
-    };
+    let identities = seeded.spec.identities;
+    let revoked = model::revoked_us(n, now);
     let factors = serde_json::to_string(&[Factor::new(Method::Password, Micros(created))])?;
     Ok(SessionValues {
-        id: model::v7(created, 0x51, n),
+        id: model::session_id(n, now),
         digest: TokenDigest::of(&model::token(n)).0.to_vec(),
-        identity_id: model::identity_id(model::identity_of(n, seeded.spec.identities)),
+        identity_id: model::identity_id(model::identity_of(n, identities)),
         created_us: created,
         changed_us: revoked.unwrap_or(created),
-        expires_us: expires,
+        expires_us: model::expires_us(n, now),
         revoked_us: revoked,
         factors,
+        creator: model::creator_id(model::creator(n, identities)),
+        fingerprint: model::fingerprint(n, identities),
         device_id: model::v7(created, 0xde, n),
         ip: format!("10.{}.{}.{}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
         user_agent: USER_AGENTS[(hash % 4) as usize],
@@ -472,7 +481,7 @@ const STATEMENTS_PER_TRANSACTION: u64 = 50;
 /// The writer, once per backend (the query builder's types differ, the SQL does not).
 macro_rules! define_writer {
     ($name:ident, $db:ty, $conn:ty, $identifier:expr) => {
-        async fn $name(conn: &mut $conn, seeded: &Seeded, creator: &str, password_hash: &str) -> anyhow::Result<()> {
+        async fn $name(conn: &mut $conn, seeded: &Seeded, password_hash: &str) -> anyhow::Result<()> {
             let spec = seeded.spec;
             let mut progress = Progress::new(spec.identities);
             let mut start = 0;
@@ -541,13 +550,13 @@ macro_rules! define_writer {
                             .push_bind(row.created_us)
                             .push_bind(row.changed_us)
                             .push_bind(row.created_us)
-                            .push_bind(Some(row.expires_us))
+                            .push_bind(row.expires_us)
                             .push_bind(row.revoked_us)
                             .push_bind(Some(row.created_us))
                             .push_bind(row.factors.clone())
                             .push_bind("{}")
-                            .push_bind(Some(creator.to_owned()))
-                            .push_bind(None::<String>)
+                            .push_bind(Some(row.creator.clone()))
+                            .push_bind(Some(row.fingerprint.clone()))
                             .push_bind(n as i64 + 1);
                     });
                     sessions.build().execute(&mut *tx).await?;
@@ -561,7 +570,7 @@ macro_rules! define_writer {
                             .push_bind(Some(row.ip.clone()))
                             .push_bind(Some(row.user_agent))
                             .push_bind(row.location)
-                            .push_bind(None::<String>)
+                            .push_bind(Some(row.fingerprint.clone()))
                             .push_bind("{}")
                             .push_bind(row.created_us);
                     });

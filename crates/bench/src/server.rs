@@ -102,6 +102,8 @@ pub struct ServerConfig<'a> {
     /// `[rate_limits] list_concurrency_per_principal = 0` and `list_concurrency = 0`: lists and
     /// searches unbounded, for the search-flood step's comparison.
     pub list_limits_off: bool,
+    /// `serve.request_timeout`; `None`: the server's default (30 s).
+    pub request_timeout: Option<&'a str>,
 }
 
 /// Writes a configuration file for one server start; returns its path and the two ports.
@@ -115,9 +117,14 @@ pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow
     if let Some(ttl) = config.cache_ttl {
         cache.push_str(&format!("ttl = {}\n", quote(ttl)));
     }
+    let serve = config
+        .request_timeout
+        .map(|t| format!("[serve]\nrequest_timeout = {}\n", quote(t)))
+        .unwrap_or_default();
     let text = format!(
         "# Written by lanyard-bench for one benchmark server.\n\
          secrets = [{secret}]\n\
+         {serve}\
          [database]\nurl = {url}\n\
          [serve.public]\nlisten = \"127.0.0.1:{public}\"\nbase_url = \"http://127.0.0.1:{public}/\"\n\
          [serve.admin]\nlisten = \"127.0.0.1:{admin}\"\n\

@@ -85,3 +85,61 @@ fn the_quick_benchmark_runs_every_step_and_prints_the_table() {
     }
     assert!(stdout.contains("server peak RSS"), "{stdout}");
 }
+
+/// `lanyard-bench search` on a small seed: every shape of both APIs answers 200 with exactly the
+/// rows and count the seed model predicts (the binary fails otherwise). No timings are asserted.
+#[test]
+fn the_search_mode_answers_every_shape_as_the_seed_model_predicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("search.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_lanyard-bench"))
+        .args(["search", "--quick", "--sessions", "3000", "--password-identities", "1"])
+        .args([
+            "--server-bin",
+            "embedded",
+            "--iterations",
+            "1",
+            "--warmup",
+            "0",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "lanyard-bench search --quick failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let shapes = report["shapes"].as_array().unwrap();
+    assert!(shapes.len() >= 50, "{} shapes", shapes.len());
+    for shape in shapes {
+        assert_eq!(shape["correct"], true, "{shape}");
+        assert!(shape["samples"].as_u64().unwrap() >= 1, "{shape}");
+    }
+    // Every API and paging style is among them, and the filters are real: some shapes match
+    // most of the table and some almost none.
+    for key in [
+        "z_all",
+        "z_fingerprint",
+        "z_creator_login_ui",
+        "z_own",
+        "k_admin_deep",
+        "k_identity_legacy",
+        "k_mine",
+    ] {
+        assert!(shapes.iter().any(|s| s["key"] == key), "{key} missing");
+    }
+    let count = |key: &str| {
+        shapes.iter().find(|s| s["key"] == key).unwrap()["count"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(count("z_created_gte_broad") > 2_500 && count("z_fingerprint") < 10);
+    assert!(stdout.contains("| API | shape | p50 ms |"), "{stdout}");
+}
