@@ -159,3 +159,21 @@ pub fn compare(files: &[PathBuf]) -> anyhow::Result<String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn results_say_how_far_over_the_bar() {
+        let shape = |bar: &str, p50: f64, p95: f64| json!({"bar": bar, "p50_ms": p50, "p95_ms": p95, "correct": true});
+        assert_eq!(result(&shape("Default", 10.0, 40.0), None), "pass");
+        assert_eq!(result(&shape("Default", 10.0, 100.0), None), "**2.0 ×**");
+        assert_eq!(result(&shape("Large", 1200.0, 0.0), None), "**20 ×**");
+        assert_eq!(result(&shape("Curve", 150.0, 0.0), Some(100.0)), "+50.0 ms");
+        assert_eq!(short(1_000_000), "1M");
+        assert_eq!(short(50_000), "50k");
+        assert_eq!(short(1_234), "1234");
+    }
+}
