@@ -9,6 +9,7 @@
 //! target/release/lanyard-bench search              # every list/search shape, one connection
 //! ```
 
+mod compare;
 mod model;
 mod report;
 mod run;
@@ -44,6 +45,12 @@ enum Command {
     /// Seed if needed, start the server (or use a running one), time every list/search shape
     /// of both APIs over one connection, print the table.
     Search(Box<SearchArgs>),
+    /// Print the tables of several `search --json` reports side by side (e.g. before and after).
+    Compare {
+        /// The reports, in the order of the columns.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+    },
     /// Run the `lanyard` command line built into this binary, e.g.
     /// `lanyard-bench lanyard -- --config x.toml serve`.
     #[command(hide = true)]
@@ -223,6 +230,7 @@ fn main() -> ExitCode {
         Command::Seed(args) => runtime().and_then(|rt| rt.block_on(seed_command(args))),
         Command::Run(args) => runtime().and_then(|rt| rt.block_on(run_command(args))),
         Command::Search(args) => runtime().and_then(|rt| rt.block_on(search_command(args))),
+        Command::Compare { reports } => compare::compare(&reports).map(|table| println!("{table}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

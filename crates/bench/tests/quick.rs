@@ -101,8 +101,9 @@ fn the_search_mode_answers_every_shape_as_the_seed_model_predicts() {
             "1",
             "--warmup",
             "0",
-            "--dir",
+            "--split",
         ])
+        .arg("--dir")
         .arg(dir.path())
         .arg("--json")
         .arg(&json)
@@ -142,4 +143,25 @@ fn the_search_mode_answers_every_shape_as_the_seed_model_predicts() {
     };
     assert!(count("z_created_gte_broad") > 2_500 && count("z_fingerprint") < 10);
     assert!(stdout.contains("| API | shape | p50 ms |"), "{stdout}");
+    // --split timed every ZITADEL shape's count and page in-process.
+    for shape in shapes.iter().filter(|s| s["api"] == "ZITADEL") {
+        assert!(shape["count_ms"].is_number() && shape["page_ms"].is_number(), "{shape}");
+    }
+
+    // `compare` renders the report next to itself.
+    let output = Command::new(env!("CARGO_BIN_EXE_lanyard-bench"))
+        .arg("compare")
+        .args([&json, &json])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{table}");
+    assert!(
+        table.contains("| SQLite 3k p50 |") && table.contains("SQLite 3k count / page"),
+        "{table}"
+    );
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("| ZITADEL") || l.starts_with("| Kratos"));
+    assert_eq!(rows.count(), shapes.len());
 }
