@@ -39,10 +39,11 @@ pub(crate) fn kind_and_target(invalidation: Invalidation) -> Option<(&'static st
 }
 
 /// The change-feed methods of a backend whose SQL differs only by dialect:
-/// `impl_changes!(SqliteStore, Dialect::Sqlite, sqlx::Sqlite, reader, writer)` names the store
-/// type, its dialect, its sqlx database, and the pools that read and write.
+/// `impl_changes!(SqliteStore, Dialect::Sqlite, sqlx::Sqlite, writer)` names the store type,
+/// its dialect, its sqlx database, and the pool that writes. Each backend reads the feed its
+/// own way, with [`crate::sql::changes::since`].
 macro_rules! impl_changes {
-    ($store:ty, $dialect:expr, $db:ty, $read:ident, $write:ident) => {
+    ($store:ty, $dialect:expr, $db:ty, $write:ident) => {
         impl $store {
             /// Adds `invalidation` to the feed inside `tx`, under `sequence`, which `tx` must
             /// have taken from the counter (so the row commits in number order).
@@ -61,18 +62,6 @@ macro_rules! impl_changes {
                     .execute(&mut **tx)
                     .await?;
                 Ok(())
-            }
-
-            async fn changes_since_impl(&self, after: i64, limit: u32) -> $crate::StoreResult<Vec<$crate::Change>> {
-                let rows: Vec<(i64, String, uuid::Uuid)> = sqlx::query_as($crate::sql::changes::since($dialect))
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.$read)
-                    .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(sequence, kind, target)| $crate::Change::decode(sequence, &kind, target))
-                    .collect())
             }
 
             async fn prune_changes_impl(&self, older_than: time::Duration) -> $crate::StoreResult<u64> {

@@ -16,6 +16,12 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// An error of the SQLite read pool's driver (rusqlite; see `sqlite::read_pool`).
+    #[error("database error: {0}")]
+    SqliteRead(rusqlite::Error),
+    /// The store cannot serve now for a reason of its own (a closed pool, no thread).
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     /// Another process kept the lease for longer than this one was willing to wait.
@@ -50,6 +56,12 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::SqliteRead(error)
+    }
+}
+
 impl From<serde_json::Error> for StoreError {
     fn from(error: serde_json::Error) -> Self {
         StoreError::Corrupt(error.to_string())
@@ -61,14 +73,23 @@ impl StoreError {
     /// may succeed later without any change on the caller's side, so it is answered 503, never
     /// reported as a bug (see [`is_unavailable`]).
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Database(error) if is_unavailable(error))
+        match self {
+            StoreError::Database(error) => is_unavailable(error),
+            StoreError::SqliteRead(error) => sqlite_code(error).is_some_and(sqlite_refuses_service),
+            StoreError::Unavailable(_) => true,
+            _ => false,
+        }
     }
 
     /// Whether the database gave up on the query for time: PostgreSQL's `statement_timeout`
     /// (SQLSTATE 57014) or SQLite still busy after `busy_timeout` (result code 5 and its
     /// extended codes). The same request may succeed later, so it is not a server bug.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, StoreError::Database(error) if is_timeout(error))
+        match self {
+            StoreError::Database(error) => is_timeout(error),
+            StoreError::SqliteRead(error) => sqlite_code(error).is_some_and(|code| code & 0xff == SQLITE_BUSY),
+            _ => false,
+        }
     }
 }
 
@@ -103,6 +124,14 @@ pub(crate) fn is_unavailable(error: &sqlx::Error) -> bool {
             None => false,
         },
         _ => false,
+    }
+}
+
+/// The extended result code of a rusqlite error that SQLite raised.
+fn sqlite_code(error: &rusqlite::Error) -> Option<i32> {
+    match error {
+        rusqlite::Error::SqliteFailure(failure, _) => Some(failure.extended_code),
+        _ => None,
     }
 }
 

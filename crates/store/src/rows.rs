@@ -1,48 +1,101 @@
-//! Row decoding shared by every backend: the column types are the same on all of them
-//! (integers, text, UUIDs, bytes), so one generic decoder serves all.
+//! Row decoding shared by every backend and driver. Each statement selects its columns in a
+//! fixed order (the column lists of [`crate::sql`]), and the decoders read them by position:
+//! reading by name cost a lookup per column per row, which showed in every list.
 
 use std::collections::BTreeMap;
 
 use lanyard_domain::{ApiKey, Device, Identity, IdentityState, Micros, Scope, Session, TokenDigest};
-use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::{SessionRow, StoreError};
 
-fn get<'r, R, T>(row: &'r R, column: &'static str) -> Result<T, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    T: Decode<'r, R::Database> + Type<R::Database>,
-{
-    row.try_get(column)
-        .map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+/// One result row, read by column position: a row of either sqlx backend, or of the SQLite
+/// read pool (rusqlite). NULL reads as `None`; a value of another type is [`StoreError::Corrupt`].
+pub(crate) trait ReadRow {
+    fn int(&self, column: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, column: usize) -> Result<Option<&str>, StoreError>;
+    fn uuid(&self, column: usize) -> Result<Option<Uuid>, StoreError>;
+    fn bytes(&self, column: usize) -> Result<Option<&[u8]>, StoreError>;
 }
 
-fn micros<'r, R>(row: &'r R, column: &'static str) -> Result<Micros, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    get::<R, i64>(row, column).map(Micros)
+fn corrupt(column: usize, error: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("column {column}: {error}"))
 }
 
-fn opt_micros<'r, R>(row: &'r R, column: &'static str) -> Result<Option<Micros>, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-{
-    get::<R, Option<i64>>(row, column).map(|v| v.map(Micros))
+fn missing(column: usize) -> StoreError {
+    StoreError::Corrupt(format!("column {column}: unexpected NULL"))
 }
 
-fn json<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("column {column}: {e}")))
+macro_rules! impl_read_row_for_sqlx {
+    ($row:ty) => {
+        impl ReadRow for $row {
+            fn int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+                sqlx::Row::try_get(self, column).map_err(|e| corrupt(column, e))
+            }
+            fn text(&self, column: usize) -> Result<Option<&str>, StoreError> {
+                sqlx::Row::try_get(self, column).map_err(|e| corrupt(column, e))
+            }
+            fn uuid(&self, column: usize) -> Result<Option<Uuid>, StoreError> {
+                sqlx::Row::try_get(self, column).map_err(|e| corrupt(column, e))
+            }
+            fn bytes(&self, column: usize) -> Result<Option<&[u8]>, StoreError> {
+                sqlx::Row::try_get(self, column).map_err(|e| corrupt(column, e))
+            }
+        }
+    };
+}
+impl_read_row_for_sqlx!(sqlx::postgres::PgRow);
+impl_read_row_for_sqlx!(sqlx::sqlite::SqliteRow);
+
+impl ReadRow for rusqlite::Row<'_> {
+    fn int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+        self.get(column).map_err(|e| corrupt(column, e))
+    }
+    fn text(&self, column: usize) -> Result<Option<&str>, StoreError> {
+        self.get_ref(column)
+            .and_then(|value| value.as_str_or_null().map_err(Into::into))
+            .map_err(|e| corrupt(column, e))
+    }
+    fn uuid(&self, column: usize) -> Result<Option<Uuid>, StoreError> {
+        self.get(column).map_err(|e| corrupt(column, e))
+    }
+    fn bytes(&self, column: usize) -> Result<Option<&[u8]>, StoreError> {
+        self.get_ref(column)
+            .and_then(|value| value.as_blob_or_null().map_err(Into::into))
+            .map_err(|e| corrupt(column, e))
+    }
 }
 
-fn opt_json(text: Option<String>, column: &str) -> Result<Option<serde_json::Value>, StoreError> {
-    text.map(|t| json(&t, column)).transpose()
+fn int(row: &impl ReadRow, column: usize) -> Result<i64, StoreError> {
+    row.int(column)?.ok_or_else(|| missing(column))
+}
+
+fn text(row: &impl ReadRow, column: usize) -> Result<&str, StoreError> {
+    row.text(column)?.ok_or_else(|| missing(column))
+}
+
+fn owned_text(row: &impl ReadRow, column: usize) -> Result<Option<String>, StoreError> {
+    Ok(row.text(column)?.map(str::to_owned))
+}
+
+fn uuid(row: &impl ReadRow, column: usize) -> Result<Uuid, StoreError> {
+    row.uuid(column)?.ok_or_else(|| missing(column))
+}
+
+fn micros(row: &impl ReadRow, column: usize) -> Result<Micros, StoreError> {
+    int(row, column).map(Micros)
+}
+
+fn opt_micros(row: &impl ReadRow, column: usize) -> Result<Option<Micros>, StoreError> {
+    Ok(row.int(column)?.map(Micros))
+}
+
+fn json<T: serde::de::DeserializeOwned>(text: &str, column: usize) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(column, e))
+}
+
+fn opt_json(row: &impl ReadRow, column: usize) -> Result<Option<serde_json::Value>, StoreError> {
+    row.text(column)?.map(|t| json(t, column)).transpose()
 }
 
 fn state(text: &str) -> Result<IdentityState, StoreError> {
@@ -52,36 +105,38 @@ fn state(text: &str) -> Result<IdentityState, StoreError> {
 /// Metadata values are bytes; they are stored as a JSON map of base64-free byte arrays.
 pub(crate) type MetadataJson = BTreeMap<String, Vec<u8>>;
 
-pub(crate) fn decode_session<'r, R>(row: &'r R) -> Result<SessionRow, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let factors: String = get(row, "factors")?;
-    let metadata: String = get(row, "metadata")?;
-    let identity_state: Option<String> = get(row, "identity_state")?;
+/// A row that starts with [`crate::sql::SESSION_COLUMNS`].
+pub(crate) fn decode_session(row: &impl ReadRow) -> Result<SessionRow, StoreError> {
+    let identity_id = row.uuid(1)?;
     Ok(SessionRow {
         session: Session {
-            id: get(row, "id")?,
-            identity_id: get(row, "identity_id")?,
-            created_at: micros(row, "created_us")?,
-            changed_at: micros(row, "changed_us")?,
-            authenticated_at: micros(row, "authenticated_us")?,
-            expires_at: opt_micros(row, "expires_us")?,
-            revoked_at: opt_micros(row, "revoked_us")?,
-            user_checked_at: opt_micros(row, "user_checked_us")?,
-            factors: json(&factors, "factors")?,
+            id: uuid(row, 0)?,
+            identity_id,
+            created_at: micros(row, 2)?,
+            changed_at: micros(row, 3)?,
+            authenticated_at: micros(row, 4)?,
+            expires_at: opt_micros(row, 5)?,
+            revoked_at: opt_micros(row, 6)?,
+            user_checked_at: opt_micros(row, 7)?,
+            factors: json(text(row, 8)?, 8)?,
             devices: Vec::new(),
-            metadata: json::<MetadataJson>(&metadata, "metadata")?,
-            creator: get(row, "creator")?,
-            sequence: get(row, "sequence")?,
+            metadata: json::<MetadataJson>(text(row, 9)?, 9)?,
+            creator: owned_text(row, 10)?,
+            sequence: int(row, 11)?,
         },
-        identity_state: identity_state.as_deref().map(state).transpose()?,
+        // NULL with an identity: an active one, which SQLite's session reads do not join
+        // (`crate::sql::sessions_from`).
+        identity_state: match row.text(12)? {
+            Some(text) => Some(state(text)?),
+            None => identity_id.map(|_| IdentityState::Active),
+        },
     })
 }
+
+/// How many columns [`crate::sql::SESSION_COLUMNS`] selects.
+const SESSION_COLUMN_COUNT: usize = 13;
+/// How many columns [`crate::sql::IDENTITY_COLUMNS`] selects.
+const IDENTITY_COLUMN_COUNT: usize = 13;
 
 /// One element of the `devices_json` column of [`crate::sql::session_view_by_digest`].
 #[derive(serde::Deserialize)]
@@ -95,8 +150,8 @@ struct DeviceJson {
     created_us: i64,
 }
 
-fn decode_devices_json(text: &str) -> Result<Vec<Device>, StoreError> {
-    let devices: Vec<DeviceJson> = json(text, "devices_json")?;
+fn decode_devices_json(text: &str, column: usize) -> Result<Vec<Device>, StoreError> {
+    let devices: Vec<DeviceJson> = json(text, column)?;
     Ok(devices
         .into_iter()
         .map(|d| Device {
@@ -111,148 +166,57 @@ fn decode_devices_json(text: &str) -> Result<Vec<Device>, StoreError> {
         .collect())
 }
 
-pub(crate) fn decode_device<'r, R>(row: &'r R) -> Result<(Uuid, Device), StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let headers: String = get(row, "headers")?;
+/// A row of [`crate::sql::DEVICE_COLUMNS`]: the device and the session it belongs to.
+pub(crate) fn decode_device(row: &impl ReadRow) -> Result<(Uuid, Device), StoreError> {
     Ok((
-        get(row, "session_id")?,
+        uuid(row, 0)?,
         Device {
-            id: get(row, "id")?,
-            ip_address: get(row, "ip_address")?,
-            user_agent: get(row, "user_agent")?,
-            location: get(row, "location")?,
-            fingerprint_id: get(row, "fingerprint_id")?,
-            headers: json(&headers, "headers")?,
-            created_at: micros(row, "created_us")?,
+            id: uuid(row, 1)?,
+            ip_address: owned_text(row, 2)?,
+            user_agent: owned_text(row, 3)?,
+            location: owned_text(row, 4)?,
+            fingerprint_id: owned_text(row, 5)?,
+            headers: json(text(row, 6)?, 6)?,
+            created_at: micros(row, 7)?,
         },
     ))
 }
 
-/// The column names an identity is read from: its own table's (`SELECT *`), or the
-/// `i_`-prefixed aliases of a query that selects it next to a session
-/// (`JOINED_IDENTITY_COLUMNS` in `crate::sql`).
-pub(crate) struct IdentityColumns {
-    id: &'static str,
-    schema_id: &'static str,
-    traits: &'static str,
-    state: &'static str,
-    state_changed_us: &'static str,
-    metadata_public: &'static str,
-    metadata_admin: &'static str,
-    organization_id: &'static str,
-    external_id: &'static str,
-    identifiers: &'static str,
-    credentials: &'static str,
-    created_us: &'static str,
-    updated_us: &'static str,
-}
-
-pub(crate) const IDENTITY_TABLE: IdentityColumns = IdentityColumns {
-    id: "id",
-    schema_id: "schema_id",
-    traits: "traits",
-    state: "state",
-    state_changed_us: "state_changed_us",
-    metadata_public: "metadata_public",
-    metadata_admin: "metadata_admin",
-    organization_id: "organization_id",
-    external_id: "external_id",
-    identifiers: "identifiers",
-    credentials: "credentials",
-    created_us: "created_us",
-    updated_us: "updated_us",
-};
-
-pub(crate) const IDENTITY_JOINED: IdentityColumns = IdentityColumns {
-    id: "i_id",
-    schema_id: "i_schema_id",
-    traits: "i_traits",
-    state: "i_state",
-    state_changed_us: "i_state_changed_us",
-    metadata_public: "i_metadata_public",
-    metadata_admin: "i_metadata_admin",
-    organization_id: "i_organization_id",
-    external_id: "i_external_id",
-    identifiers: "i_identifiers",
-    credentials: "i_credentials",
-    created_us: "i_created_us",
-    updated_us: "i_updated_us",
-};
-
-pub(crate) fn decode_identity<'r, R>(row: &'r R) -> Result<Identity, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
-    decode_identity_from(row, &IDENTITY_TABLE)
-}
-
-/// The identity of a session row that also selected `JOINED_IDENTITY_COLUMNS` (`crate::sql`);
-/// `None` when the session has no identity (the join found none).
-fn decode_joined_identity<'r, R>(row: &'r R) -> Result<Option<Identity>, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let id: Option<Uuid> = get(row, IDENTITY_JOINED.id)?;
-    id.map(|_| decode_identity_from(row, &IDENTITY_JOINED)).transpose()
+/// A row of [`crate::sql::IDENTITY_COLUMNS`].
+pub(crate) fn decode_identity(row: &impl ReadRow) -> Result<Identity, StoreError> {
+    decode_identity_at(row, 0)
 }
 
 /// A row of [`crate::sql::session_view_by_digest`]: the session with its devices, and its
 /// identity (`None` when it has none).
-pub(crate) fn decode_session_view<'r, R>(row: &'r R) -> Result<(SessionRow, Option<Identity>), StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
+pub(crate) fn decode_session_view(row: &impl ReadRow) -> Result<(SessionRow, Option<Identity>), StoreError> {
     let mut session = decode_session(row)?;
-    let devices: String = get(row, "devices_json")?;
-    session.session.devices = decode_devices_json(&devices)?;
-    Ok((session, decode_joined_identity(row)?))
+    let identity = match row.uuid(SESSION_COLUMN_COUNT)? {
+        Some(_) => Some(decode_identity_at(row, SESSION_COLUMN_COUNT)?),
+        None => None,
+    };
+    let devices = SESSION_COLUMN_COUNT + IDENTITY_COLUMN_COUNT;
+    session.session.devices = decode_devices_json(text(row, devices)?, devices)?;
+    Ok((session, identity))
 }
 
-fn decode_identity_from<'r, R>(row: &'r R, columns: &IdentityColumns) -> Result<Identity, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let traits: String = get(row, columns.traits)?;
-    let credentials: String = get(row, columns.credentials)?;
-    let identifiers: String = get(row, columns.identifiers)?;
-    let state_text: String = get(row, columns.state)?;
-    let credentials: Vec<lanyard_domain::Credential> = json(&credentials, columns.credentials)?;
+/// The [`crate::sql::IDENTITY_COLUMNS`] that start at column `at`.
+fn decode_identity_at(row: &impl ReadRow, at: usize) -> Result<Identity, StoreError> {
+    let credentials: Vec<lanyard_domain::Credential> = json(text(row, at + 10)?, at + 10)?;
     Ok(Identity {
-        id: get(row, columns.id)?,
-        schema_id: get(row, columns.schema_id)?,
-        traits: json(&traits, columns.traits)?,
-        state: state(&state_text)?,
-        state_changed_at: opt_micros(row, columns.state_changed_us)?,
-        metadata_public: opt_json(get(row, columns.metadata_public)?, columns.metadata_public)?,
-        metadata_admin: opt_json(get(row, columns.metadata_admin)?, columns.metadata_admin)?,
-        organization_id: get(row, columns.organization_id)?,
-        external_id: get(row, columns.external_id)?,
-        identifiers: json(&identifiers, columns.identifiers)?,
+        id: uuid(row, at)?,
+        schema_id: text(row, at + 1)?.to_owned(),
+        traits: json(text(row, at + 2)?, at + 2)?,
+        state: state(text(row, at + 3)?)?,
+        state_changed_at: opt_micros(row, at + 4)?,
+        metadata_public: opt_json(row, at + 5)?,
+        metadata_admin: opt_json(row, at + 6)?,
+        organization_id: row.uuid(at + 7)?,
+        external_id: owned_text(row, at + 8)?,
+        identifiers: json(text(row, at + 9)?, at + 9)?,
         credentials: credentials.into_iter().map(|c| (c.kind, c)).collect(),
-        created_at: micros(row, columns.created_us)?,
-        updated_at: micros(row, columns.updated_us)?,
+        created_at: micros(row, at + 11)?,
+        updated_at: micros(row, at + 12)?,
     })
 }
 
@@ -265,28 +229,20 @@ pub(crate) fn encode_scopes(scopes: &[Scope]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-pub(crate) fn decode_api_key<'r, R>(row: &'r R) -> Result<ApiKey, StoreError>
-where
-    R: Row,
-    &'r str: ColumnIndex<R>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-    Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let digest: Vec<u8> = get(row, "digest")?;
-    let scopes: String = get(row, "scopes")?;
+/// A row of [`crate::sql::API_KEY_COLUMNS`].
+pub(crate) fn decode_api_key(row: &impl ReadRow) -> Result<ApiKey, StoreError> {
+    let digest = row.bytes(2)?.ok_or_else(|| missing(2))?;
     Ok(ApiKey {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
+        id: uuid(row, 0)?,
+        name: text(row, 1)?.to_owned(),
         digest: TokenDigest(
             digest
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("api key digest is not 32 bytes".into()))?,
         ),
-        scopes: parse_scopes(&scopes)?,
-        created_at: micros(row, "created_us")?,
-        revoked_at: opt_micros(row, "revoked_us")?,
+        scopes: parse_scopes(text(row, 3)?)?,
+        created_at: micros(row, 4)?,
+        revoked_at: opt_micros(row, 5)?,
     })
 }
 
@@ -294,4 +250,15 @@ fn parse_scopes(text: &str) -> Result<Vec<Scope>, StoreError> {
     text.split_whitespace()
         .map(|s| Scope::parse(s).ok_or_else(|| StoreError::Corrupt(format!("unknown scope {s:?}"))))
         .collect()
+}
+
+/// Gives each session its devices, from rows of [`decode_device`] (already in device order).
+pub(crate) fn attach_devices(rows: &mut [SessionRow], devices: Vec<(Uuid, Device)>) {
+    let mut by_session: std::collections::HashMap<Uuid, Vec<Device>> = std::collections::HashMap::new();
+    for (session_id, device) in devices {
+        by_session.entry(session_id).or_default().push(device);
+    }
+    for row in rows {
+        row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
+    }
 }

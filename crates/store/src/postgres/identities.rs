@@ -5,6 +5,7 @@ use uuid::Uuid;
 use super::sessions::next_sequence;
 use super::PostgresStore;
 use crate::rows::{decode_identity, encode_credentials};
+use crate::sql::{reads, Dialect};
 use crate::{IdentityFilter, Invalidation, StoreResult};
 
 fn opt_json(value: &Option<serde_json::Value>) -> Option<String> {
@@ -96,7 +97,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn identity_impl(&self, id: Uuid) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query("SELECT * FROM identities WHERE id = $1")
+        let row = sqlx::query(reads::identity_by_id(Dialect::Postgres))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -107,7 +108,7 @@ impl PostgresStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query("SELECT * FROM identities WHERE id = ANY($1)")
+        let rows = sqlx::query(&reads::identities_by_ids(Dialect::Postgres, ids.len()))
             .bind(ids)
             .fetch_all(&self.pool)
             .await?;
@@ -115,17 +116,15 @@ impl PostgresStore {
     }
 
     pub(super) async fn identity_by_identifier_impl(&self, identifier: &str) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query(
-            "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id WHERE x.identifier = $1",
-        )
-        .bind(identifier.to_lowercase().into_bytes())
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(reads::identity_by_identifier(Dialect::Postgres))
+            .bind(identifier.to_lowercase().into_bytes())
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(decode_identity).transpose()
     }
 
     pub(super) async fn identity_by_external_id_impl(&self, external_id: &str) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query("SELECT * FROM identities WHERE external_id = $1")
+        let row = sqlx::query(reads::identity_by_external_id(Dialect::Postgres))
             .bind(external_id)
             .fetch_optional(&self.pool)
             .await?;
@@ -142,14 +141,14 @@ impl PostgresStore {
         let limit = i64::from(limit);
         let rows = match filter {
             IdentityFilter::All => {
-                sqlx::query("SELECT * FROM identities WHERE id > $1 ORDER BY id LIMIT $2")
+                sqlx::query(reads::identities_after(Dialect::Postgres))
                     .bind(after)
                     .bind(limit)
                     .fetch_all(&self.pool)
                     .await?
             }
             IdentityFilter::Organization(org) => {
-                sqlx::query("SELECT * FROM identities WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+                sqlx::query(reads::identities_of_organization(Dialect::Postgres))
                     .bind(*org)
                     .bind(after)
                     .bind(limit)
@@ -157,15 +156,12 @@ impl PostgresStore {
                     .await?
             }
             IdentityFilter::Identifier(identifier) => {
-                sqlx::query(
-                    "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id \
-                     WHERE x.identifier = $1 AND i.id > $2 ORDER BY i.id LIMIT $3",
-                )
-                .bind(identifier.to_lowercase().into_bytes())
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
+                sqlx::query(reads::identities_with_identifier(Dialect::Postgres))
+                    .bind(identifier.to_lowercase().into_bytes())
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
             }
             IdentityFilter::IdentifierPrefix(prefix) => {
                 // A range on the primary key instead of LIKE, so the identifier index is used and
@@ -174,16 +170,13 @@ impl PostgresStore {
                 let low = prefix.to_lowercase().into_bytes();
                 let mut high = low.clone();
                 high.push(0xFF);
-                sqlx::query(
-                    "SELECT i.* FROM identities i WHERE i.id IN (SELECT x.identity_id FROM identity_identifiers x \
-                     WHERE x.identifier >= $1 AND x.identifier < $2) AND i.id > $3 ORDER BY i.id LIMIT $4",
-                )
-                .bind(low)
-                .bind(high)
-                .bind(after)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
+                sqlx::query(reads::identities_with_identifier_in(Dialect::Postgres))
+                    .bind(low)
+                    .bind(high)
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
             }
             IdentityFilter::Ids(ids) => {
                 let mut found = self.identities_by_ids_impl(ids).await?;

@@ -3,6 +3,7 @@ use uuid::Uuid;
 
 use super::PostgresStore;
 use crate::rows::{decode_api_key, encode_scopes};
+use crate::sql::{self, Dialect};
 use crate::StoreResult;
 
 impl PostgresStore {
@@ -22,7 +23,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn api_key_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE digest = $1")
+        let row = sqlx::query(sql::reads::api_key_by_digest(Dialect::Postgres))
             .bind(&digest.0[..])
             .fetch_optional(&self.pool)
             .await?;
@@ -30,7 +31,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn list_api_keys_impl(&self) -> StoreResult<Vec<ApiKey>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_us, id")
+        let rows = sqlx::query(sql::reads::api_keys(Dialect::Postgres))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(decode_api_key).collect()

@@ -427,7 +427,7 @@ fn bind_all<'q>(
 crate::search::impl_search_tx!(sqlx::Postgres, bind_all, sessions::devices_into);
 
 crate::check_attempts::impl_check_attempts!(PostgresStore, crate::sql::Dialect::Postgres, pool);
-crate::changes::impl_changes!(PostgresStore, crate::sql::Dialect::Postgres, sqlx::Postgres, pool, pool);
+crate::changes::impl_changes!(PostgresStore, crate::sql::Dialect::Postgres, sqlx::Postgres, pool);
 
 #[async_trait::async_trait]
 impl crate::Store for PostgresStore {
@@ -542,7 +542,16 @@ impl crate::Store for PostgresStore {
     }
 
     async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
-        self.changes_since_impl(after, limit).await
+        let rows: Vec<(i64, String, uuid::Uuid)> =
+            sqlx::query_as(crate::sql::changes::since(crate::sql::Dialect::Postgres))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(sequence, kind, target)| crate::Change::decode(sequence, &kind, target))
+            .collect())
     }
 
     async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {

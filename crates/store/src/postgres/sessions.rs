@@ -1,12 +1,10 @@
-use std::collections::HashMap;
-
-use lanyard_domain::{Device, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{bind_all, PostgresStore};
-use crate::rows::{decode_device, decode_session, decode_session_view};
-use crate::sql::{self, Dialect, SESSION_COLUMNS};
+use crate::rows::{attach_devices, decode_device, decode_session, decode_session_view};
+use crate::sql::{self, Dialect};
 use crate::{Invalidation, RevokeTarget, SessionRow, StoreResult};
 
 /// Takes the next session sequence. The counter row stays locked until the transaction ends,
@@ -28,10 +26,10 @@ impl PostgresStore {
     }
 
     pub(super) async fn session_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = $1"
-        );
-        let row = sqlx::query(&sql).bind(&digest.0[..]).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql::reads::session_by_digest(Dialect::Postgres))
+            .bind(&digest.0[..])
+            .fetch_optional(&self.pool)
+            .await?;
         self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
             .await
             .map(|mut rows| rows.pop())
@@ -49,10 +47,10 @@ impl PostgresStore {
     }
 
     pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id = $1"
-        );
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql::reads::session_by_id(Dialect::Postgres))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
             .await
             .map(|mut rows| rows.pop())
@@ -231,17 +229,11 @@ pub(super) async fn devices_into(
         return Ok(rows);
     }
     let ids: Vec<Uuid> = rows.iter().map(|r| r.session.id).collect();
-    let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
-    let devices = sqlx::query("SELECT * FROM session_devices WHERE session_id = ANY($1) ORDER BY created_us, id")
+    let devices = sqlx::query(&sql::reads::devices_of_sessions(Dialect::Postgres, ids.len()))
         .bind(&ids)
         .fetch_all(&mut *conn)
         .await?;
-    for row in devices {
-        let (session_id, device) = decode_device(&row)?;
-        by_session.entry(session_id).or_default().push(device);
-    }
-    for row in &mut rows {
-        row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
-    }
+    let devices = devices.iter().map(decode_device).collect::<StoreResult<Vec<_>>>()?;
+    attach_devices(&mut rows, devices);
     Ok(rows)
 }

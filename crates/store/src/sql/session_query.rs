@@ -84,9 +84,9 @@ fn operator(method: DateMethod) -> &'static str {
 fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
     match filter.scope {
         Scope::WithIdentity => b.and("s.identity_id IS NOT NULL"),
-        Scope::NotRevoked if b.joined => {
-            b.and("s.revoked_us IS NULL AND (s.identity_id IS NULL OR i.state = 'active')")
-        }
+        // Joined, `i.state` is NULL for a session without identity and, on SQLite, for one
+        // whose identity is active (see `sessions_from`): only a non-active state excludes.
+        Scope::NotRevoked if b.joined => b.and("s.revoked_us IS NULL AND (i.state IS NULL OR i.state = 'active')"),
         Scope::NotRevoked => b.and(&format!("s.revoked_us IS NULL AND NOT {IDENTITY_NOT_ACTIVE}")),
     }
     if let Some(ids) = &filter.ids {
@@ -109,19 +109,19 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
         // Mirrors Session::is_active: not revoked, identity active, not expired at `now`.
         let p = b.bind(Param::I64(now.0));
         if active {
-            // SQLite turns a LEFT JOIN with `i.state = …` into an inner join and may then loop
-            // over identities first, sorting every session; `IS` keeps the session index order.
-            let state_is_active = match (b.joined, b.dialect) {
-                (true, Dialect::Sqlite) => "i.state IS 'active'".to_owned(),
-                (true, Dialect::Postgres) => "i.state = 'active'".to_owned(),
-                (false, _) => format!("s.identity_id IS NOT NULL AND NOT {IDENTITY_NOT_ACTIVE}"),
+            // `i.state IS NULL OR …` also keeps SQLite from turning the LEFT JOIN into an inner
+            // join, which may loop over identities first and sort every session.
+            let state_is_active = if b.joined {
+                "s.identity_id IS NOT NULL AND (i.state IS NULL OR i.state = 'active')".to_owned()
+            } else {
+                format!("s.identity_id IS NOT NULL AND NOT {IDENTITY_NOT_ACTIVE}")
             };
             b.and(&format!(
                 "s.revoked_us IS NULL AND (s.expires_us IS NULL OR s.expires_us > {p}) AND {state_is_active}"
             ));
         } else if b.joined {
             b.and(&format!(
-                "(s.revoked_us IS NOT NULL OR s.expires_us <= {p} OR i.state IS NULL OR i.state <> 'active')"
+                "(s.revoked_us IS NOT NULL OR s.expires_us <= {p} OR s.identity_id IS NULL OR i.state <> 'active')"
             ));
         } else {
             b.and(&format!(
@@ -179,7 +179,7 @@ pub(crate) fn list_sessions_with(
 ) -> BuiltQuery {
     let mut b = Builder::new(
         dialect,
-        &format!("SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE 1 = 1"),
+        &format!("SELECT {SESSION_COLUMNS} {} WHERE 1 = 1", super::sessions_from(dialect)),
     );
     push_filter(&mut b, &query.filter, now);
     if let SessionPage::Keyset {
@@ -223,11 +223,11 @@ pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> 
     // make it hash every identity).
     let needs_identity = filter.active.is_some() || filter.scope == Scope::NotRevoked;
     let join = match dialect {
-        Dialect::Sqlite if needs_identity => " LEFT JOIN identities i ON i.id = s.identity_id",
-        _ => "",
+        Dialect::Sqlite if needs_identity => super::sessions_from(dialect),
+        _ => "FROM sessions s",
     };
-    let mut b = Builder::new(dialect, &format!("SELECT COUNT(*) FROM sessions s{join} WHERE 1 = 1"));
-    b.joined = !join.is_empty();
+    let mut b = Builder::new(dialect, &format!("SELECT COUNT(*) {join} WHERE 1 = 1"));
+    b.joined = dialect == Dialect::Sqlite && needs_identity;
     push_filter(&mut b, filter, now);
     b.finish()
 }

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::sessions::next_sequence;
 use super::SqliteStore;
-use crate::rows::{decode_identity, encode_credentials};
-use crate::{IdentityFilter, Invalidation, StoreResult};
+use crate::rows::encode_credentials;
+use crate::{Invalidation, StoreResult};
 
 fn opt_json(value: &Option<serde_json::Value>) -> Option<String> {
     value.as_ref().map(|v| v.to_string())
@@ -83,109 +83,6 @@ impl SqliteStore {
         Self::record_change(&mut tx, sequence, Invalidation::Identity(identity.id)).await?;
         tx.commit().await?;
         Ok(true)
-    }
-
-    pub(super) async fn identity_impl(&self, id: Uuid) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query("SELECT * FROM identities WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(decode_identity).transpose()
-    }
-
-    pub(super) async fn identities_by_ids_impl(&self, ids: &[Uuid]) -> StoreResult<Vec<Identity>> {
-        let mut found = Vec::with_capacity(ids.len());
-        // Chunked to stay far below SQLite's bound-parameter limit.
-        for chunk in ids.chunks(500) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
-            let sql = format!("SELECT * FROM identities WHERE id IN ({})", placeholders.join(", "));
-            let mut query = sqlx::query(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            for row in query.fetch_all(&self.reader).await? {
-                found.push(decode_identity(&row)?);
-            }
-        }
-        Ok(found)
-    }
-
-    pub(super) async fn identity_by_identifier_impl(&self, identifier: &str) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query(
-            "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id WHERE x.identifier = ?1",
-        )
-        .bind(identifier.to_lowercase())
-        .fetch_optional(&self.reader)
-        .await?;
-        row.as_ref().map(decode_identity).transpose()
-    }
-
-    pub(super) async fn identity_by_external_id_impl(&self, external_id: &str) -> StoreResult<Option<Identity>> {
-        let row = sqlx::query("SELECT * FROM identities WHERE external_id = ?1")
-            .bind(external_id)
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(decode_identity).transpose()
-    }
-
-    pub(super) async fn list_identities_impl(
-        &self,
-        filter: &IdentityFilter,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> StoreResult<Vec<Identity>> {
-        let after = after.unwrap_or(Uuid::nil());
-        let rows = match filter {
-            IdentityFilter::All => {
-                sqlx::query("SELECT * FROM identities WHERE id > ?1 ORDER BY id LIMIT ?2")
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-            IdentityFilter::Organization(org) => {
-                sqlx::query("SELECT * FROM identities WHERE organization_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3")
-                    .bind(*org)
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.reader)
-                    .await?
-            }
-            IdentityFilter::Identifier(identifier) => {
-                sqlx::query(
-                    "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id \
-                     WHERE x.identifier = ?1 AND i.id > ?2 ORDER BY i.id LIMIT ?3",
-                )
-                .bind(identifier.to_lowercase())
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.reader)
-                .await?
-            }
-            IdentityFilter::IdentifierPrefix(prefix) => {
-                // A range on the primary key instead of LIKE, so the identifier index is used.
-                let low = prefix.to_lowercase();
-                let high = format!("{low}\u{10FFFF}");
-                sqlx::query(
-                    "SELECT DISTINCT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id \
-                     WHERE x.identifier >= ?1 AND x.identifier < ?2 AND i.id > ?3 ORDER BY i.id LIMIT ?4",
-                )
-                .bind(low)
-                .bind(high)
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.reader)
-                .await?
-            }
-            IdentityFilter::Ids(ids) => {
-                let mut found = self.identities_by_ids_impl(ids).await?;
-                found.retain(|i| i.id > after);
-                found.sort_by_key(|i| i.id);
-                found.truncate(limit as usize);
-                return Ok(found);
-            }
-        };
-        rows.iter().map(decode_identity).collect()
     }
 
     /// Deletes the identity, its sessions (by cascade) and records it in the change feed.

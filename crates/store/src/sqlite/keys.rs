@@ -1,8 +1,8 @@
-use lanyard_domain::{ApiKey, Micros, TokenDigest};
+use lanyard_domain::{ApiKey, Micros};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::rows::{decode_api_key, encode_scopes};
+use crate::rows::encode_scopes;
 use crate::StoreResult;
 
 impl SqliteStore {
@@ -19,21 +19,6 @@ impl SqliteStore {
         .execute(&self.writer)
         .await?;
         Ok(())
-    }
-
-    pub(super) async fn api_key_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE digest = ?1")
-            .bind(&digest.0[..])
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(decode_api_key).transpose()
-    }
-
-    pub(super) async fn list_api_keys_impl(&self) -> StoreResult<Vec<ApiKey>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY created_us, id")
-            .fetch_all(&self.reader)
-            .await?;
-        rows.iter().map(decode_api_key).collect()
     }
 
     pub(super) async fn revoke_api_key_impl(&self, id: Uuid, now: Micros) -> StoreResult<bool> {

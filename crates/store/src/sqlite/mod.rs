@@ -1,11 +1,14 @@
 //! The embedded default: one SQLite file in WAL mode.
 //!
 //! Writes go through a pool of exactly one connection, so writers queue in Lanyard instead of
-//! contending for SQLite's lock (no SQLITE_BUSY under load); reads use a separate pool and never
-//! wait for writers, which WAL allows.
+//! contending for SQLite's lock (no SQLITE_BUSY under load); reads use a separate pool of
+//! read-only connections on threads of their own ([`read_pool`]) and never wait for writers,
+//! which WAL allows.
 
 mod identities;
 mod keys;
+mod read_pool;
+mod reads;
 mod session_writer;
 mod sessions;
 mod writer_pool;
@@ -17,7 +20,6 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use crate::sql::Param;
 use crate::StoreResult;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -25,7 +27,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Page cache per connection, in KiB (SQLite's negative `cache_size`). Readers keep little:
 /// there are several, the kernel's page cache already holds the file, and every commit
 /// invalidates their caches anyway. The writer keeps the index pages that inserts touch.
-const READER_CACHE_KIB: &str = "-4000";
+const READER_CACHE_KIB: i64 = -4000;
 const WRITER_CACHE_KIB: &str = "-16000";
 
 #[derive(Debug, Clone)]
@@ -50,7 +52,7 @@ impl SqliteOptions {
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    reader: SqlitePool,
+    reader: std::sync::Arc<read_pool::ReadPool>,
     writer: SqlitePool,
     /// Group commit for new sessions (see [`session_writer`]); shares `writer`.
     session_writer: crate::session_batch::SessionWriter,
@@ -82,12 +84,13 @@ impl SqliteStore {
         )
         .connect_with(connect.clone().pragma("cache_size", WRITER_CACHE_KIB))
         .await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(options.read_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
-            .test_before_acquire(false)
-            .connect_with(connect.read_only(true).pragma("cache_size", READER_CACHE_KIB))
-            .await?;
+        // After the writer, which creates the file and switches it to WAL.
+        let reader = std::sync::Arc::new(read_pool::ReadPool::open(&read_pool::ReadOptions {
+            path: &options.path,
+            connections: options.read_connections,
+            cache_kib: READER_CACHE_KIB,
+            busy_timeout: options.busy_timeout,
+        })?);
         let session_writer = session_writer::spawn(writer.clone());
         Ok(SqliteStore {
             reader,
@@ -144,34 +147,19 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.writer.close().await;
-        self.reader.close().await;
+        let reader = self.reader.clone();
+        // Joins the reader threads, each finishing the read it runs.
+        let _ = tokio::task::spawn_blocking(move || reader.close()).await;
     }
 }
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>>,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
-    for param in params {
-        query = match param {
-            Param::I64(v) => query.bind(*v),
-            Param::Text(v) => query.bind(v.as_str()),
-            Param::Uuid(v) => query.bind(*v),
-        };
-    }
-    query
-}
-
-crate::search::impl_search_tx!(sqlx::Sqlite, bind_all, sessions::devices_into);
 
 crate::check_attempts::impl_check_attempts!(SqliteStore, crate::sql::Dialect::Sqlite, writer);
-crate::changes::impl_changes!(SqliteStore, crate::sql::Dialect::Sqlite, sqlx::Sqlite, reader, writer);
+crate::changes::impl_changes!(SqliteStore, crate::sql::Dialect::Sqlite, sqlx::Sqlite, writer);
 
 #[async_trait::async_trait]
 impl crate::Store for SqliteStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
+        self.ping_reader().await
     }
 
     async fn insert_identity(&self, identity: &lanyard_domain::Identity) -> StoreResult<()> {
@@ -181,16 +169,16 @@ impl crate::Store for SqliteStore {
         self.update_identity_impl(identity).await
     }
     async fn identity(&self, id: uuid::Uuid) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_impl(id).await
+        self.read_identity(id).await
     }
     async fn identities_by_ids(&self, ids: &[uuid::Uuid]) -> StoreResult<Vec<lanyard_domain::Identity>> {
-        self.identities_by_ids_impl(ids).await
+        self.read_identities_by_ids(ids).await
     }
     async fn identity_by_identifier(&self, identifier: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_by_identifier_impl(identifier).await
+        self.read_identity_by_identifier(identifier).await
     }
     async fn identity_by_external_id(&self, external_id: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_by_external_id_impl(external_id).await
+        self.read_identity_by_external_id(external_id).await
     }
     async fn list_identities(
         &self,
@@ -198,7 +186,7 @@ impl crate::Store for SqliteStore {
         after: Option<uuid::Uuid>,
         limit: u32,
     ) -> StoreResult<Vec<lanyard_domain::Identity>> {
-        self.list_identities_impl(filter, after, limit).await
+        self.read_identities(filter, after, limit).await
     }
     async fn delete_identity(&self, id: uuid::Uuid) -> StoreResult<bool> {
         self.delete_identity_impl(id).await
@@ -212,30 +200,30 @@ impl crate::Store for SqliteStore {
         self.insert_session_impl(session, digest).await
     }
     async fn session_by_digest(&self, digest: &lanyard_domain::TokenDigest) -> StoreResult<Option<crate::SessionRow>> {
-        self.session_by_digest_impl(digest).await
+        self.read_session_by_digest(digest).await
     }
     async fn session_and_identity_by_digest(
         &self,
         digest: &lanyard_domain::TokenDigest,
     ) -> StoreResult<Option<(crate::SessionRow, Option<lanyard_domain::Identity>)>> {
-        self.session_and_identity_by_digest_impl(digest).await
+        self.read_session_view(digest).await
     }
     async fn session(&self, id: uuid::Uuid) -> StoreResult<Option<crate::SessionRow>> {
-        self.session_impl(id).await
+        self.read_session(id).await
     }
     async fn list_sessions(
         &self,
         query: &lanyard_domain::SessionQuery,
         now: lanyard_domain::Micros,
     ) -> StoreResult<Vec<crate::SessionRow>> {
-        self.list_sessions_impl(query, now).await
+        self.read_sessions(query, now).await
     }
     async fn count_sessions(
         &self,
         filter: &lanyard_domain::SessionFilter,
         now: lanyard_domain::Micros,
     ) -> StoreResult<u64> {
-        self.count_sessions_impl(filter, now).await
+        self.read_session_count(filter, now).await
     }
     async fn update_session(
         &self,
@@ -270,23 +258,15 @@ impl crate::Store for SqliteStore {
         query: &lanyard_domain::SessionQuery,
         now: lanyard_domain::Micros,
     ) -> StoreResult<crate::SearchPage> {
-        // A deferred transaction on a reader: WAL gives every statement in it the snapshot
-        // of its first read.
-        let mut tx = self.reader.begin().await?;
-        let page = crate::search::search(&mut SearchTx(&mut tx), crate::sql::Dialect::Sqlite, query, now).await?;
-        tx.commit().await?;
-        Ok(page)
+        self.read_search(query, now).await
     }
 
     async fn current_sequence(&self) -> StoreResult<i64> {
-        let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(value)
+        self.read_current_sequence().await
     }
 
     async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
-        self.changes_since_impl(after, limit).await
+        self.read_changes(after, limit).await
     }
 
     async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {
@@ -369,10 +349,10 @@ impl crate::Store for SqliteStore {
         &self,
         digest: &lanyard_domain::TokenDigest,
     ) -> StoreResult<Option<lanyard_domain::ApiKey>> {
-        self.api_key_by_digest_impl(digest).await
+        self.read_api_key(digest).await
     }
     async fn list_api_keys(&self) -> StoreResult<Vec<lanyard_domain::ApiKey>> {
-        self.list_api_keys_impl().await
+        self.read_api_keys().await
     }
     async fn revoke_api_key(&self, id: uuid::Uuid, now: lanyard_domain::Micros) -> StoreResult<bool> {
         self.revoke_api_key_impl(id, now).await

@@ -1,13 +1,9 @@
-use std::collections::HashMap;
-
-use lanyard_domain::{Device, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{Micros, Session, TokenDigest};
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
-use super::{bind_all, SqliteStore};
-use crate::rows::{decode_device, decode_session, decode_session_view};
-use crate::sql::{self, Dialect, SESSION_COLUMNS};
-use crate::{Invalidation, RevokeTarget, SessionRow, StoreResult};
+use super::SqliteStore;
+use crate::{Invalidation, RevokeTarget, StoreResult};
 
 pub(super) async fn next_sequence(tx: &mut Transaction<'_, Sqlite>) -> StoreResult<i64> {
     let value: i64 = sqlx::query_scalar(
@@ -23,70 +19,6 @@ impl SqliteStore {
     /// creates in one transaction and answers after its commit.
     pub(super) async fn insert_session_impl(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
         self.session_writer.insert(session, digest).await
-    }
-
-    pub(super) async fn session_by_digest_impl(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = ?1"
-        );
-        let row = sqlx::query(&sql)
-            .bind(&digest.0[..])
-            .fetch_optional(&self.reader)
-            .await?;
-        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
-            .await
-            .map(|mut rows| rows.pop())
-    }
-
-    pub(super) async fn session_and_identity_by_digest_impl(
-        &self,
-        digest: &TokenDigest,
-    ) -> StoreResult<Option<(SessionRow, Option<Identity>)>> {
-        let row = sqlx::query(sql::session_view_by_digest(Dialect::Sqlite))
-            .bind(&digest.0[..])
-            .fetch_optional(&self.reader)
-            .await?;
-        row.as_ref().map(decode_session_view).transpose()
-    }
-
-    pub(super) async fn session_impl(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
-        let sql = format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id WHERE s.id = ?1"
-        );
-        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.reader).await?;
-        self.with_devices(row.as_ref().map(decode_session).transpose()?.into_iter().collect())
-            .await
-            .map(|mut rows| rows.pop())
-    }
-
-    pub(super) async fn list_sessions_impl(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>> {
-        let built = sql::list_sessions(Dialect::Sqlite, query, now);
-        let rows = bind_all(sqlx::query(&built.sql), &built.params)
-            .fetch_all(&self.reader)
-            .await?;
-        let sessions = rows.iter().map(decode_session).collect::<StoreResult<Vec<_>>>()?;
-        if !query.with_devices {
-            return Ok(sessions);
-        }
-        self.with_devices(sessions).await
-    }
-
-    pub(super) async fn count_sessions_impl(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64> {
-        let built = sql::count_sessions(Dialect::Sqlite, filter, now);
-        let count: i64 = bind_all(sqlx::query(&built.sql), &built.params)
-            .fetch_one(&self.reader)
-            .await
-            .and_then(|row| sqlx::Row::try_get(&row, 0))?;
-        Ok(count.max(0) as u64)
-    }
-
-    /// Loads the devices of a page of sessions with one query.
-    async fn with_devices(&self, rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
-        if rows.is_empty() {
-            return Ok(rows);
-        }
-        let mut conn = self.reader.acquire().await?;
-        devices_into(&mut conn, rows).await
     }
 
     pub(super) async fn update_session_impl(
@@ -208,34 +140,4 @@ impl SqliteStore {
         .await?;
         Ok(done.rows_affected())
     }
-}
-
-/// Loads the devices of a page of sessions on `conn` (inside a read transaction, when it has one).
-pub(super) async fn devices_into(
-    conn: &mut sqlx::SqliteConnection,
-    mut rows: Vec<SessionRow>,
-) -> StoreResult<Vec<SessionRow>> {
-    if rows.is_empty() {
-        return Ok(rows);
-    }
-    let mut by_session: HashMap<Uuid, Vec<Device>> = HashMap::new();
-    for chunk in rows.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("?{n}")).collect();
-        let sql = format!(
-            "SELECT * FROM session_devices WHERE session_id IN ({}) ORDER BY created_us, id",
-            placeholders.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = query.bind(row.session.id);
-        }
-        for row in query.fetch_all(&mut *conn).await? {
-            let (session_id, device) = decode_device(&row)?;
-            by_session.entry(session_id).or_default().push(device);
-        }
-    }
-    for row in &mut rows {
-        row.session.devices = by_session.remove(&row.session.id).unwrap_or_default();
-    }
-    Ok(rows)
 }
