@@ -7,6 +7,7 @@ pub(crate) mod identities;
 pub mod paging;
 mod params;
 pub(crate) mod schemas;
+mod session_bytes;
 pub(crate) mod sessions_admin;
 pub(crate) mod sessions_public;
 pub mod wire;

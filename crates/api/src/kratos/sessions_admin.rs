@@ -10,6 +10,7 @@ use super::error::KratosError;
 use super::extract::{parse_uuid, AdminKey, SessionDelete, SessionRead, SessionWrite};
 use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use super::params::{active, expand};
+use super::session_bytes::sessions_response;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
 use crate::render::render_list;
@@ -54,10 +55,7 @@ pub async fn list(
         hidden_devices: HiddenDevices::Null,
         public_base_url: &state.config.public_base_url,
     };
-    let body = render_list(list.sessions.len(), || {
-        let sessions: Vec<_> = list.sessions.iter().map(|view| session_json(view, &options)).collect();
-        Json(sessions).into_response()
-    });
+    let body = render_list(list.sessions.len(), || sessions_response(&list.sessions, &options));
 
     let first_token = state.service.page_token_for(Cursor {
         created_at: Micros(i64::MAX),
@@ -200,10 +198,7 @@ pub async fn list_for_identity(
         hidden_devices: HiddenDevices::Empty,
         public_base_url: &state.config.public_base_url,
     };
-    let body = render_list(views.len(), || {
-        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
-        Json(sessions).into_response()
-    });
+    let body = render_list(views.len(), || sessions_response(views, &options));
     let headers = paging::offset_headers(
         &format!("/admin/identities/{identity_id}/sessions"),
         &query,

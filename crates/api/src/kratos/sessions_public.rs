@@ -10,6 +10,7 @@ use serde_json::json;
 use super::error::KratosError;
 use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
 use super::paging;
+use super::session_bytes::sessions_response;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
 use crate::render::render_list;
@@ -109,10 +110,7 @@ pub async fn list_mine(
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
     let (views, total) = (&found.0, found.1);
     let options = owner_options(&state);
-    let body = render_list(views.len(), || {
-        let sessions: Vec<_> = views.iter().map(|v| session_json(v, &options)).collect();
-        Json(sessions).into_response()
-    });
+    let body = render_list(views.len(), || sessions_response(views, &options));
     Ok((paging::offset_headers("/sessions", &query, page, total), body).into_response())
 }
 
