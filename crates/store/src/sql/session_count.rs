@@ -1,16 +1,15 @@
 //! Exact session counts that do not grow with the table.
 //!
 //! The broad ZITADEL searches (no query, date ranges, a creator) count sessions that are not
-//! revoked and whose identity is active or absent. The table `session_counts`, kept by
-//! triggers in the same transaction as every write, holds the not-revoked sessions per
-//! (creation hour, expiry hour, creator). A count is then
+//! revoked and whose identity is active or absent. Two counter tables, kept by triggers in the
+//! same transaction as every write to sessions and every change of an identity's state, hold
+//! exactly those sessions per (creation hour, creator) and per (expiry hour, creator). A count
+//! is then
 //!
-//! - the cells whose hours lie wholly inside both ranges, minus the sessions in those cells
-//!   whose identity is not active (found through the few non-active identities), plus
-//! - the sessions of the partial hours at each end of the creation range, counted through the
-//!   creation index (at most two hours of sessions), plus
-//! - the sessions of the partial hours at each end of the expiry range whose creation lies in
-//!   the full hours, counted through the expiry index.
+//! - the cells whose hours lie wholly inside the range (creation or expiry: a search with both
+//!   is counted the plain way, see [`CellCount::plan`]), plus
+//! - the sessions of the (at most two) partial hours at the ends of the range, counted through
+//!   the creation or the expiry index.
 //!
 //! Everything is one statement, so it reads one snapshot. Filters that select few sessions by
 //! themselves (ids, a user, a fingerprint, a session-token caller's own sessions, `active`)
@@ -207,48 +206,30 @@ impl CellCount {
             params: Vec::new(),
         };
         let mut terms: Vec<String> = Vec::new();
-        // Subtracted terms, each a count of sessions already counted in the cells.
-        let mut minus: Vec<String> = Vec::new();
         if self.filters_expiry() {
-            self.count_by_expiry(&mut b, &mut terms, &mut minus);
+            self.count_by_expiry(&mut b, &mut terms);
         } else {
-            self.count_by_creation(&mut b, &mut terms, &mut minus);
+            self.count_by_creation(&mut b, &mut terms);
         }
-        let mut sum = if terms.is_empty() {
+        let sum = if terms.is_empty() {
             "0".to_owned()
         } else {
             terms.join(" + ")
         };
-        for term in minus {
-            sum.push_str(" - ");
-            sum.push_str(&term);
-        }
         BuiltQuery {
             sql: format!("SELECT CAST({sum} AS BIGINT)"),
             params: b.params,
         }
     }
 
-    /// The sessions of non-active identities that match `condition` (already counted in the
-    /// cells, which do not know identities).
-    fn inactive_term(&self, b: &mut Builder, condition: &str) -> String {
-        let creators = self.creator_condition(b, "s.creator");
-        format!(
-            "(SELECT COUNT(*) FROM identities i JOIN sessions s ON s.identity_id = i.id \
-             WHERE i.state <> 'active' AND s.revoked_us IS NULL AND {condition}{creators})"
-        )
-    }
-
     /// Only a creation range (or nothing): `session_counts_created`.
-    fn count_by_creation(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
+    fn count_by_creation(&self, b: &mut Builder, terms: &mut Vec<String>) {
         if let Some((c1, c2)) = self.created.full_hours() {
             let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
             let creators = self.creator_condition(b, "creator");
             terms.push(format!(
                 "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created WHERE created_hour BETWEEN {p1} AND {p2}{creators})"
             ));
-            let (r1, r2) = (b.bind(Param::I64(hour_start(c1))), b.bind(Param::I64(hour_end(c2))));
-            minus.push(self.inactive_term(b, &format!("s.created_us BETWEEN {r1} AND {r2}")));
         }
         for piece in self.created.partial_pieces() {
             let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
@@ -260,19 +241,15 @@ impl CellCount {
     }
 
     /// Only an expiry range: `session_counts_expires`.
-    fn count_by_expiry(&self, b: &mut Builder, terms: &mut Vec<String>, minus: &mut Vec<String>) {
+    fn count_by_expiry(&self, b: &mut Builder, terms: &mut Vec<String>) {
         let mut cells = Vec::new();
-        let mut rows = Vec::new();
         if let Some((e1, e2)) = self.expires.and_then(Range::full_hours) {
             let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
             cells.push(format!("expires_hour BETWEEN {q1} AND {q2}"));
-            let (r1, r2) = (b.bind(Param::I64(hour_start(e1))), b.bind(Param::I64(hour_end(e2))));
-            rows.push(format!("s.expires_us BETWEEN {r1} AND {r2}"));
         }
         if self.never {
             let never = b.bind(Param::I64(NEVER_HOUR));
             cells.push(format!("expires_hour = {never}"));
-            rows.push("s.expires_us IS NULL".to_owned());
         }
         if !cells.is_empty() {
             let creators = self.creator_condition(b, "creator");
@@ -280,7 +257,6 @@ impl CellCount {
                 "(SELECT COALESCE(SUM(n), 0) FROM session_counts_expires WHERE ({}){creators})",
                 cells.join(" OR ")
             ));
-            minus.push(self.inactive_term(b, &format!("({})", rows.join(" OR "))));
         }
         for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
             let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
