@@ -3,7 +3,8 @@
 --
 -- The seeded data follows crates/bench/src/model.rs: session n has the token "bench_st_<n>",
 -- is expired when n % 10 == 0 and revoked when n % 20 == 5; identity i has the id
--- 00000000-0000-0000-0000-<i+1 as 12 hex digits>.
+-- 00000000-0000-0000-0000-<i+1 as 12 hex digits> and is deactivated when i % 50 == 7 (so is
+-- the identity of session n when n % 50 == 7: the identity count is a multiple of 50).
 
 local threads = 0
 
@@ -18,7 +19,14 @@ function bench_random_seed()
 end
 
 function bench_active(n)
-   return n % 10 ~= 0 and n % 20 ~= 5
+   return n % 10 ~= 0 and n % 20 ~= 5 and n % 50 ~= 7
+end
+
+-- A random active identity below `identities`.
+function bench_active_identity(identities)
+   local i = math.random(0, identities - 1)
+   if i % 50 == 7 then i = (i + 1) % identities end
+   return i
 end
 
 -- A random end-user address, so per-IP limits see many users as a real deployment would

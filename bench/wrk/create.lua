@@ -9,7 +9,7 @@ function init(args)
 end
 
 function request()
-   local body = '{"identity_id":"' .. bench_identity(math.random(0, identities - 1)) .. '",' ..
+   local body = '{"identity_id":"' .. bench_identity(bench_active_identity(identities)) .. '",' ..
       '"methods":[{"method":"password"}],' ..
       '"device":{"ip_address":"' .. bench_ip() .. '","user_agent":"wrk lanyard-bench"}}'
    return wrk.format(nil, nil, nil, body)

@@ -11,7 +11,7 @@ function init(args)
 end
 
 function request()
-   local body = '{"checks":{"user":{"userId":"' .. bench_identity(math.random(0, identities - 1)) .. '"},' ..
+   local body = '{"checks":{"user":{"userId":"' .. bench_identity(bench_active_identity(identities)) .. '"},' ..
       '"password":{"password":"' .. password .. '"}},' ..
       '"userAgent":{"ip":"' .. bench_ip() .. '","description":"wrk lanyard-bench"}}'
    return wrk.format(nil, nil, nil, body)

@@ -72,7 +72,8 @@ struct DataArgs {
     /// Sessions to seed [default: 1,000,000; 50,000 with --quick].
     #[arg(long)]
     sessions: Option<u64>,
-    /// Identities to spread them over [default: sessions × 0.33].
+    /// Identities to spread them over, a multiple of 50 (every 50th is deactivated)
+    /// [default: sessions × 0.33, rounded up to one].
     #[arg(long)]
     identities: Option<u64>,
     /// Identities with a (real, argon2id) password, for the password step [default: 1,000; 100 with --quick].
@@ -86,7 +87,12 @@ struct DataArgs {
 impl DataArgs {
     fn spec(&self) -> seed::SeedSpec {
         let sessions = self.sessions.unwrap_or(if self.quick { 50_000 } else { 1_000_000 });
-        let identities = self.identities.unwrap_or((sessions * 33 / 100).max(1));
+        let identities = self.identities.unwrap_or(
+            (sessions * 33 / 100)
+                .div_ceil(model::INACTIVE_IDENTITY_EVERY)
+                .max(1)
+                * model::INACTIVE_IDENTITY_EVERY,
+        );
         let password_identities = self
             .password_identities
             .unwrap_or(if self.quick { 100 } else { 1_000 })

@@ -42,8 +42,30 @@ pub fn is_revoked(n: u64) -> bool {
     n % 20 == 5
 }
 
-pub fn is_active(n: u64) -> bool {
+/// Every 50th identity (`i % 50 == 7`: 2 %) has been deactivated, as banned or closed
+/// accounts are, so that the reads that test an identity's state meet some.
+pub const INACTIVE_IDENTITY_EVERY: u64 = 50;
+const INACTIVE_IDENTITY_SLOT: u64 = 7;
+
+pub fn identity_is_active(i: u64) -> bool {
+    i % INACTIVE_IDENTITY_EVERY != INACTIVE_IDENTITY_SLOT
+}
+
+/// Whether session `n`'s identity is active. The seeder makes the identity count a multiple
+/// of [`INACTIVE_IDENTITY_EVERY`], so `identity_of(n) % 50 == n % 50` and this needs no count
+/// (the wrk scripts repeat it).
+pub fn has_active_identity(n: u64) -> bool {
+    identity_is_active(n % INACTIVE_IDENTITY_EVERY)
+}
+
+/// Neither expired nor revoked.
+pub fn is_live(n: u64) -> bool {
     !is_expired(n) && !is_revoked(n)
+}
+
+/// Active as Kratos and whoami see it: live, and its identity active.
+pub fn is_active(n: u64) -> bool {
+    is_live(n) && has_active_identity(n)
 }
 
 /// How long a seed stays valid: every session that is not expired at the seed time expires
@@ -58,10 +80,10 @@ const SALT_LIFETIME: u64 = 0x11fe_7143;
 const SALT_CREATOR: u64 = 0xc4ea_7042;
 const SALT_FINGERPRINT: u64 = 0xf1_9e4f;
 
-/// One in twenty active sessions has no expiration date (ZITADEL sessions created without a
+/// One in twenty live sessions has no expiration date (ZITADEL sessions created without a
 /// lifetime).
 pub fn never_expires(n: u64) -> bool {
-    is_active(n) && mix(n ^ SALT_LIFETIME).is_multiple_of(20)
+    is_live(n) && mix(n ^ SALT_LIFETIME).is_multiple_of(20)
 }
 
 /// When session `n` expires, given the seed time (`None`: never). Expired sessions expired at
@@ -145,10 +167,20 @@ pub fn identity_of(n: u64, identities: u64) -> u64 {
     n % identities
 }
 
-/// The `k`-th active session number (0-based): 17 of every 20 sessions are active.
+/// The pattern of active sessions repeats every 100 (expiry every 10th, revocation every 20th,
+/// deactivated identities every 50th); [`ACTIVE_PER_CYCLE`] of each 100 are active.
+const ACTIVE_CYCLE: u64 = 100;
+pub const ACTIVE_PER_CYCLE: u64 = 83;
+
+/// How many of `sessions` seeded sessions are active, at most.
+pub fn active_sessions(sessions: u64) -> u64 {
+    sessions * ACTIVE_PER_CYCLE / ACTIVE_CYCLE
+}
+
+/// The `k`-th active session number (0-based).
 pub fn nth_active(k: u64) -> u64 {
-    let mut remaining = k % 17;
-    let mut n = (k / 17) * 20;
+    let mut remaining = k % ACTIVE_PER_CYCLE;
+    let mut n = (k / ACTIVE_PER_CYCLE) * ACTIVE_CYCLE;
     loop {
         if is_active(n) {
             if remaining == 0 {
@@ -226,6 +258,23 @@ mod tests {
     }
 
     #[test]
+    fn the_active_pattern_repeats_every_cycle() {
+        assert_eq!((0..ACTIVE_CYCLE).filter(|n| is_active(*n)).count() as u64, ACTIVE_PER_CYCLE);
+        assert!((0..1000).all(|n| is_active(n) == is_active(n + ACTIVE_CYCLE)));
+    }
+
+    #[test]
+    fn a_sessions_identity_state_follows_from_its_number_when_identities_are_a_multiple_of_50() {
+        for identities in [50, 1_000, 330_000] {
+            for n in 0..5_000 {
+                assert_eq!(has_active_identity(n), identity_is_active(identity_of(n, identities)));
+            }
+        }
+        let inactive = (0..10_000).filter(|i| !identity_is_active(*i)).count();
+        assert_eq!(inactive, 200, "2 % of identities are deactivated");
+    }
+
+    #[test]
     fn nth_active_enumerates_the_active_sessions_in_order() {
         let expected: Vec<u64> = (0..200).filter(|n| is_active(*n)).collect();
         let got: Vec<u64> = (0..expected.len() as u64).map(nth_active).collect();
@@ -251,7 +300,7 @@ mod tests {
             match expires_us(n, now) {
                 Some(at) if is_expired(n) => assert!(at > created && at < now, "{n}"),
                 Some(at) => assert!(at > now + SEED_VALIDITY_US && at <= now + MAX_REMAINING_US, "{n}"),
-                None => assert!(is_active(n), "{n}"),
+                None => assert!(is_live(n), "{n}"),
             }
         }
         let never = (0..20_000).filter(|n| never_expires(*n)).count();

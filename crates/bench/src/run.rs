@@ -549,7 +549,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         }
 
         if options.wants("whoami_warm") {
-            let tokens = options.warm_set.min(spec.sessions * 17 / 20).max(1);
+            let tokens = options.warm_set.min(model::active_sessions(spec.sessions)).max(1);
             let range = model::nth_active(tokens - 1) + 1;
             eprintln!("lanyard-bench: warming the token cache with {tokens} tokens");
             warm_cache(&http, &server, tokens).await?;
@@ -750,7 +750,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
                     wrk: &wrk,
                     http: &http,
                     server: &server,
-                    tokens: options.warm_set.min(spec.sessions * 17 / 20).max(1),
+                    tokens: options.warm_set.min(model::active_sessions(spec.sessions)).max(1),
                     duration,
                     key: "search_flood",
                     limits: if options.no_list_limits {
@@ -850,7 +850,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
                 wrk: &wrk,
                 http: &http,
                 server: &server,
-                tokens: options.warm_set.min(spec.sessions * 17 / 20).max(1),
+                tokens: options.warm_set.min(model::active_sessions(spec.sessions)).max(1),
                 duration,
                 key: "search_flood_unlimited",
                 limits: "list limits off",

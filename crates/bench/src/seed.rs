@@ -22,8 +22,8 @@ use crate::model::{self, DAY_US, SECOND_US};
 /// The settings row that marks a seeded database.
 pub const MARKER: &str = "bench_seed";
 /// Bumped whenever the seeded data changes shape (2: fingerprints, five creator keys and
-/// identities as creators, varied lifetimes).
-const MARKER_VERSION: u32 = 2;
+/// identities as creators, varied lifetimes; 3: every 50th identity deactivated).
+const MARKER_VERSION: u32 = 3;
 /// A seed older than this is redone: its "active" sessions would start to expire.
 const MAX_SEED_AGE_US: i64 = model::SEED_VALIDITY_US;
 
@@ -212,6 +212,14 @@ pub async fn seed(target: &Target, spec: SeedSpec) -> anyhow::Result<Seeded> {
     }
     if spec.password_identities > spec.identities {
         bail!("--password-identities cannot exceed --identities");
+    }
+    if !spec.identities.is_multiple_of(model::INACTIVE_IDENTITY_EVERY) {
+        bail!(
+            "--identities must be a multiple of {} (every {}th identity is deactivated, and the load \
+             scripts tell a session's identity state from the session's number)",
+            model::INACTIVE_IDENTITY_EVERY,
+            model::INACTIVE_IDENTITY_EVERY
+        );
     }
     let started = Instant::now();
     let seeded = Seeded {
@@ -446,6 +454,8 @@ struct IdentityValues {
     credentials: String,
     created_us: i64,
     email: String,
+    state: &'static str,
+    state_changed_us: Option<i64>,
 }
 
 fn identity_values(i: u64, seeded: &Seeded, password_hash: &str) -> anyhow::Result<IdentityValues> {
@@ -470,6 +480,8 @@ fn identity_values(i: u64, seeded: &Seeded, password_hash: &str) -> anyhow::Resu
         credentials: serde_json::to_string(&credentials)?,
         created_us: created,
         email,
+        state: if model::identity_is_active(i) { "active" } else { "inactive" },
+        state_changed_us: (!model::identity_is_active(i)).then_some(created),
     })
 }
 
@@ -503,8 +515,8 @@ macro_rules! define_writer {
                         b.push_bind(row.id)
                             .push_bind("default")
                             .push_bind(row.traits.clone())
-                            .push_bind("active")
-                            .push_bind(None::<i64>)
+                            .push_bind(row.state)
+                            .push_bind(row.state_changed_us)
                             .push_bind(None::<String>)
                             .push_bind(None::<String>)
                             .push_bind(None::<Uuid>)

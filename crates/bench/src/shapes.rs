@@ -162,6 +162,7 @@ pub struct Row {
     pub created: i64,
     pub expires: Option<i64>,
     pub revoked: bool,
+    pub identity_active: bool,
     pub active: bool,
     pub creator: Creator,
     pub slot: u64,
@@ -175,6 +176,7 @@ impl Row {
             created: model::created_us(n, ctx.now_us),
             expires: model::expires_us(n, ctx.now_us),
             revoked: model::is_revoked(n),
+            identity_active: model::has_active_identity(n),
             active: model::is_active(n),
             creator: model::creator(n, ctx.identities),
             slot: model::fingerprint_slot(n),
@@ -245,13 +247,13 @@ impl Shape {
     pub fn matches(&self, row: &Row, ctx: &Context) -> bool {
         match &self.request {
             Request::Search(search) => {
-                // ZITADEL lists every session that is not revoked (all seeded identities are
-                // active); a session-token caller only its own: created by it or of its user.
+                // ZITADEL lists every session that is not revoked and whose identity is
+                // active; a session-token caller only its own: created by it or of its user.
                 let own = match search.caller {
                     Caller::Key => true,
                     Caller::Session(c) => row.identity == model::identity_of(c, ctx.identities),
                 };
-                !row.revoked && own && search.queries.iter().all(|q| q.matches(row, search.caller, ctx))
+                !row.revoked && row.identity_active && own && search.queries.iter().all(|q| q.matches(row, search.caller, ctx))
             }
             Request::AdminSessions { active, .. } => active.is_none_or(|a| row.active == a),
             Request::IdentitySessions { identity, .. } => row.identity == *identity,
@@ -453,7 +455,7 @@ pub fn catalogue(ctx: &Context) -> Vec<Shape> {
     let caller = ctx.caller_session();
     let login_ui = Creator::Key(0);
     let integration = Creator::Key(1);
-    let fingerprint_of = 7 % n;
+    let fingerprint_of = 8 % n;
     let third = n / 3;
     let exact_created = model::created_us(third, s);
     let exact_expiry = (third..n)
@@ -809,7 +811,10 @@ mod tests {
         let totals = predict(&shapes, &ctx);
         let total = |key: &str| totals[shapes.iter().position(|s| s.key == key).unwrap()];
         let visible = total("z_all");
-        assert_eq!(visible, 19_000, "every session but the revoked");
+        assert_eq!(
+            visible, 18_600,
+            "every session but the revoked and those of deactivated identities"
+        );
         for key in [
             "z_created_gt_broad",
             "z_created_lte_broad",
