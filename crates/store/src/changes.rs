@@ -2,10 +2,12 @@
 //! cache exact by reading only what changed since it last looked (see `lanyard_service`'s
 //! token cache and docs/STORAGE.md, "Change feed"). The SQL is in [`crate::sql::changes`].
 
+use sqlx::Pool;
 use uuid::Uuid;
 
 use crate::sql::changes::{IDENTITY, SESSION};
-use crate::Invalidation;
+use crate::write::{self, Backend};
+use crate::{sql, Invalidation, StoreResult};
 
 /// One entry of the feed: a session or an identity that a write changed, under the sequence
 /// its transaction took from the `session_sequence` counter.
@@ -38,43 +40,25 @@ pub(crate) fn kind_and_target(invalidation: Invalidation) -> Option<(&'static st
     }
 }
 
-/// The change-feed methods of a backend whose SQL differs only by dialect:
-/// `impl_changes!(SqliteStore, Dialect::Sqlite, sqlx::Sqlite, writer)` names the store type,
-/// its dialect, its sqlx database, and the pool that writes. Each backend reads the feed its
-/// own way, with [`crate::sql::changes::since`].
-macro_rules! impl_changes {
-    ($store:ty, $dialect:expr, $db:ty, $write:ident) => {
-        impl $store {
-            /// Adds `invalidation` to the feed inside `tx`, under `sequence`, which `tx` must
-            /// have taken from the counter (so the row commits in number order).
-            async fn record_change(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                sequence: i64,
-                invalidation: $crate::Invalidation,
-            ) -> $crate::StoreResult<()> {
-                let Some((kind, target)) = $crate::changes::kind_and_target(invalidation) else {
-                    return Ok(());
-                };
-                sqlx::query($crate::sql::changes::record($dialect))
-                    .bind(sequence)
-                    .bind(kind)
-                    .bind(target)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
-            }
-
-            async fn prune_changes_impl(&self, older_than: time::Duration) -> $crate::StoreResult<u64> {
-                let micros = i64::try_from(older_than.whole_microseconds())
-                    .unwrap_or(i64::MAX)
-                    .max(0);
-                let done = sqlx::query($crate::sql::changes::prune($dialect))
-                    .bind(micros)
-                    .execute(&self.$write)
-                    .await?;
-                Ok(done.rows_affected())
-            }
-        }
+/// Adds `invalidation` to the feed inside `tx`, under `sequence`, which `tx` must have taken
+/// from the counter (so the row commits in number order).
+pub(crate) async fn record<DB: Backend>(
+    tx: &mut DB::Connection,
+    sequence: i64,
+    invalidation: Invalidation,
+) -> StoreResult<()> {
+    let Some((kind, target)) = kind_and_target(invalidation) else {
+        return Ok(());
     };
+    let values = [sequence.into(), kind.into(), target.into()];
+    DB::execute(tx, sql::changes::record(DB::DIALECT), &values).await?;
+    Ok(())
 }
-pub(crate) use impl_changes;
+
+/// Deletes the changes recorded `older_than` or longer ago by the database's clock.
+pub(crate) async fn prune<DB: Backend>(pool: &Pool<DB>, older_than: time::Duration) -> StoreResult<u64> {
+    let micros = i64::try_from(older_than.whole_microseconds())
+        .unwrap_or(i64::MAX)
+        .max(0);
+    write::execute(pool, sql::changes::prune(DB::DIALECT), &[micros.into()]).await
+}

@@ -3,6 +3,13 @@
 //! [`crate::sql::check_attempts`].
 
 use lanyard_domain::Micros;
+use sqlx::Pool;
+use uuid::Uuid;
+
+use crate::rows;
+use crate::sql::check_attempts as sql;
+use crate::write::{self, Backend};
+use crate::StoreResult;
 
 /// What a reservation is held to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,73 +102,61 @@ pub(crate) fn refusal(
     }
 }
 
-/// The check-attempt methods of a backend whose SQL differs only by placeholder style:
-/// `impl_check_attempts!(SqliteStore, Dialect::Sqlite, writer)` names the store type, its
-/// dialect and the pool field that writes.
-macro_rules! impl_check_attempts {
-    ($store:ty, $dialect:expr, $pool:ident) => {
-        impl $store {
-            async fn reserve_check_attempt_impl(
-                &self,
-                identity_id: uuid::Uuid,
-                password: bool,
-                limits: $crate::AttemptLimits,
-                now: lanyard_domain::Micros,
-            ) -> $crate::StoreResult<$crate::AttemptReservation> {
-                use $crate::sql::check_attempts as sql;
-                let granted: Option<i64> = sqlx::query_scalar(sql::reserve($dialect))
-                    .bind(identity_id)
-                    .bind(now.0)
-                    .bind(i32::from(password))
-                    .bind(now.0.saturating_sub(limits.window_micros()))
-                    .bind(i64::from(limits.per_window))
-                    .bind(i64::from(limits.max_password_attempts))
-                    .fetch_optional(&self.$pool)
-                    .await?;
-                if let Some(start) = granted {
-                    return Ok($crate::AttemptReservation::Granted {
-                        window_start: lanyard_domain::Micros(start),
-                    });
-                }
-                let counters: Option<(i64, i64, i64)> = sqlx::query_as(sql::read($dialect))
-                    .bind(identity_id)
-                    .fetch_optional(&self.$pool)
-                    .await?;
-                let counters = counters.map(|(start, window_attempts, password_attempts)| {
-                    $crate::check_attempts::AttemptCounters {
-                        window_start: lanyard_domain::Micros(start),
-                        window_attempts,
-                        password_attempts,
-                    }
-                });
-                Ok($crate::check_attempts::refusal(counters, limits, password, now))
-            }
-
-            async fn settle_check_attempt_impl(
-                &self,
-                identity_id: uuid::Uuid,
-                window_start: lanyard_domain::Micros,
-                outcome: $crate::AttemptOutcome,
-            ) -> $crate::StoreResult<()> {
-                let (give_back, password) = outcome.settle_params();
-                sqlx::query($crate::sql::check_attempts::settle($dialect))
-                    .bind(identity_id)
-                    .bind(window_start.0)
-                    .bind(give_back)
-                    .bind(password)
-                    .execute(&self.$pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn unlock_password_checks_impl(&self, identity_id: uuid::Uuid) -> $crate::StoreResult<bool> {
-                let done = sqlx::query($crate::sql::check_attempts::unlock($dialect))
-                    .bind(identity_id)
-                    .execute(&self.$pool)
-                    .await?;
-                Ok(done.rows_affected() > 0)
-            }
-        }
+/// Takes one check attempt for the identity, atomically against `limits` (see
+/// [`crate::Store::reserve_check_attempt`]).
+pub(crate) async fn reserve<DB: Backend>(
+    pool: &Pool<DB>,
+    identity_id: Uuid,
+    password: bool,
+    limits: AttemptLimits,
+    now: Micros,
+) -> StoreResult<AttemptReservation> {
+    let values = [
+        identity_id.into(),
+        now.0.into(),
+        i32::from(password).into(),
+        now.0.saturating_sub(limits.window_micros()).into(),
+        i64::from(limits.per_window).into(),
+        i64::from(limits.max_password_attempts).into(),
+    ];
+    let granted = write::fetch_optional(pool, sql::reserve(DB::DIALECT), &values).await?;
+    if let Some(row) = granted {
+        return Ok(AttemptReservation::Granted {
+            window_start: Micros(rows::int(&row, 0)?),
+        });
+    }
+    let read = write::fetch_optional(pool, sql::read(DB::DIALECT), &[identity_id.into()]).await?;
+    let counters = match read {
+        Some(row) => Some(AttemptCounters {
+            window_start: Micros(rows::int(&row, 0)?),
+            window_attempts: rows::int(&row, 1)?,
+            password_attempts: rows::int(&row, 2)?,
+        }),
+        None => None,
     };
+    Ok(refusal(counters, limits, password, now))
 }
-pub(crate) use impl_check_attempts;
+
+/// Settles an attempt granted by [`reserve`] in the window that started at `window_start`.
+pub(crate) async fn settle<DB: Backend>(
+    pool: &Pool<DB>,
+    identity_id: Uuid,
+    window_start: Micros,
+    outcome: AttemptOutcome,
+) -> StoreResult<()> {
+    let (give_back, password) = outcome.settle_params();
+    let values = [
+        identity_id.into(),
+        window_start.0.into(),
+        give_back.into(),
+        password.into(),
+    ];
+    write::execute(pool, sql::settle(DB::DIALECT), &values).await?;
+    Ok(())
+}
+
+/// Lifts a password lockout; `true` when there was one to lift (or failures counted).
+pub(crate) async fn unlock<DB: Backend>(pool: &Pool<DB>, identity_id: Uuid) -> StoreResult<bool> {
+    let done = write::execute(pool, sql::unlock(DB::DIALECT), &[identity_id.into()]).await?;
+    Ok(done > 0)
+}

@@ -14,6 +14,7 @@ mod search;
 mod session_batch;
 pub mod sql;
 pub mod sqlite;
+mod write;
 
 use async_trait::async_trait;
 use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest};

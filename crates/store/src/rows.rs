@@ -66,11 +66,11 @@ impl ReadRow for rusqlite::Row<'_> {
     }
 }
 
-fn int(row: &impl ReadRow, column: usize) -> Result<i64, StoreError> {
+pub(crate) fn int(row: &impl ReadRow, column: usize) -> Result<i64, StoreError> {
     row.int(column)?.ok_or_else(|| missing(column))
 }
 
-fn text(row: &impl ReadRow, column: usize) -> Result<&str, StoreError> {
+pub(crate) fn text(row: &impl ReadRow, column: usize) -> Result<&str, StoreError> {
     row.text(column)?.ok_or_else(|| missing(column))
 }
 
@@ -78,7 +78,7 @@ fn owned_text(row: &impl ReadRow, column: usize) -> Result<Option<String>, Store
     Ok(row.text(column)?.map(str::to_owned))
 }
 
-fn uuid(row: &impl ReadRow, column: usize) -> Result<Uuid, StoreError> {
+pub(crate) fn uuid(row: &impl ReadRow, column: usize) -> Result<Uuid, StoreError> {
     row.uuid(column)?.ok_or_else(|| missing(column))
 }
 

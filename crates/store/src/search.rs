@@ -126,7 +126,7 @@ async fn seek(
     Ok(list_sessions_with(dialect, &page, now, sort_matches))
 }
 
-/// The [`ReadTx`] of a backend: `impl_search_tx!(sqlx::Sqlite, bind_all, sessions::devices_into)`
+/// The [`ReadTx`] of a backend: `impl_search_tx!(sqlx::Postgres, bind_all, devices_into)`
 /// names its database, its parameter binder and its device loader.
 macro_rules! impl_search_tx {
     ($db:ty, $bind_all:path, $devices_into:path) => {
@@ -183,10 +183,9 @@ macro_rules! impl_search_tx {
             }
 
             async fn sequence(&mut self) -> $crate::StoreResult<i64> {
-                let value: i64 =
-                    sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
-                        .fetch_one(&mut **self.0)
-                        .await?;
+                let value: i64 = sqlx::query_scalar($crate::sql::reads::CURRENT_SEQUENCE)
+                    .fetch_one(&mut **self.0)
+                    .await?;
                 Ok(value)
             }
         }

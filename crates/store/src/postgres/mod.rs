@@ -3,14 +3,14 @@
 //! One pool serves reads and writes; PostgreSQL's row locks order the writers. The SQL stays
 //! within what CockroachDB and YugabyteDB accept (see docs/STORAGE.md): no advisory locks, no
 //! sequences, no LISTEN in the store methods. Nodes coordinate through lease rows
-//! ([`PostgresStore::try_acquire_lease`]); migrations run under the `migrations` lease, so
+//! ([`Store::try_acquire_lease`]); migrations run under the `migrations` lease, so
 //! two nodes starting at once do not race.
 
-mod identities;
-mod keys;
 mod notify;
+mod reads;
 mod session_writer;
-mod sessions;
+mod store_impl;
+mod write;
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,8 +22,8 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::sql::Param;
-use crate::{StoreError, StoreResult};
+use crate::sql::{leases, Dialect};
+use crate::{Store, StoreError, StoreResult};
 
 /// The lease that serialises migrations across nodes.
 pub const MIGRATION_LEASE: &str = "migrations";
@@ -334,11 +334,10 @@ impl PostgresStore {
             }
             let waited = started.elapsed();
             if waited >= wait {
-                let current: Option<(String, i64)> =
-                    sqlx::query_as("SELECT holder, expires_us FROM lanyard_leases WHERE name = $1")
-                        .bind(name)
-                        .fetch_optional(&self.pool)
-                        .await?;
+                let current: Option<(String, i64)> = sqlx::query_as(leases::holder(Dialect::Postgres))
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await?;
                 return Err(StoreError::LeaseBusy {
                     name: name.to_owned(),
                     holder: current.map(|(holder, _)| holder).unwrap_or_default(),
@@ -349,43 +348,6 @@ impl PostgresStore {
             tokio::time::sleep(backoff.min(wait.saturating_sub(waited))).await;
             backoff = (backoff * 2).min(Duration::from_secs(2));
         }
-    }
-
-    /// Takes or renews the lease `name` for `holder` until `now + ttl`. Refused (`false`) while
-    /// another holder's lease runs, i.e. until `now` reaches its expiry.
-    pub async fn try_acquire_lease(
-        &self,
-        name: &str,
-        holder: &str,
-        ttl: time::Duration,
-        now: Micros,
-    ) -> StoreResult<bool> {
-        let expires = now
-            .0
-            .saturating_add(i64::try_from(ttl.whole_microseconds()).unwrap_or(i64::MAX));
-        let row: Option<String> = sqlx::query_scalar(
-            "INSERT INTO lanyard_leases (name, holder, expires_us) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_us = excluded.expires_us \
-             WHERE lanyard_leases.holder = excluded.holder OR lanyard_leases.expires_us <= $4 \
-             RETURNING holder",
-        )
-        .bind(name)
-        .bind(holder)
-        .bind(expires)
-        .bind(now.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.is_some())
-    }
-
-    /// Gives up the lease `name` if `holder` holds it (expired or not); returns whether it did.
-    pub async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM lanyard_leases WHERE name = $1 AND holder = $2")
-            .bind(name)
-            .bind(holder)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 
     pub async fn close(&self) {
@@ -408,222 +370,6 @@ fn system_now() -> Micros {
         .map(|d| d.as_micros())
         .unwrap_or(0);
     Micros(i64::try_from(micros).unwrap_or(i64::MAX))
-}
-
-fn bind_all<'q>(
-    mut query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    params: &'q [Param],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    for param in params {
-        query = match param {
-            Param::I64(v) => query.bind(*v),
-            Param::Text(v) => query.bind(v.as_str()),
-            Param::Uuid(v) => query.bind(*v),
-        };
-    }
-    query
-}
-
-crate::search::impl_search_tx!(sqlx::Postgres, bind_all, sessions::devices_into);
-
-crate::check_attempts::impl_check_attempts!(PostgresStore, crate::sql::Dialect::Postgres, pool);
-crate::changes::impl_changes!(PostgresStore, crate::sql::Dialect::Postgres, sqlx::Postgres, pool);
-
-#[async_trait::async_trait]
-impl crate::Store for PostgresStore {
-    async fn notify_invalidation(&self, invalidation: crate::Invalidation) -> StoreResult<()> {
-        self.notify_invalidation_impl(invalidation).await
-    }
-
-    fn subscribe_invalidations(&self) -> Option<tokio::sync::mpsc::Receiver<crate::InvalidationEvent>> {
-        self.subscribe_invalidations_impl()
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn insert_identity(&self, identity: &lanyard_domain::Identity) -> StoreResult<()> {
-        self.insert_identity_impl(identity).await
-    }
-    async fn update_identity(&self, identity: &lanyard_domain::Identity) -> StoreResult<bool> {
-        self.update_identity_impl(identity).await
-    }
-    async fn identity(&self, id: Uuid) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_impl(id).await
-    }
-    async fn identities_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<lanyard_domain::Identity>> {
-        self.identities_by_ids_impl(ids).await
-    }
-    async fn identity_by_identifier(&self, identifier: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_by_identifier_impl(identifier).await
-    }
-    async fn identity_by_external_id(&self, external_id: &str) -> StoreResult<Option<lanyard_domain::Identity>> {
-        self.identity_by_external_id_impl(external_id).await
-    }
-    async fn list_identities(
-        &self,
-        filter: &crate::IdentityFilter,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> StoreResult<Vec<lanyard_domain::Identity>> {
-        self.list_identities_impl(filter, after, limit).await
-    }
-    async fn delete_identity(&self, id: Uuid) -> StoreResult<bool> {
-        self.delete_identity_impl(id).await
-    }
-
-    async fn insert_session(
-        &self,
-        session: &lanyard_domain::Session,
-        digest: &lanyard_domain::TokenDigest,
-    ) -> StoreResult<i64> {
-        self.insert_session_impl(session, digest).await
-    }
-    async fn session_by_digest(&self, digest: &lanyard_domain::TokenDigest) -> StoreResult<Option<crate::SessionRow>> {
-        self.session_by_digest_impl(digest).await
-    }
-    async fn session_and_identity_by_digest(
-        &self,
-        digest: &lanyard_domain::TokenDigest,
-    ) -> StoreResult<Option<(crate::SessionRow, Option<lanyard_domain::Identity>)>> {
-        self.session_and_identity_by_digest_impl(digest).await
-    }
-    async fn session(&self, id: Uuid) -> StoreResult<Option<crate::SessionRow>> {
-        self.session_impl(id).await
-    }
-    async fn list_sessions(
-        &self,
-        query: &lanyard_domain::SessionQuery,
-        now: Micros,
-    ) -> StoreResult<Vec<crate::SessionRow>> {
-        self.list_sessions_impl(query, now).await
-    }
-    async fn count_sessions(&self, filter: &lanyard_domain::SessionFilter, now: Micros) -> StoreResult<u64> {
-        self.count_sessions_impl(filter, now).await
-    }
-    async fn update_session(
-        &self,
-        session: &lanyard_domain::Session,
-        expected_sequence: i64,
-        new_digest: Option<&lanyard_domain::TokenDigest>,
-    ) -> StoreResult<Option<i64>> {
-        self.update_session_impl(session, expected_sequence, new_digest).await
-    }
-    async fn revoke_sessions(&self, target: crate::RevokeTarget, now: Micros) -> StoreResult<Vec<Uuid>> {
-        self.revoke_sessions_impl(target, now).await
-    }
-    async fn delete_sessions_of_identity(&self, identity_id: Uuid) -> StoreResult<Vec<Uuid>> {
-        self.delete_sessions_of_identity_impl(identity_id).await
-    }
-    async fn delete_expired_sessions(
-        &self,
-        expired_before: Micros,
-        revoked_before: Micros,
-        limit: u32,
-    ) -> StoreResult<u64> {
-        self.delete_expired_sessions_impl(expired_before, revoked_before, limit)
-            .await
-    }
-
-    async fn search_sessions(
-        &self,
-        query: &lanyard_domain::SessionQuery,
-        now: lanyard_domain::Micros,
-    ) -> StoreResult<crate::SearchPage> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let page = crate::search::search(&mut SearchTx(&mut tx), crate::sql::Dialect::Postgres, query, now).await?;
-        tx.commit().await?;
-        Ok(page)
-    }
-
-    async fn changes_since(&self, after: i64, limit: u32) -> StoreResult<Vec<crate::Change>> {
-        let rows: Vec<(i64, String, uuid::Uuid)> =
-            sqlx::query_as(crate::sql::changes::since(crate::sql::Dialect::Postgres))
-                .bind(after)
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(sequence, kind, target)| crate::Change::decode(sequence, &kind, target))
-            .collect())
-    }
-
-    async fn prune_changes(&self, older_than: time::Duration) -> StoreResult<u64> {
-        self.prune_changes_impl(older_than).await
-    }
-
-    async fn current_sequence(&self) -> StoreResult<i64> {
-        let value: i64 = sqlx::query_scalar("SELECT value FROM lanyard_counters WHERE name = 'session_sequence'")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(value)
-    }
-
-    async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {
-        // Under READ COMMITTED the insert waits for a concurrent insert of the same name to
-        // commit, and the next statement then sees the winner's value.
-        sqlx::query("INSERT INTO lanyard_settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        let stored: String = sqlx::query_scalar("SELECT value FROM lanyard_settings WHERE name = $1")
-            .bind(name)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(stored)
-    }
-
-    async fn try_acquire_lease(&self, name: &str, holder: &str, ttl: time::Duration, now: Micros) -> StoreResult<bool> {
-        PostgresStore::try_acquire_lease(self, name, holder, ttl, now).await
-    }
-    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<bool> {
-        PostgresStore::release_lease(self, name, holder).await
-    }
-
-    async fn reserve_check_attempt(
-        &self,
-        identity_id: uuid::Uuid,
-        password: bool,
-        limits: crate::AttemptLimits,
-        now: lanyard_domain::Micros,
-    ) -> StoreResult<crate::AttemptReservation> {
-        self.reserve_check_attempt_impl(identity_id, password, limits, now)
-            .await
-    }
-    async fn settle_check_attempt(
-        &self,
-        identity_id: uuid::Uuid,
-        window_start: lanyard_domain::Micros,
-        outcome: crate::AttemptOutcome,
-    ) -> StoreResult<()> {
-        self.settle_check_attempt_impl(identity_id, window_start, outcome).await
-    }
-    async fn unlock_password_checks(&self, identity_id: uuid::Uuid) -> StoreResult<bool> {
-        self.unlock_password_checks_impl(identity_id).await
-    }
-
-    async fn insert_api_key(&self, key: &lanyard_domain::ApiKey) -> StoreResult<()> {
-        self.insert_api_key_impl(key).await
-    }
-    async fn api_key_by_digest(
-        &self,
-        digest: &lanyard_domain::TokenDigest,
-    ) -> StoreResult<Option<lanyard_domain::ApiKey>> {
-        self.api_key_by_digest_impl(digest).await
-    }
-    async fn list_api_keys(&self) -> StoreResult<Vec<lanyard_domain::ApiKey>> {
-        self.list_api_keys_impl().await
-    }
-    async fn revoke_api_key(&self, id: Uuid, now: Micros) -> StoreResult<bool> {
-        self.revoke_api_key_impl(id, now).await
-    }
 }
 
 #[cfg(test)]

@@ -6,16 +6,17 @@
 use std::time::Duration;
 
 use sqlx::postgres::PgListener;
+use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use super::PostgresStore;
-use crate::{Invalidation, InvalidationEvent, StoreResult};
+use crate::{Invalidation, InvalidationEvent};
 
 const MAX_IDENTIFIER_LEN: usize = 63;
 
 impl PostgresStore {
     /// One channel per schema, so deployments (and test runs) sharing a server stay apart.
-    fn invalidation_channel(&self) -> String {
+    pub(super) fn invalidation_channel(&self) -> String {
         let Some(schema) = self.schema() else {
             return "lanyard_invalidation".to_owned();
         };
@@ -29,58 +30,45 @@ impl PostgresStore {
         });
         format!("lanyard_inv_{hash:016x}")
     }
+}
 
-    pub(super) async fn notify_invalidation_impl(&self, invalidation: Invalidation) -> StoreResult<()> {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(self.invalidation_channel())
-            .bind(invalidation.to_string())
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub(super) fn subscribe_invalidations_impl(&self) -> Option<mpsc::Receiver<InvalidationEvent>> {
-        let (sender, receiver) = mpsc::channel(4096);
-        let pool = self.pool().clone();
-        let channel = self.invalidation_channel();
-        tokio::spawn(async move {
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                if sender.is_closed() {
-                    return;
-                }
-                let mut listener = match PgListener::connect_with(&pool).await {
-                    Ok(listener) => listener,
-                    Err(error) => {
-                        tracing::warn!(%error, "invalidation listener cannot connect; retrying");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(5));
-                        continue;
-                    }
-                };
-                if let Err(error) = listener.listen(&channel).await {
-                    if error.as_database_error().is_some() {
-                        tracing::warn!(%error, "the database refuses LISTEN; other nodes' changes reach this node's token cache only through its TTL");
-                        return;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
-                backoff = Duration::from_millis(100);
-                // Listening again: whatever happened while we were not is unknown, so flush.
-                if sender.send(InvalidationEvent::Reconnected).await.is_err() {
-                    return;
-                }
-                // `Ok(None)` or an error: the connection dropped; reconnect and LISTEN afresh.
-                while let Ok(Some(notification)) = listener.try_recv().await {
-                    let event = InvalidationEvent::Invalidate(Invalidation::parse(notification.payload()));
-                    if sender.send(event).await.is_err() {
-                        return;
-                    }
-                }
-                tracing::warn!("invalidation listener lost its connection; reconnecting");
+/// Listens on `channel` (reconnecting as needed) and hands every invalidation to `sender`, until
+/// its receiver is gone or the database refuses LISTEN.
+pub(super) async fn listen(pool: PgPool, channel: String, sender: mpsc::Sender<InvalidationEvent>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if sender.is_closed() {
+            return;
+        }
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "invalidation listener cannot connect; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
             }
-        });
-        Some(receiver)
+        };
+        if let Err(error) = listener.listen(&channel).await {
+            if error.as_database_error().is_some() {
+                tracing::warn!(%error, "the database refuses LISTEN; other nodes' changes reach this node's token cache only through its TTL");
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            continue;
+        }
+        backoff = Duration::from_millis(100);
+        // Listening again: whatever happened while we were not is unknown, so flush.
+        if sender.send(InvalidationEvent::Reconnected).await.is_err() {
+            return;
+        }
+        // `Ok(None)` or an error: the connection dropped; reconnect and LISTEN afresh.
+        while let Ok(Some(notification)) = listener.try_recv().await {
+            let event = InvalidationEvent::Invalidate(Invalidation::parse(notification.payload()));
+            if sender.send(event).await.is_err() {
+                return;
+            }
+        }
+        tracing::warn!("invalidation listener lost its connection; reconnecting");
     }
 }

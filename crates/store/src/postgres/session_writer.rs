@@ -12,26 +12,24 @@
 use sqlx::{PgConnection, PgPool, Postgres};
 use uuid::Uuid;
 
-use crate::session_batch::{batch_len, GroupCommit, NewSession, SessionWriter};
+use crate::session_batch::{batch_len, GroupCommit, NewDevice, NewSession, SessionWriter};
+use crate::sql::{sessions as sql, Dialect};
 use crate::StoreResult;
-
-const INSERT_SESSIONS: &str = "INSERT INTO sessions (id, token_digest, identity_id, created_us, changed_us, \
-     authenticated_us, expires_us, revoked_us, user_checked_us, factors, metadata, creator, fingerprint_id, sequence) \
-     SELECT * FROM UNNEST($1::UUID[], $2::BYTEA[], $3::UUID[], $4::BIGINT[], $5::BIGINT[], $6::BIGINT[], \
-     $7::BIGINT[], $8::BIGINT[], $9::BIGINT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], $14::BIGINT[])";
-
-const INSERT_DEVICES: &str = "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, \
-     fingerprint_id, headers, created_us) \
-     SELECT * FROM UNNEST($1::UUID[], $2::UUID[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
-     $8::BIGINT[])";
 
 /// Starts the writer task; it borrows connections from `pool` one batch at a time.
 pub(super) fn spawn(pool: PgPool) -> SessionWriter {
-    SessionWriter::spawn(PgGroupCommit { pool })
+    SessionWriter::spawn(PgGroupCommit {
+        pool,
+        insert_sessions: sql::insert_sessions(Dialect::Postgres, 0),
+        insert_devices: sql::insert_devices(Dialect::Postgres, 0),
+    })
 }
 
 struct PgGroupCommit {
     pool: PgPool,
+    /// The two `INSERT ... SELECT FROM UNNEST`s, which take any number of rows.
+    insert_sessions: String,
+    insert_devices: String,
 }
 
 #[async_trait::async_trait]
@@ -43,22 +41,20 @@ impl GroupCommit for PgGroupCommit {
     }
 
     async fn insert_group(&self, tx: &mut PgConnection, sessions: &[&NewSession]) -> StoreResult<i64> {
-        insert_group(tx, sessions).await
+        insert_group(tx, self, sessions).await
     }
 }
 
-async fn insert_group(tx: &mut PgConnection, sessions: &[&NewSession]) -> StoreResult<i64> {
+async fn insert_group(tx: &mut PgConnection, writer: &PgGroupCommit, sessions: &[&NewSession]) -> StoreResult<i64> {
     let count = batch_len(sessions)?;
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE lanyard_counters SET value = value + $1 WHERE name = 'session_sequence' RETURNING value",
-    )
-    .bind(count)
-    .fetch_one(&mut *tx)
-    .await?;
+    let last: i64 = sqlx::query_scalar(sql::take_sequences(Dialect::Postgres))
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
     let first = last - count + 1;
 
     let sequences: Vec<i64> = (first..=last).collect();
-    sqlx::query(INSERT_SESSIONS)
+    sqlx::query(&writer.insert_sessions)
         .bind(sessions.iter().map(|s| s.id).collect::<Vec<Uuid>>())
         .bind(sessions.iter().map(|s| &s.digest[..]).collect::<Vec<&[u8]>>())
         .bind(sessions.iter().map(|s| s.identity_id).collect::<Vec<Option<Uuid>>>())
@@ -86,12 +82,12 @@ async fn insert_group(tx: &mut PgConnection, sessions: &[&NewSession]) -> StoreR
         .execute(&mut *tx)
         .await?;
 
-    let devices: Vec<(Uuid, &crate::session_batch::NewDevice)> = sessions
+    let devices: Vec<(Uuid, &NewDevice)> = sessions
         .iter()
         .flat_map(|session| session.devices.iter().map(|device| (session.id, device)))
         .collect();
     if !devices.is_empty() {
-        sqlx::query(INSERT_DEVICES)
+        sqlx::query(&writer.insert_devices)
             .bind(devices.iter().map(|(_, d)| d.id).collect::<Vec<Uuid>>())
             .bind(devices.iter().map(|(session_id, _)| *session_id).collect::<Vec<Uuid>>())
             .bind(

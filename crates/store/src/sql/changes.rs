@@ -3,26 +3,12 @@
 //! with `?N` placeholders; PostgreSQL gets `$N`, and each dialect its own expression for the
 //! database's clock.
 
-use std::sync::OnceLock;
-
 use super::Dialect;
 
 /// `kind` of a change whose `target_id` is a session.
 pub const SESSION: &str = "s";
 /// `kind` of a change whose `target_id` is an identity: every session of it.
 pub const IDENTITY: &str = "i";
-
-/// The change `?2` (kind) of `?3` (target), under the sequence `?1` its transaction took. A
-/// transaction records one change at most, so the sequence alone is the key.
-const RECORD: &str = "INSERT INTO lanyard_changes (sequence, kind, target_id, recorded_us) VALUES (?1, ?2, ?3, {now})";
-
-/// The changes after sequence `?1`, oldest first, at most `?2`: a range of the primary key.
-const SINCE: &str =
-    "SELECT sequence, kind, target_id FROM lanyard_changes WHERE sequence > ?1 ORDER BY sequence LIMIT ?2";
-
-/// Changes recorded `?1` microseconds or longer ago, by the database's clock (so the nodes'
-/// clocks do not matter): a range of `lanyard_changes_recorded`.
-const PRUNE: &str = "DELETE FROM lanyard_changes WHERE recorded_us <= {now} - ?1";
 
 /// The database's clock in microseconds since the epoch. SQLite's `unixepoch('subsec')`
 /// (3.42+, sqlx bundles a newer one) has millisecond precision, plenty for pruning.
@@ -33,42 +19,25 @@ fn now(dialect: Dialect) -> &'static str {
     }
 }
 
-struct Cells {
-    sqlite: OnceLock<String>,
-    postgres: OnceLock<String>,
-}
+statement!(
+    /// The change `?2` (kind) of `?3` (target), under the sequence `?1` its transaction took. A
+    /// transaction records one change at most, so the sequence alone is the key.
+    record(dialect) = format!(
+        "INSERT INTO lanyard_changes (sequence, kind, target_id, recorded_us) VALUES (?1, ?2, ?3, {})",
+        now(dialect)
+    )
+);
 
-impl Cells {
-    const fn new() -> Self {
-        Cells {
-            sqlite: OnceLock::new(),
-            postgres: OnceLock::new(),
-        }
-    }
+statement!(
+    /// The changes after sequence `?1`, oldest first, at most `?2`: a range of the primary key.
+    since = "SELECT sequence, kind, target_id FROM lanyard_changes WHERE sequence > ?1 ORDER BY sequence LIMIT ?2"
+);
 
-    fn get(&'static self, dialect: Dialect, template: &str) -> &'static str {
-        let text = || template.replace("{now}", now(dialect));
-        match dialect {
-            Dialect::Sqlite => self.sqlite.get_or_init(text),
-            Dialect::Postgres => self.postgres.get_or_init(|| text().replace('?', "$")),
-        }
-    }
-}
-
-pub fn record(dialect: Dialect) -> &'static str {
-    static CELLS: Cells = Cells::new();
-    CELLS.get(dialect, RECORD)
-}
-
-pub fn since(dialect: Dialect) -> &'static str {
-    static CELLS: Cells = Cells::new();
-    CELLS.get(dialect, SINCE)
-}
-
-pub fn prune(dialect: Dialect) -> &'static str {
-    static CELLS: Cells = Cells::new();
-    CELLS.get(dialect, PRUNE)
-}
+statement!(
+    /// Changes recorded `?1` microseconds or longer ago, by the database's clock (so the nodes'
+    /// clocks do not matter): a range of `lanyard_changes_recorded`.
+    prune(dialect) = format!("DELETE FROM lanyard_changes WHERE recorded_us <= {} - ?1", now(dialect))
+);
 
 #[cfg(test)]
 mod tests {

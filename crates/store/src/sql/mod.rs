@@ -1,10 +1,41 @@
 //! SQL text shared by every store. Each backend binds the returned [`Param`]s itself.
+//!
+//! A statement that reads the same on both databases but for its placeholders is written once,
+//! with SQLite's `?N`, through `statement!`; where the dialects truly differ, a function takes
+//! the [`Dialect`] and its `match` shows how.
 
+/// `fn name(dialect: Dialect) -> &'static str`: the statement `text` (a `&str` or `String`
+/// with `?N` placeholders), built once per dialect; PostgreSQL gets `$N`. Written
+/// `name(dialect) = text`, the text may use the dialect (a join or a clock that differs).
+macro_rules! statement {
+    ($(#[$doc:meta])* $name:ident = $text:expr) => {
+        statement!($(#[$doc])* $name(_dialect) = $text);
+    };
+    ($(#[$doc:meta])* $name:ident($dialect:ident) = $text:expr) => {
+        $(#[$doc])*
+        pub fn $name($dialect: $crate::sql::Dialect) -> &'static str {
+            static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            match $dialect {
+                $crate::sql::Dialect::Sqlite => SQLITE.get_or_init(|| String::from($text)),
+                $crate::sql::Dialect::Postgres => {
+                    POSTGRES.get_or_init(|| $crate::sql::dollar_placeholders(&String::from($text)))
+                }
+            }
+        }
+    };
+}
+
+pub mod api_keys;
 pub mod changes;
 pub mod check_attempts;
+pub mod identities;
+pub mod leases;
 pub mod reads;
 pub(crate) mod session_count;
 pub(crate) mod session_query;
+pub mod sessions;
+pub mod settings;
 
 pub use session_count::{count_sessions, hour_of, HourCells, HOUR_US, NEVER_HOUR};
 /// The plain `COUNT(*)` over sessions, whatever the filter: what the cell counts must agree
@@ -76,23 +107,15 @@ fn devices_json_column(dialect: Dialect) -> &'static str {
     }
 }
 
-/// whoami's store read: the session by token digest with its whole identity and its devices,
-/// in one statement, read with `rows::decode_session_view`. Built once per dialect.
-pub fn session_view_by_digest(dialect: Dialect) -> &'static str {
-    static SQLITE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    static POSTGRES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let (cell, digest) = match dialect {
-        Dialect::Sqlite => (&SQLITE, "?1"),
-        Dialect::Postgres => (&POSTGRES, "$1"),
-    };
-    cell.get_or_init(|| {
-        format!(
-            "SELECT {SESSION_COLUMNS}, {IDENTITY_COLUMNS}, {} FROM sessions s \
-             LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = {digest}",
-            devices_json_column(dialect)
-        )
-    })
-}
+statement!(
+    /// whoami's store read: the session by token digest `?1` with its whole identity and its
+    /// devices, in one statement, read with `rows::decode_session_view`.
+    session_view_by_digest(dialect) = format!(
+        "SELECT {SESSION_COLUMNS}, {IDENTITY_COLUMNS}, {} FROM sessions s \
+         LEFT JOIN identities i ON i.id = s.identity_id WHERE s.token_digest = ?1",
+        devices_json_column(dialect)
+    )
+);
 
 /// `?N` placeholders (SQLite's numbered form) as PostgreSQL's `$N`. The statements hold no
 /// string literal with a `?` in it.

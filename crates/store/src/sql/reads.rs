@@ -1,53 +1,21 @@
 //! The store's point reads and plain lists, written once with SQLite's `?N` placeholders;
-//! PostgreSQL gets `$N` (see [`statement!`]). Where the dialects truly differ (a list of ids),
-//! the function says so.
-
-use std::sync::OnceLock;
+//! PostgreSQL gets `$N` (see `statement!` in [`super`]). Where the dialects truly differ (a
+//! list of ids), the function says so.
 
 use super::{sessions_from, Dialect, API_KEY_COLUMNS, DEVICE_COLUMNS, IDENTITY_COLUMNS, SESSION_COLUMNS};
 
-/// `fn name(dialect) -> &'static str`: the statement `text` (a `String` expression with `?N`
-/// placeholders), built once per dialect.
-macro_rules! statement {
-    ($(#[$doc:meta])* $name:ident = $text:expr) => {
-        $(#[$doc])*
-        pub fn $name(dialect: Dialect) -> &'static str {
-            static SQLITE: OnceLock<String> = OnceLock::new();
-            static POSTGRES: OnceLock<String> = OnceLock::new();
-            match dialect {
-                Dialect::Sqlite => SQLITE.get_or_init(|| $text),
-                Dialect::Postgres => POSTGRES.get_or_init(|| super::dollar_placeholders(&$text)),
-            }
-        }
-    };
-}
+statement!(
+    /// The session whose token digest is `?1`.
+    session_by_digest(dialect) = format!(
+        "SELECT {SESSION_COLUMNS} {} WHERE s.token_digest = ?1",
+        sessions_from(dialect)
+    )
+);
 
-/// The session whose token digest is `?1`.
-pub fn session_by_digest(dialect: Dialect) -> &'static str {
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    let text = || {
-        format!(
-            "SELECT {SESSION_COLUMNS} {} WHERE s.token_digest = ?1",
-            sessions_from(dialect)
-        )
-    };
-    match dialect {
-        Dialect::Sqlite => SQLITE.get_or_init(text),
-        Dialect::Postgres => POSTGRES.get_or_init(|| super::dollar_placeholders(&text())),
-    }
-}
-
-/// The session `?1`.
-pub fn session_by_id(dialect: Dialect) -> &'static str {
-    static SQLITE: OnceLock<String> = OnceLock::new();
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    let text = || format!("SELECT {SESSION_COLUMNS} {} WHERE s.id = ?1", sessions_from(dialect));
-    match dialect {
-        Dialect::Sqlite => SQLITE.get_or_init(text),
-        Dialect::Postgres => POSTGRES.get_or_init(|| super::dollar_placeholders(&text())),
-    }
-}
+statement!(
+    /// The session `?1`.
+    session_by_id(dialect) = format!("SELECT {SESSION_COLUMNS} {} WHERE s.id = ?1", sessions_from(dialect))
+);
 
 statement!(
     /// The identity `?1`.

@@ -1,20 +1,18 @@
-//! Every SQLite read, run on the read pool ([`super::read_pool`]): one job per read, which
-//! runs its statements, decodes the rows and hands back the result.
+//! What SQLite's reads share. Each read is one job on the read pool ([`super::read_pool`]),
+//! which runs its statements with these, decodes the rows and hands back the result.
 
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use lanyard_domain::{Identity, Micros, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::Identity;
 use rusqlite::{Connection, Params, Row, ToSql};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::rows::{
-    attach_devices, decode_api_key, decode_device, decode_identity, decode_session, decode_session_view,
-};
+use crate::rows::{attach_devices, decode_device, decode_identity, decode_session};
 use crate::sql::reads::{self, SQLITE_IDS_PER_STATEMENT};
-use crate::sql::{self, BuiltQuery, Dialect, HourCells, Param};
-use crate::{Change, IdentityFilter, SearchPage, SessionRow, StoreError, StoreResult};
+use crate::sql::{BuiltQuery, Dialect, HourCells, Param};
+use crate::{SessionRow, StoreError, StoreResult};
 
 const SQLITE: Dialect = Dialect::Sqlite;
 
@@ -29,7 +27,7 @@ impl ToSql for Param {
 }
 
 /// The rows of `sql`, each decoded by `decode`.
-fn all<T>(
+pub(super) fn all<T>(
     connection: &Connection,
     sql: &str,
     params: impl Params,
@@ -56,7 +54,7 @@ fn first<T>(
     rows.next()?.map(decode).transpose()
 }
 
-fn built(connection: &Connection, query: &BuiltQuery) -> StoreResult<Vec<SessionRow>> {
+pub(super) fn built(connection: &Connection, query: &BuiltQuery) -> StoreResult<Vec<SessionRow>> {
     all(
         connection,
         &query.sql,
@@ -65,7 +63,7 @@ fn built(connection: &Connection, query: &BuiltQuery) -> StoreResult<Vec<Session
     )
 }
 
-fn count(connection: &Connection, query: &BuiltQuery) -> StoreResult<u64> {
+pub(super) fn count(connection: &Connection, query: &BuiltQuery) -> StoreResult<u64> {
     let count = first(
         connection,
         &query.sql,
@@ -75,13 +73,13 @@ fn count(connection: &Connection, query: &BuiltQuery) -> StoreResult<u64> {
     Ok(count.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
 }
 
-fn sequence(connection: &Connection) -> StoreResult<i64> {
+pub(super) fn sequence(connection: &Connection) -> StoreResult<i64> {
     first(connection, reads::CURRENT_SEQUENCE, [], |row| Ok(row.get(0)?))?
         .ok_or_else(|| StoreError::Corrupt("the session sequence counter is missing".into()))
 }
 
 /// Loads the devices of `rows`, in chunks of ids.
-fn with_devices(connection: &Connection, mut rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
+pub(super) fn with_devices(connection: &Connection, mut rows: Vec<SessionRow>) -> StoreResult<Vec<SessionRow>> {
     let mut devices = Vec::new();
     for chunk in rows.chunks(SQLITE_IDS_PER_STATEMENT) {
         let ids = chunk.iter().map(|row| row.session.id);
@@ -94,7 +92,7 @@ fn with_devices(connection: &Connection, mut rows: Vec<SessionRow>) -> StoreResu
     Ok(rows)
 }
 
-fn identities_by_ids(connection: &Connection, ids: &[Uuid]) -> StoreResult<Vec<Identity>> {
+pub(super) fn identities_by_ids(connection: &Connection, ids: &[Uuid]) -> StoreResult<Vec<Identity>> {
     let mut found = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(SQLITE_IDS_PER_STATEMENT) {
         let sql = reads::identities_by_ids(SQLITE, chunk.len());
@@ -106,7 +104,7 @@ fn identities_by_ids(connection: &Connection, ids: &[Uuid]) -> StoreResult<Vec<I
 }
 
 /// A search's read transaction on the read pool (see [`crate::search`]).
-struct SearchTx<'c>(&'c mut Connection);
+pub(super) struct SearchTx<'c>(pub(super) &'c mut Connection);
 
 #[async_trait::async_trait]
 impl crate::search::ReadTx for SearchTx<'_> {
@@ -139,7 +137,7 @@ impl crate::search::ReadTx for SearchTx<'_> {
 
 /// The output of a future that is ready when first polled: the search runs on [`SearchTx`],
 /// whose reads are synchronous, so it never waits.
-fn ready<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+pub(super) fn ready<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
     let mut future = std::pin::pin!(future);
     match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
@@ -148,215 +146,31 @@ fn ready<T>(future: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
 }
 
 impl SqliteStore {
-    pub(super) async fn ping_reader(&self) -> StoreResult<()> {
-        self.reader
-            .read(|connection| Ok(connection.query_row("SELECT 1", [], |_| Ok(()))?))
-            .await
-    }
-
-    pub(super) async fn read_current_sequence(&self) -> StoreResult<i64> {
-        self.reader.read(|connection| sequence(connection)).await
-    }
-
-    pub(super) async fn read_session_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<SessionRow>> {
-        let digest = digest.0;
-        self.reader
-            .read(move |connection| {
-                let row = first(connection, reads::session_by_digest(SQLITE), [&digest[..]], |row| {
-                    decode_session(row)
-                })?;
-                Ok(with_devices(connection, row.into_iter().collect())?.pop())
-            })
-            .await
-    }
-
-    pub(super) async fn read_session_view(
+    /// The first row of `sql` with the one parameter `key`, decoded, read on the read pool.
+    pub(super) async fn read_first<K, T>(
         &self,
-        digest: &TokenDigest,
-    ) -> StoreResult<Option<(SessionRow, Option<Identity>)>> {
-        let digest = digest.0;
+        sql: &'static str,
+        key: K,
+        decode: fn(&Row<'_>) -> StoreResult<T>,
+    ) -> StoreResult<Option<T>>
+    where
+        K: ToSql + Send + 'static,
+        T: Send + 'static,
+    {
         self.reader
-            .read(move |connection| {
-                first(connection, sql::session_view_by_digest(SQLITE), [&digest[..]], |row| {
-                    decode_session_view(row)
-                })
-            })
+            .read(move |connection| first(connection, sql, [key], decode))
             .await
     }
 
-    pub(super) async fn read_session(&self, id: Uuid) -> StoreResult<Option<SessionRow>> {
+    /// The session that `sql` reads with the one parameter `key`, with its devices.
+    pub(super) async fn read_session<K>(&self, sql: &'static str, key: K) -> StoreResult<Option<SessionRow>>
+    where
+        K: ToSql + Send + 'static,
+    {
         self.reader
             .read(move |connection| {
-                let row = first(connection, reads::session_by_id(SQLITE), [id], |row| {
-                    decode_session(row)
-                })?;
+                let row = first(connection, sql, [key], |row| decode_session(row))?;
                 Ok(with_devices(connection, row.into_iter().collect())?.pop())
-            })
-            .await
-    }
-
-    pub(super) async fn read_sessions(&self, query: &SessionQuery, now: Micros) -> StoreResult<Vec<SessionRow>> {
-        let built_query = sql::list_sessions(SQLITE, query, now);
-        let devices = query.with_devices;
-        self.reader
-            .read(move |connection| {
-                let rows = built(connection, &built_query)?;
-                if devices {
-                    return with_devices(connection, rows);
-                }
-                Ok(rows)
-            })
-            .await
-    }
-
-    pub(super) async fn read_session_count(&self, filter: &SessionFilter, now: Micros) -> StoreResult<u64> {
-        let query = sql::count_sessions(SQLITE, filter, now);
-        self.reader.read(move |connection| count(connection, &query)).await
-    }
-
-    /// One search from one snapshot: a deferred transaction, whose first read fixes the WAL
-    /// snapshot that every later statement in it sees.
-    pub(super) async fn read_search(&self, query: &SessionQuery, now: Micros) -> StoreResult<SearchPage> {
-        let query = query.clone();
-        self.reader
-            .read(move |connection| {
-                connection.execute_batch("BEGIN DEFERRED")?;
-                let page = ready(crate::search::search(&mut SearchTx(connection), SQLITE, &query, now));
-                // A read-only transaction has nothing to keep: ending it either way is the same.
-                let ended = connection.execute_batch(if page.is_ok() { "COMMIT" } else { "ROLLBACK" });
-                let page = page?;
-                ended?;
-                Ok(page)
-            })
-            .await
-    }
-
-    pub(super) async fn read_identity(&self, id: Uuid) -> StoreResult<Option<Identity>> {
-        self.reader
-            .read(move |connection| {
-                first(connection, reads::identity_by_id(SQLITE), [id], |row| {
-                    decode_identity(row)
-                })
-            })
-            .await
-    }
-
-    pub(super) async fn read_identities_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<Identity>> {
-        let ids = ids.to_vec();
-        self.reader
-            .read(move |connection| identities_by_ids(connection, &ids))
-            .await
-    }
-
-    pub(super) async fn read_identity_by_identifier(&self, identifier: &str) -> StoreResult<Option<Identity>> {
-        let identifier = identifier.to_lowercase();
-        self.reader
-            .read(move |connection| {
-                first(connection, reads::identity_by_identifier(SQLITE), [identifier], |row| {
-                    decode_identity(row)
-                })
-            })
-            .await
-    }
-
-    pub(super) async fn read_identity_by_external_id(&self, external_id: &str) -> StoreResult<Option<Identity>> {
-        let external_id = external_id.to_owned();
-        self.reader
-            .read(move |connection| {
-                first(
-                    connection,
-                    reads::identity_by_external_id(SQLITE),
-                    [external_id],
-                    |row| decode_identity(row),
-                )
-            })
-            .await
-    }
-
-    pub(super) async fn read_identities(
-        &self,
-        filter: &IdentityFilter,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> StoreResult<Vec<Identity>> {
-        let filter = filter.clone();
-        let after = after.unwrap_or(Uuid::nil());
-        let limit = i64::from(limit);
-        self.reader
-            .read(move |connection| {
-                let decode = |row: &Row<'_>| decode_identity(row);
-                match filter {
-                    IdentityFilter::All => all(
-                        connection,
-                        reads::identities_after(SQLITE),
-                        rusqlite::params![after, limit],
-                        decode,
-                    ),
-                    IdentityFilter::Organization(organization) => all(
-                        connection,
-                        reads::identities_of_organization(SQLITE),
-                        rusqlite::params![organization, after, limit],
-                        decode,
-                    ),
-                    IdentityFilter::Identifier(identifier) => all(
-                        connection,
-                        reads::identities_with_identifier(SQLITE),
-                        rusqlite::params![identifier.to_lowercase(), after, limit],
-                        decode,
-                    ),
-                    IdentityFilter::IdentifierPrefix(prefix) => {
-                        // Every identifier that starts with the prefix, and no other, sorts in
-                        // [prefix, prefix U+10FFFF).
-                        let low = prefix.to_lowercase();
-                        let high = format!("{low}\u{10FFFF}");
-                        all(
-                            connection,
-                            reads::identities_with_identifier_in(SQLITE),
-                            rusqlite::params![low, high, after, limit],
-                            decode,
-                        )
-                    }
-                    IdentityFilter::Ids(ids) => {
-                        let mut found = identities_by_ids(connection, &ids)?;
-                        found.retain(|identity| identity.id > after);
-                        found.sort_by_key(|identity| identity.id);
-                        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-                        Ok(found)
-                    }
-                }
-            })
-            .await
-    }
-
-    pub(super) async fn read_api_key(&self, digest: &TokenDigest) -> StoreResult<Option<lanyard_domain::ApiKey>> {
-        let digest = digest.0;
-        self.reader
-            .read(move |connection| {
-                first(connection, reads::api_key_by_digest(SQLITE), [&digest[..]], |row| {
-                    decode_api_key(row)
-                })
-            })
-            .await
-    }
-
-    pub(super) async fn read_api_keys(&self) -> StoreResult<Vec<lanyard_domain::ApiKey>> {
-        self.reader
-            .read(|connection| all(connection, reads::api_keys(SQLITE), [], |row| decode_api_key(row)))
-            .await
-    }
-
-    pub(super) async fn read_changes(&self, after: i64, limit: u32) -> StoreResult<Vec<Change>> {
-        self.reader
-            .read(move |connection| {
-                all(
-                    connection,
-                    sql::changes::since(SQLITE),
-                    rusqlite::params![after, i64::from(limit)],
-                    |row| {
-                        let kind: String = row.get(1)?;
-                        Ok(Change::decode(row.get(0)?, &kind, row.get(2)?))
-                    },
-                )
             })
             .await
     }

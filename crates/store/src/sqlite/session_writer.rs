@@ -13,15 +13,14 @@ use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use uuid::Uuid;
 
 use crate::session_batch::{batch_len, GroupCommit, NewDevice, NewSession, SessionWriter};
+use crate::sql::{sessions as sql, Dialect};
 use crate::StoreResult;
 
 /// Rows per `INSERT` statement, largest first: a batch is split into these sizes, so the
 /// connection's statement cache holds a handful of statements instead of one per batch size.
 /// 64 rows of 14 parameters stay below SQLite's smallest bound-parameter limit (999).
 const CHUNK_ROWS: [usize; 7] = [64, 32, 16, 8, 4, 2, 1];
-
-const SESSION_COLUMNS: usize = 14;
-const DEVICE_COLUMNS: usize = 8;
+const _: () = assert!(CHUNK_ROWS[0] * sql::SESSION_VALUES <= 999);
 
 /// Starts the writer task for `writer`, the single-connection writer pool.
 pub(super) fn spawn(writer: SqlitePool) -> SessionWriter {
@@ -55,12 +54,10 @@ async fn insert_group(
     sessions: &[&NewSession],
 ) -> StoreResult<i64> {
     let count = batch_len(sessions)?;
-    let last: i64 = sqlx::query_scalar(
-        "UPDATE lanyard_counters SET value = value + ?1 WHERE name = 'session_sequence' RETURNING value",
-    )
-    .bind(count)
-    .fetch_one(&mut *tx)
-    .await?;
+    let last: i64 = sqlx::query_scalar(sql::take_sequences(Dialect::Sqlite))
+        .bind(count)
+        .fetch_one(&mut *tx)
+        .await?;
     let first = last - count + 1;
 
     let mut rest = sessions;
@@ -125,29 +122,9 @@ struct Statements {
 
 impl Statements {
     fn new() -> Self {
-        let build = |head: &str, columns: usize| {
-            CHUNK_ROWS.map(|rows| {
-                let values: Vec<String> = (0..rows)
-                    .map(|row| {
-                        let params: Vec<String> =
-                            (1..=columns).map(|col| format!("?{}", row * columns + col)).collect();
-                        format!("({})", params.join(", "))
-                    })
-                    .collect();
-                format!("{head} VALUES {}", values.join(", "))
-            })
-        };
         Statements {
-            sessions: build(
-                "INSERT INTO sessions (id, token_digest, identity_id, created_us, changed_us, authenticated_us, \
-                 expires_us, revoked_us, user_checked_us, factors, metadata, creator, fingerprint_id, sequence)",
-                SESSION_COLUMNS,
-            ),
-            devices: build(
-                "INSERT INTO session_devices (id, session_id, ip_address, user_agent, location, fingerprint_id, \
-                 headers, created_us)",
-                DEVICE_COLUMNS,
-            ),
+            sessions: CHUNK_ROWS.map(|rows| sql::insert_sessions(Dialect::Sqlite, rows)),
+            devices: CHUNK_ROWS.map(|rows| sql::insert_devices(Dialect::Sqlite, rows)),
         }
     }
 
