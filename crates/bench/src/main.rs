@@ -88,10 +88,7 @@ impl DataArgs {
     fn spec(&self) -> seed::SeedSpec {
         let sessions = self.sessions.unwrap_or(if self.quick { 50_000 } else { 1_000_000 });
         let identities = self.identities.unwrap_or(
-            (sessions * 33 / 100)
-                .div_ceil(model::INACTIVE_IDENTITY_EVERY)
-                .max(1)
-                * model::INACTIVE_IDENTITY_EVERY,
+            (sessions * 33 / 100).div_ceil(model::INACTIVE_IDENTITY_EVERY).max(1) * model::INACTIVE_IDENTITY_EVERY,
         );
         let password_identities = self
             .password_identities

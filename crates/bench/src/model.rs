@@ -259,7 +259,10 @@ mod tests {
 
     #[test]
     fn the_active_pattern_repeats_every_cycle() {
-        assert_eq!((0..ACTIVE_CYCLE).filter(|n| is_active(*n)).count() as u64, ACTIVE_PER_CYCLE);
+        assert_eq!(
+            (0..ACTIVE_CYCLE).filter(|n| is_active(*n)).count() as u64,
+            ACTIVE_PER_CYCLE
+        );
         assert!((0..1000).all(|n| is_active(n) == is_active(n + ACTIVE_CYCLE)));
     }
 

@@ -480,7 +480,11 @@ fn identity_values(i: u64, seeded: &Seeded, password_hash: &str) -> anyhow::Resu
         credentials: serde_json::to_string(&credentials)?,
         created_us: created,
         email,
-        state: if model::identity_is_active(i) { "active" } else { "inactive" },
+        state: if model::identity_is_active(i) {
+            "active"
+        } else {
+            "inactive"
+        },
         state_changed_us: (!model::identity_is_active(i)).then_some(created),
     })
 }

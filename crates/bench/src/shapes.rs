@@ -253,7 +253,10 @@ impl Shape {
                     Caller::Key => true,
                     Caller::Session(c) => row.identity == model::identity_of(c, ctx.identities),
                 };
-                !row.revoked && row.identity_active && own && search.queries.iter().all(|q| q.matches(row, search.caller, ctx))
+                !row.revoked
+                    && row.identity_active
+                    && own
+                    && search.queries.iter().all(|q| q.matches(row, search.caller, ctx))
             }
             Request::AdminSessions { active, .. } => active.is_none_or(|a| row.active == a),
             Request::IdentitySessions { identity, .. } => row.identity == *identity,
