@@ -36,6 +36,14 @@ pub enum Lifecycle {
 }
 
 impl Session {
+    /// The expiry as stored: never before the creation. A lifetime is always positive, but
+    /// the node that extends a session may run a little behind the one that created it; a
+    /// session that expires before it was created has simply expired, and the searches rely
+    /// on expiry ≥ creation to bound the creation dates an expiry range can match.
+    pub fn stored_expiry(&self) -> Option<Micros> {
+        self.expires_at.map(|at| at.max(self.created_at))
+    }
+
     pub fn aal(&self) -> Aal {
         Aal::from_factors(&self.factors)
     }
@@ -93,6 +101,15 @@ mod tests {
         let s = session(Some(100));
         assert!(s.is_active(Micros(99), ACTIVE));
         assert_eq!(s.lifecycle(Micros(100), ACTIVE), Lifecycle::Expired);
+    }
+
+    #[test]
+    fn a_session_is_stored_as_expiring_no_earlier_than_it_was_created() {
+        let mut s = session(Some(-5));
+        assert_eq!(s.stored_expiry(), Some(Micros(0)));
+        s.expires_at = Some(Micros(7));
+        assert_eq!(s.stored_expiry(), Some(Micros(7)));
+        assert_eq!(session(None).stored_expiry(), None);
     }
 
     #[test]

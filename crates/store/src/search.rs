@@ -71,6 +71,18 @@ async fn seek(
     now: Micros,
 ) -> StoreResult<BuiltQuery> {
     let descending = query.sort == SessionSort::CreatedDesc;
+    let mut page = query.clone();
+    let implied = cells.creation_implied_by_expiry();
+    let cells = match &implied {
+        Some((narrowed, latest)) => {
+            page.filter.created.push(DateFilter {
+                method: DateMethod::LessOrEquals,
+                at: *latest,
+            });
+            narrowed
+        }
+        None => cells,
+    };
     let hours = tx.hours(&cells.hours_sql(dialect, descending)).await?;
     // The first hour (in sort order) before which at most `offset` sessions can match.
     let mut possible_before = 0u64;
@@ -82,7 +94,6 @@ async fn seek(
         }
         possible_before += hour.possible;
     }
-    let mut page = query.clone();
     let mut remaining = offset;
     if let Some(first) = hours.get(start).filter(|_| start > 0) {
         // Exactly how many match before that hour; the page starts that many rows later.

@@ -86,7 +86,7 @@ impl NewSession {
             created_us: session.created_at.0,
             changed_us: session.changed_at.0,
             authenticated_us: session.authenticated_at.0,
-            expires_us: session.expires_at.map(|m| m.0),
+            expires_us: session.stored_expiry().map(|m| m.0),
             revoked_us: session.revoked_at.map(|m| m.0),
             user_checked_us: session.user_checked_at.map(|m| m.0),
             factors: serde_json::to_string(&session.factors)?,

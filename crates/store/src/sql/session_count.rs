@@ -124,9 +124,21 @@ impl Range {
 }
 
 /// Not revoked, and the identity (if any) active: the same test of the identity as the list
-/// query's, without a join.
-const VISIBLE: &str = "s.revoked_us IS NULL AND NOT EXISTS (SELECT 1 FROM identities i \
-     WHERE i.id = s.identity_id AND i.state <> 'active')";
+/// query's, without a join. SQLite is told to probe the small partial index of non-active
+/// identities: left alone it probes the primary key and reads each identity's row, 2.6 × the
+/// time of a partial hour's count at 1M sessions.
+fn visible(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "s.revoked_us IS NULL AND NOT EXISTS (SELECT 1 FROM identities i INDEXED BY identities_not_active \
+             WHERE i.id = s.identity_id AND i.state <> 'active')"
+        }
+        Dialect::Postgres => {
+            "s.revoked_us IS NULL AND NOT EXISTS (SELECT 1 FROM identities i \
+             WHERE i.id = s.identity_id AND i.state <> 'active')"
+        }
+    }
+}
 
 /// A broad count, answered from the cells.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,14 +240,16 @@ impl CellCount {
             let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
             let creators = self.creator_condition(b, "creator");
             terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created WHERE created_hour BETWEEN {p1} AND {p2}{creators})"
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created{} WHERE created_hour BETWEEN {p1} AND {p2}{creators})",
+                by_creator(b.dialect, "session_counts_created")
             ));
         }
         for piece in self.created.partial_pieces() {
             let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
             let creators = self.creator_condition(b, "s.creator");
             terms.push(format!(
-                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2}{creators} AND {VISIBLE})"
+                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2}{creators} AND {})",
+                visible(b.dialect)
             ));
         }
     }
@@ -254,15 +268,23 @@ impl CellCount {
         if !cells.is_empty() {
             let creators = self.creator_condition(b, "creator");
             terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_expires WHERE ({}){creators})",
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_expires{} WHERE ({}){creators})",
+                by_creator(b.dialect, "session_counts_expires"),
                 cells.join(" OR ")
             ));
         }
         for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
             let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-            let creators = self.creator_condition(b, "s.creator");
+            // Less than an hour of expiries: SQLite would otherwise walk the creator's index,
+            // all of the creator's sessions, because an equality looks better than a range.
+            let column = match b.dialect {
+                Dialect::Sqlite => "+s.creator",
+                Dialect::Postgres => "s.creator",
+            };
+            let creators = self.creator_condition(b, column);
             terms.push(format!(
-                "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2}{creators} AND {VISIBLE})"
+                "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2}{creators} AND {})",
+                visible(b.dialect)
             ));
         }
     }
@@ -296,11 +318,31 @@ impl CellCount {
         let order = if descending { "DESC" } else { "ASC" };
         BuiltQuery {
             sql: format!(
-                "SELECT created_hour, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_created \
-                 WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
+                "SELECT created_hour, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_created{} \
+                 WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}",
+                by_creator(dialect, "session_counts_created")
             ),
             params: b.params,
         }
+    }
+
+    /// The same search with the creation range narrowed by its expiry range: a session never
+    /// expires before it was created (the store writes `max(expiry, creation)`, see
+    /// `Session::stored_expiry`), so an expiry at most `hi` means a creation at most `hi`.
+    /// The walk in creation order then starts where matches can begin. Returns the narrowed
+    /// search and its latest possible creation.
+    pub(crate) fn creation_implied_by_expiry(&self) -> Option<(CellCount, Micros)> {
+        let hi = self.expires.filter(|_| !self.never)?.hi;
+        (hi < self.created.hi).then(|| {
+            let narrowed = CellCount {
+                created: Range {
+                    lo: self.created.lo,
+                    hi,
+                },
+                ..self.clone()
+            };
+            (narrowed, Micros(hi))
+        })
     }
 
     /// Whether the search filters by expiry (the expiry index may then find its rows faster).
@@ -312,6 +354,16 @@ impl CellCount {
 struct Builder {
     dialect: Dialect,
     params: Vec<Param>,
+}
+
+/// Counter rows are read by creator (`'*'` for all) and hour. Both key orders exist; without
+/// statistics SQLite picks the primary key (hour, creator) and reads every creator's row of
+/// each hour: ~48 per hour at 1M sessions whose creators include their users.
+fn by_creator(dialect: Dialect, table: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!(" INDEXED BY {table}_by_creator"),
+        Dialect::Postgres => String::new(),
+    }
 }
 
 impl Builder {
@@ -395,6 +447,32 @@ mod tests {
         };
         let sql = count_sessions(Dialect::Postgres, &broad, Micros(0)).sql;
         assert!(sql.contains("session_counts"), "{sql}");
+    }
+
+    #[test]
+    fn an_expiry_upper_bound_bounds_the_creation_hours_walked() {
+        let expiring_before = |method| SessionFilter {
+            scope: Scope::NotRevoked,
+            expires: vec![DateFilter {
+                method,
+                at: Micros(10 * HOUR_US),
+            }],
+            ..Default::default()
+        };
+        let Some(Some(plan)) = CellCount::plan(&expiring_before(DateMethod::Less)) else {
+            panic!("an expiry range is counted from the cells");
+        };
+        let (narrowed, latest) = plan.creation_implied_by_expiry().expect("bounded");
+        assert_eq!(latest, Micros(10 * HOUR_US - 1));
+        assert!(narrowed
+            .hours_sql(Dialect::Sqlite, true)
+            .params
+            .contains(&Param::I64(9)));
+        // A lower bound also matches sessions that never expire: no bound on creation.
+        let Some(Some(plan)) = CellCount::plan(&expiring_before(DateMethod::Greater)) else {
+            panic!("an expiry range is counted from the cells");
+        };
+        assert!(plan.creation_implied_by_expiry().is_none());
     }
 
     #[test]

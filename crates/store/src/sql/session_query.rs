@@ -144,9 +144,17 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
             _ => b.and(&format!("s.expires_us {op} {p}")),
         }
     }
+    // SQLite keeps no statistics here, so it sees the user's, the fingerprint's and the
+    // creator's index as equally good and may walk a creator's hundreds of thousands of
+    // sessions to find a user's four. A unary `+` keeps it off the less selective ones.
+    let demote = |b: &Builder, by: bool| if by && b.dialect == Dialect::Sqlite { "+" } else { "" };
+    let creator_demoted = demote(
+        b,
+        filter.ids.is_some() || filter.identity_id.is_some() || filter.fingerprint_id.is_some(),
+    );
     if let Some(creator) = &filter.creator {
         let p = b.bind(Param::Text(creator.clone()));
-        b.and(&format!("s.creator = {p}"));
+        b.and(&format!("{creator_demoted}s.creator = {p}"));
     }
     if let Some(owner) = &filter.owned_by {
         let creator = b.bind(Param::Text(owner.creator.clone()));
@@ -159,8 +167,9 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
         }
     }
     if let Some(fingerprint) = &filter.fingerprint_id {
+        let demoted = demote(b, filter.ids.is_some() || filter.identity_id.is_some());
         let p = b.bind(Param::Text(fingerprint.clone()));
-        b.and(&format!("s.fingerprint_id = {p}"));
+        b.and(&format!("{demoted}s.fingerprint_id = {p}"));
     }
 }
 
@@ -259,6 +268,24 @@ mod tests {
         query.page = SessionPage::Offset { offset: 20, limit: 10 };
         let pg = list_sessions(Dialect::Postgres, &query, Micros(0));
         assert!(pg.sql.contains("s.identity_id = $1") && pg.sql.ends_with("LIMIT 10 OFFSET 20"));
+    }
+
+    #[test]
+    fn sqlite_is_kept_off_the_creator_index_when_a_user_is_given() {
+        let filter = SessionFilter {
+            identity_id: Some(Uuid::nil()),
+            creator: Some("login-ui".into()),
+            fingerprint_id: Some("fp".into()),
+            ..Default::default()
+        };
+        let sqlite = count_sessions(Dialect::Sqlite, &filter, Micros(0)).sql;
+        assert!(
+            sqlite.contains("+s.creator = ") && sqlite.contains("+s.fingerprint_id = "),
+            "{sqlite}"
+        );
+        assert!(sqlite.contains(" s.identity_id = "), "{sqlite}");
+        let pg = count_sessions(Dialect::Postgres, &filter, Micros(0)).sql;
+        assert!(!pg.contains('+'), "{pg}");
     }
 
     #[test]

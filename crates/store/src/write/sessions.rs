@@ -25,7 +25,7 @@ pub(crate) async fn update<DB: Backend>(
         session.identity_id.into(),
         session.changed_at.0.into(),
         session.authenticated_at.0.into(),
-        session.expires_at.map(|m| m.0).into(),
+        session.stored_expiry().map(|m| m.0).into(),
         session.revoked_at.map(|m| m.0).into(),
         session.user_checked_at.map(|m| m.0).into(),
         factors.into(),

@@ -307,3 +307,39 @@ pub async fn search_reads_count_rows_and_sequence_from_one_snapshot(store: Arc<d
     assert_eq!(page.total, 200);
     assert_eq!(page.sequence, store.current_sequence().await.expect("sequence"));
 }
+
+/// A session extended by a node whose clock runs behind could get an expiry before its
+/// creation; searches by expiry walk only the creation dates an expiry allows, so the store
+/// keeps expiry ≥ creation and such a session is still found, by count and by page.
+pub async fn a_session_never_expires_before_it_was_created(store: Arc<dyn Store>) {
+    let user = insert_identity(&*store, identity(&["skew@example.org"])).await;
+    let mut s = session(Some(user.id), at(10 * HOUR));
+    s.expires_at = Some(at(9 * HOUR));
+    let s = insert(&*store, s).await;
+    let row = store.session(s.id).await.expect("read").expect("stored");
+    let mut extended = row.session.clone();
+    extended.expires_at = Some(at(8 * HOUR));
+    store
+        .update_session(&extended, row.session.sequence, None)
+        .await
+        .expect("update");
+    let stored = store.session(s.id).await.expect("read").expect("stored");
+    assert_eq!(stored.session.expires_at, Some(at(10 * HOUR)));
+    let expiring_by = |hour_tenths: i64| lanyard_domain::SessionQuery {
+        with_devices: false,
+        filter: SessionFilter {
+            scope: Scope::NotRevoked,
+            expires: vec![DateFilter {
+                method: DateMethod::LessOrEquals,
+                at: at(hour_tenths * HOUR / 10),
+            }],
+            ..Default::default()
+        },
+        sort: SessionSort::CreatedDesc,
+        page: lanyard_domain::SessionPage::Offset { offset: 0, limit: 10 },
+    };
+    for (by, expected) in [(95, vec![]), (100, vec![s.id])] {
+        let page = store.search_sessions(&expiring_by(by), NOW).await.expect("search");
+        assert_eq!((ids(&page.rows), page.total), (expected.clone(), expected.len() as u64));
+    }
+}

@@ -139,6 +139,7 @@ macro_rules! conformance_tests {
                 broad_counts_equal_a_brute_force_count_after_random_operations,
                 counts_stay_exact_under_concurrent_writers,
                 search_reads_count_rows_and_sequence_from_one_snapshot,
+                a_session_never_expires_before_it_was_created,
             ],
             changes: [
                 every_write_that_changes_whoami_is_in_the_feed_in_order,
