@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 
 use lanyard_domain::query::{OwnedBy, Scope};
 use lanyard_domain::{Cursor, DateFilter, DateMethod, Micros, SessionFilter, SessionPage, SessionQuery, SessionSort};
-use lanyard_store::sql::{self, BuiltQuery, Dialect, Param, SESSION_COLUMNS};
+use lanyard_store::sql::{self, BuiltQuery, Dialect, Param};
 use sqlx::{PgPool, Row, SqlitePool};
 use uuid::Uuid;
 
@@ -39,13 +39,6 @@ impl Db {
         match self {
             Db::Postgres(_) => Dialect::Postgres,
             Db::Sqlite(_) => Dialect::Sqlite,
-        }
-    }
-
-    fn placeholder(&self, n: usize) -> String {
-        match self {
-            Db::Postgres(_) => format!("${n}"),
-            Db::Sqlite(_) => format!("?{n}"),
         }
     }
 
@@ -187,7 +180,6 @@ async fn main() {
     };
     let d = db.dialect();
     let s = db.sample().await;
-    let p = |n| db.placeholder(n);
 
     let kratos = SessionFilter::default();
     let active = SessionFilter {
@@ -245,29 +237,22 @@ async fn main() {
     };
 
     let after = Some(s.cursor);
-    let devices = match d {
-        Dialect::Postgres => (
-            "SELECT * FROM session_devices WHERE session_id = ANY($1) ORDER BY created_us, id".to_owned(),
-            vec![Value::Uuids(vec![s.cursor.id])],
-        ),
-        Dialect::Sqlite => (
-            "SELECT * FROM session_devices WHERE session_id IN (?1) ORDER BY created_us, id".to_owned(),
-            vec![Value::Uuid(s.cursor.id)],
-        ),
-    };
-    let mut cases: Vec<(&str, (String, Vec<Value>))> = vec![
+    let devices = (
+        sql::reads::devices_of_sessions(d, 1),
+        match d {
+            Dialect::Postgres => vec![Value::Uuids(vec![s.cursor.id])],
+            Dialect::Sqlite => vec![Value::Uuid(s.cursor.id)],
+        },
+    );
+    let cases: Vec<(&str, (String, Vec<Value>))> = vec![
         (
-            "whoami: the session by token digest",
+            "whoami: the session, its identity and its devices by token digest",
             (
-                format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions s LEFT JOIN identities i ON i.id = s.identity_id \
-                     WHERE s.token_digest = {}",
-                    p(1)
-                ),
+                sql::session_view_by_digest(d).to_owned(),
                 vec![Value::Bytes(s.digest.clone())],
             ),
         ),
-        ("whoami: its devices", devices),
+        ("Kratos lists: the devices of a page's sessions", devices),
         (
             "Kratos admin list, page 1 (250 per page)",
             built(sql::list_sessions(d, &keyset(kratos.clone(), None), s.now)),
@@ -308,94 +293,83 @@ async fn main() {
             "Kratos identity sessions, active=true: count",
             built(sql::count_sessions(d, &of_identity_active, s.now)),
         ),
+    ];
+    // The ZITADEL searches: each statement the search runs for its first page.
+    let day = 86_400_000_000;
+    let expiring_by = |method, at| SessionFilter {
+        expires: vec![DateFilter { method, at }],
+        ..zitadel.clone()
+    };
+    let searches = [
+        ("no query", zitadel.clone(), SessionSort::CreatedDesc),
+        ("no query, oldest first", zitadel.clone(), SessionSort::CreatedAsc),
         (
-            "ZITADEL search: user + creation date range, newest first, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(by_user_and_date.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
+            "user + creation date range",
+            by_user_and_date.clone(),
+            SessionSort::CreatedDesc,
+        ),
+        ("creator", by_creator.clone(), SessionSort::CreatedDesc),
+        (
+            "user agent fingerprint",
+            by_fingerprint.clone(),
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: user + creation date range, oldest first, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(by_user_and_date.clone(), SessionSort::CreatedAsc, 100),
-                s.now,
-            )),
+            "expiration date ≥ now (live sessions)",
+            expiring_by(DateMethod::GreaterOrEquals, s.now),
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: user + creation date range: totalResult count",
-            built(sql::count_sessions(d, &by_user_and_date, s.now)),
+            "expiration date < now + 1 day",
+            expiring_soon.clone(),
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: creator, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(by_creator.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
+            "expiration date < now − 30 days",
+            expiring_by(DateMethod::Less, Micros(s.now.0 - 30 * day)),
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: creator: count",
-            built(sql::count_sessions(d, &by_creator, s.now)),
+            "creator + expiration date ≥ now",
+            SessionFilter {
+                creator: Some(s.creator.clone()),
+                ..expiring_by(DateMethod::GreaterOrEquals, s.now)
+            },
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: user agent fingerprint, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(by_fingerprint.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
+            "creation date ≥ now − 30 days + expiration date < now",
+            SessionFilter {
+                created: vec![DateFilter {
+                    method: DateMethod::GreaterOrEquals,
+                    at: Micros(s.now.0 - 30 * day),
+                }],
+                ..expiring_by(DateMethod::Less, s.now)
+            },
+            SessionSort::CreatedDesc,
         ),
         (
-            "ZITADEL search: expiration date < now + 1 day, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(expiring_soon.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
-        ),
-        (
-            "ZITADEL search: no filter, limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(zitadel.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
-        ),
-        (
-            "ZITADEL search: no filter: count",
-            built(sql::count_sessions(d, &zitadel, s.now)),
-        ),
-        (
-            "ZITADEL search by a session-token caller (own sessions), limit 100",
-            built(sql::list_sessions(
-                d,
-                &offset(own.clone(), SessionSort::CreatedDesc, 100),
-                s.now,
-            )),
-        ),
-        (
-            "ZITADEL search by a session-token caller: count",
-            built(sql::count_sessions(d, &own, s.now)),
+            "a session-token caller's own sessions",
+            own.clone(),
+            SessionSort::CreatedDesc,
         ),
     ];
+    let mut cases: Vec<(String, (String, Vec<Value>))> = cases
+        .into_iter()
+        .map(|(title, statement)| (title.to_owned(), statement))
+        .collect();
+    for (name, filter, sort) in searches {
+        let query = offset(filter, sort, 100);
+        for (part, statement) in lanyard_store::first_page_statements(d, &query, s.now) {
+            cases.push((format!("ZITADEL search, {name}: {part}"), built(statement)));
+        }
+    }
     let prefix_high = "user12\u{10FFFF}".to_owned();
-    cases.extend([
+    let identity_cases: Vec<(&str, (String, Vec<Value>))> = vec![
         (
             "revoke an identity's active sessions",
             (
-                match d {
-                    Dialect::Postgres => "UPDATE sessions SET revoked_us = $2, changed_us = $2, sequence = $3 \
-                         WHERE identity_id = $1 AND revoked_us IS NULL AND (expires_us IS NULL OR expires_us > $2) \
-                         AND id IS DISTINCT FROM $4 RETURNING id"
-                        .to_owned(),
-                    Dialect::Sqlite => "UPDATE sessions SET revoked_us = ?2, changed_us = ?2, sequence = ?3 \
-                         WHERE identity_id = ?1 AND revoked_us IS NULL AND (expires_us IS NULL OR expires_us > ?2) \
-                         AND id IS NOT ?4 RETURNING id"
-                        .to_owned(),
-                },
+                sql::sessions::revoke_active_of_identity(d).to_owned(),
                 vec![
                     Value::Uuid(s.identity),
                     Value::I64(s.now.0),
@@ -407,30 +381,17 @@ async fn main() {
         (
             "identity by login identifier",
             (
-                format!(
-                    "SELECT i.* FROM identity_identifiers x JOIN identities i ON i.id = x.identity_id \
-                     WHERE x.identifier = {}",
-                    p(1)
-                ),
+                sql::reads::identity_by_identifier(d).to_owned(),
                 vec![match d {
-                    Dialect::Postgres => Value::Bytes(b"user123@example.com".to_vec()),
-                    Dialect::Sqlite => Value::Text("user123@example.com".into()),
+                    Dialect::Postgres => Value::Bytes(b"user123@bench.example".to_vec()),
+                    Dialect::Sqlite => Value::Text("user123@bench.example".into()),
                 }],
             ),
         ),
         (
             "identities by identifier prefix (credentials_identifier_similar)",
             (
-                match d {
-                    Dialect::Postgres => "SELECT i.* FROM identities i WHERE i.id IN (SELECT x.identity_id FROM \
-                         identity_identifiers x WHERE x.identifier >= $1 AND x.identifier < $2) AND i.id > $3 \
-                         ORDER BY i.id LIMIT $4"
-                        .to_owned(),
-                    Dialect::Sqlite => "SELECT DISTINCT i.* FROM identity_identifiers x JOIN identities i ON \
-                         i.id = x.identity_id WHERE x.identifier >= ?1 AND x.identifier < ?2 AND i.id > ?3 \
-                         ORDER BY i.id LIMIT ?4"
-                        .to_owned(),
-                },
+                sql::reads::identities_with_identifier_in(d).to_owned(),
                 match d {
                     Dialect::Postgres => vec![
                         Value::Bytes(b"user12".to_vec()),
@@ -450,15 +411,16 @@ async fn main() {
         (
             "identities, keyset page by id",
             (
-                format!(
-                    "SELECT * FROM identities WHERE id > {} ORDER BY id LIMIT {}",
-                    p(1),
-                    p(2)
-                ),
+                sql::reads::identities_after(d).to_owned(),
                 vec![Value::Uuid(s.identity), Value::I64(250)],
             ),
         ),
-    ]);
+    ];
+    cases.extend(
+        identity_cases
+            .into_iter()
+            .map(|(title, statement)| (title.to_owned(), statement)),
+    );
 
     let engine = match d {
         Dialect::Postgres => "PostgreSQL (EXPLAIN)",

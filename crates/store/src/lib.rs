@@ -11,6 +11,7 @@ mod invalidation;
 pub mod postgres;
 mod rows;
 mod search;
+pub use search::first_page_statements;
 mod session_batch;
 pub mod sql;
 pub mod sqlite;

@@ -58,6 +58,40 @@ pub(crate) async fn search(
     Ok(SearchPage { rows, total, sequence })
 }
 
+/// The query a broad search walks, and the cells that guide it: with an expiry range that
+/// bounds the creation dates (see [`CellCount::creation_implied_by_expiry`]), both narrowed.
+fn walk(query: &SessionQuery, cells: &CellCount) -> (SessionQuery, CellCount) {
+    let mut page = query.clone();
+    match cells.creation_implied_by_expiry() {
+        Some((narrowed, latest)) => {
+            page.filter.created.push(DateFilter {
+                method: DateMethod::LessOrEquals,
+                at: latest,
+            });
+            (page, narrowed)
+        }
+        None => (page, cells.clone()),
+    }
+}
+
+/// The statements [`search`] runs for the first page of `query` when the matches are dense
+/// enough to walk (the plans docs/STORAGE.md shows): the count; for a broad search the cells
+/// per creation hour and the walk; otherwise the list query.
+pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros) -> Vec<(&'static str, BuiltQuery)> {
+    let mut statements = vec![("count", session_count::count_sessions(dialect, &query.filter, now))];
+    match CellCount::plan(&query.filter) {
+        Some(Some(cells)) => {
+            let (page, cells) = walk(query, &cells);
+            let descending = query.sort == SessionSort::CreatedDesc;
+            statements.push(("cells per creation hour", cells.hours_sql(dialect, descending)));
+            statements.push(("page", list_sessions_with(dialect, &page, now, false)));
+        }
+        Some(None) => {}
+        None => statements.push(("page", list_sessions_with(dialect, query, now, false))),
+    }
+    statements
+}
+
 /// The page query of a broad offset search, starting at the creation hour of its first row.
 #[allow(clippy::too_many_arguments)] // the search's parts, each used once
 async fn seek(
@@ -71,18 +105,8 @@ async fn seek(
     now: Micros,
 ) -> StoreResult<BuiltQuery> {
     let descending = query.sort == SessionSort::CreatedDesc;
-    let mut page = query.clone();
-    let implied = cells.creation_implied_by_expiry();
-    let cells = match &implied {
-        Some((narrowed, latest)) => {
-            page.filter.created.push(DateFilter {
-                method: DateMethod::LessOrEquals,
-                at: *latest,
-            });
-            narrowed
-        }
-        None => cells,
-    };
+    let (mut page, cells) = walk(query, cells);
+    let cells = &cells;
     let hours = tx.hours(&cells.hours_sql(dialect, descending)).await?;
     // The first hour (in sort order) before which at most `offset` sessions can match.
     let mut possible_before = 0u64;
