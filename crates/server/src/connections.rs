@@ -1,5 +1,6 @@
-//! Accepting HTTP/1.1 connections (as `axum::serve` did here; no HTTP/2) so that slow or idle
-//! clients cannot exhaust the server.
+//! Accepting HTTP/1.1 and HTTP/2 connections on one listener (gRPC clients speak HTTP/2 with
+//! prior knowledge, everyone else HTTP/1.1) so that slow or idle clients cannot exhaust the
+//! server.
 //!
 //! `axum::serve` keeps a connection for as long as the client likes: it sets no timer, so
 //! hyper's header-read timeout never fires, and it accepts without limit. A client that opens
@@ -8,6 +9,11 @@
 //! `header_read_timeout` (this also closes keep-alive connections idle that long), and at most
 //! `max_connections` are open per listener; further clients wait in the kernel's backlog until a
 //! slot frees, instead of failing the process.
+//!
+//! Which protocol a connection speaks is read from its first bytes (the HTTP/2 connection
+//! preface), under the same `header_read_timeout`, so a silent client is closed either way. An
+//! HTTP/2 connection is bounded by stream limits, a cap on resets (CVE-2023-44487, "rapid
+//! reset"), a header list limit and keep-alive pings that close dead peers.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -16,11 +22,11 @@ use std::time::Duration;
 use axum::extract::{ConnectInfo, Request};
 use axum::Router;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::server::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
@@ -64,6 +70,7 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
+        let watcher = graceful.watcher();
         let service = router.clone().map_request(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(ConnectInfo(remote));
             request
@@ -73,13 +80,34 @@ pub async fn serve(
         // 431 for more than 100 header fields or a head above its read buffer (~400 KiB). No
         // option hands those to Lanyard (docs/SECURITY.md, "Errors outside the routes");
         // Lanyard's own header limit (`lanyard_api::check_request_head`) sits below hyper's.
-        let connection = http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let protocol = match tokio::time::timeout(limits.header_read_timeout, detect_protocol(&stream)).await {
+                Ok(Ok(protocol)) => protocol,
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, %remote, "reading the connection's first bytes failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%remote, "closed a connection that sent nothing in time");
+                    return;
+                }
+            };
+            let io = TokioIo::new(stream);
+            let service = TowerToHyperService::new(service);
+            let result = match protocol {
+                Protocol::Http1 => {
+                    watcher
+                        .watch(
+                            http1::Builder::new()
+                                .timer(TokioTimer::new())
+                                .header_read_timeout(limits.header_read_timeout)
+                                .serve_connection(io, service),
+                        )
+                        .await
+                }
+                Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
+            };
+            if let Err(error) = result {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
             drop(slot);
@@ -89,3 +117,55 @@ pub async fn serve(
     graceful.shutdown().await;
     Ok(())
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The HTTP/2 client connection preface (RFC 9113, 3.4).
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Peeks until the first bytes either are the HTTP/2 preface or cannot become it.
+async fn detect_protocol(stream: &TcpStream) -> std::io::Result<Protocol> {
+    let mut buffer = [0_u8; 24];
+    loop {
+        let read = stream.peek(&mut buffer).await?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if buffer[..read] != HTTP2_PREFACE[..read] {
+            return Ok(Protocol::Http1);
+        }
+        if read == HTTP2_PREFACE.len() {
+            return Ok(Protocol::Http2);
+        }
+        // A prefix of the preface so far: wait for more (peek returns at once otherwise).
+        stream.readable().await?;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+fn http2_builder(limits: ConnectionLimits) -> http2::Builder<TokioExecutor> {
+    let mut builder = http2::Builder::new(TokioExecutor::new());
+    builder
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(Some(HTTP2_MAX_CONCURRENT_STREAMS))
+        .max_pending_accept_reset_streams(Some(HTTP2_MAX_PENDING_RESETS))
+        .max_local_error_reset_streams(Some(HTTP2_MAX_LOCAL_ERROR_RESETS))
+        .max_header_list_size(HTTP2_MAX_HEADER_LIST_BYTES)
+        .keep_alive_interval(Some(limits.header_read_timeout))
+        .keep_alive_timeout(limits.header_read_timeout);
+    builder
+}
+
+/// Streams one HTTP/2 connection may run at once: a gRPC client multiplexes its calls on one
+/// connection, so this bounds a client's parallelism, as `max_connections` does for HTTP/1.1.
+const HTTP2_MAX_CONCURRENT_STREAMS: u32 = 256;
+/// Streams a client may reset before the server accepted them (rapid reset).
+const HTTP2_MAX_PENDING_RESETS: usize = 32;
+/// Streams the server may reset for protocol errors before it closes the connection.
+const HTTP2_MAX_LOCAL_ERROR_RESETS: usize = 256;
+/// The same bound as an HTTP/1.1 head: `lanyard_api::check_request_head` sits below it.
+const HTTP2_MAX_HEADER_LIST_BYTES: u32 = 64 * 1024;

@@ -1,19 +1,26 @@
-//! ZITADEL errors, in the two shapes its transports use: grpc-gateway status JSON for REST,
-//! Connect error JSON for the Connect paths. Every failure on a ZITADEL route becomes one of
-//! these here.
+//! ZITADEL errors, in the shape each of its transports uses: grpc-gateway status JSON for REST,
+//! Connect error JSON for Connect (with either codec), `grpc-status` / `grpc-message` /
+//! `grpc-status-details-bin` for gRPC and gRPC-Web. Every failure on a ZITADEL route becomes one
+//! of these here.
 
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;
+use lanyard_proto::google::rpc::{RetryInfo, Status};
+use lanyard_proto::well_known::{Any, Duration as ProtoDuration};
+use lanyard_proto::zitadel::v1::ErrorDetail;
+use lanyard_proto::Message;
 use lanyard_service::ServiceError;
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
 /// gRPC status codes used by the session service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     InvalidArgument,
+    DeadlineExceeded,
     NotFound,
     AlreadyExists,
     PermissionDenied,
@@ -29,6 +36,7 @@ impl Code {
     fn number(self) -> u16 {
         match self {
             Code::InvalidArgument => 3,
+            Code::DeadlineExceeded => 4,
             Code::NotFound => 5,
             Code::AlreadyExists => 6,
             Code::PermissionDenied => 7,
@@ -44,6 +52,7 @@ impl Code {
     fn connect_name(self) -> &'static str {
         match self {
             Code::InvalidArgument => "invalid_argument",
+            Code::DeadlineExceeded => "deadline_exceeded",
             Code::NotFound => "not_found",
             Code::AlreadyExists => "already_exists",
             Code::PermissionDenied => "permission_denied",
@@ -60,6 +69,7 @@ impl Code {
     fn http_status(self) -> StatusCode {
         match self {
             Code::InvalidArgument | Code::FailedPrecondition => StatusCode::BAD_REQUEST,
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             Code::NotFound => StatusCode::NOT_FOUND,
             Code::AlreadyExists => StatusCode::CONFLICT,
             Code::PermissionDenied => StatusCode::FORBIDDEN,
@@ -75,7 +85,11 @@ impl Code {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     Rest,
+    /// Connect with either codec: its errors are JSON for both.
     Connect,
+    Grpc,
+    GrpcWeb,
+    GrpcWebText,
 }
 
 #[derive(Debug, Clone)]
@@ -137,12 +151,71 @@ impl ZitadelError {
                 })),
             )
                 .into_response(),
+            Transport::Grpc => super::grpc::error(&super::protocol::Protocol::Grpc, self.grpc_status()),
+            Transport::GrpcWeb => super::grpc::error(&super::protocol::Protocol::GrpcWeb, self.grpc_status()),
+            Transport::GrpcWebText => super::grpc::error(&super::protocol::Protocol::GrpcWebText, self.grpc_status()),
         };
         if let Some(seconds) = self.retry_after_seconds {
             response.headers_mut().insert("retry-after", HeaderValue::from(seconds));
         }
         response
     }
+}
+
+impl ZitadelError {
+    /// The status as gRPC sends it: `grpc-status`, the percent-encoded `grpc-message`, and a
+    /// `google.rpc.Status` with the same details as the other transports in
+    /// `grpc-status-details-bin`.
+    fn grpc_status(&self) -> HeaderMap {
+        let message = format!("{} ({})", self.message, self.id);
+        let status = Status {
+            code: i32::from(self.code.number()),
+            message: message.clone(),
+            details: detail_messages(self)
+                .into_iter()
+                .map(|(name, value)| Any {
+                    type_url: format!("type.googleapis.com/{name}"),
+                    value: value.into(),
+                })
+                .collect(),
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-status", HeaderValue::from(self.code.number()));
+        let encoded = utf8_percent_encode(&message, GRPC_MESSAGE_ESCAPES).to_string();
+        if let Ok(value) = HeaderValue::from_str(&encoded) {
+            headers.insert("grpc-message", value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&STANDARD_NO_PAD.encode(status.encode_to_vec())) {
+            headers.insert("grpc-status-details-bin", value);
+        }
+        headers
+    }
+}
+
+/// gRPC percent-encodes every byte of `grpc-message` outside printable ASCII, and `%`.
+const GRPC_MESSAGE_ESCAPES: &AsciiSet = &CONTROLS.add(b'%');
+
+/// The details every transport carries, as (message name, protobuf bytes): ZITADEL's
+/// `ErrorDetail`, then `RetryInfo` when there is a delay.
+fn detail_messages(error: &ZitadelError) -> Vec<(&'static str, Vec<u8>)> {
+    let mut details = vec![(
+        "zitadel.v1.ErrorDetail",
+        ErrorDetail {
+            id: error.id.clone(),
+            message: error.message.clone(),
+        }
+        .encode_to_vec(),
+    )];
+    if let Some(seconds) = error.retry_after_seconds {
+        let retry = RetryInfo {
+            retry_delay: Some(ProtoDuration {
+                seconds: i64::try_from(seconds).unwrap_or(i64::MAX),
+                nanos: 0,
+            }),
+        };
+        details.push(("google.rpc.RetryInfo", retry.encode_to_vec()));
+    }
+    details
 }
 
 /// grpc-gateway's `details`: ZITADEL's `ErrorDetail`, then `RetryInfo` when there is a delay.
@@ -164,55 +237,20 @@ fn rest_details(error: &ZitadelError) -> Value {
 /// Connect's `details`: each a protobuf message in base64 (no padding) with its JSON form
 /// under `debug`.
 fn connect_details(error: &ZitadelError) -> Value {
-    let mut details = vec![json!({
-        "type": "zitadel.v1.ErrorDetail",
-        "value": STANDARD_NO_PAD.encode(error_detail_protobuf(&error.id, &error.message)),
-        "debug": { "id": error.id, "message": error.message },
-    })];
-    if let Some(seconds) = error.retry_after_seconds {
-        details.push(json!({
-            "type": "google.rpc.RetryInfo",
-            "value": STANDARD_NO_PAD.encode(retry_info_protobuf(seconds)),
-            "debug": { "retryDelay": format!("{seconds}s") },
-        }));
-    }
-    Value::Array(details)
-}
-
-fn push_varint(out: &mut Vec<u8>, mut value: u64) {
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
-/// `zitadel.v1.ErrorDetail { string id = 1; string message = 2; }` in protobuf wire format.
-fn error_detail_protobuf(id: &str, message: &str) -> Vec<u8> {
-    fn field(out: &mut Vec<u8>, tag: u8, value: &str) {
-        out.push(tag);
-        push_varint(out, value.len() as u64);
-        out.extend_from_slice(value.as_bytes());
-    }
-    let mut out = Vec::with_capacity(id.len() + message.len() + 6);
-    field(&mut out, 0x0a, id);
-    field(&mut out, 0x12, message);
-    out
-}
-
-/// `google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; }` with
-/// `Duration { int64 seconds = 1; }`, in protobuf wire format.
-fn retry_info_protobuf(seconds: u64) -> Vec<u8> {
-    let mut duration = vec![0x08];
-    push_varint(&mut duration, seconds);
-    let mut out = vec![0x0a];
-    push_varint(&mut out, duration.len() as u64);
-    out.extend_from_slice(&duration);
-    out
+    let debug = |name: &str| match name {
+        "google.rpc.RetryInfo" => json!({ "retryDelay": format!("{}s", error.retry_after_seconds.unwrap_or(0)) }),
+        _ => json!({ "id": error.id, "message": error.message }),
+    };
+    detail_messages(error)
+        .into_iter()
+        .map(|(name, value)| {
+            json!({
+                "type": name,
+                "value": STANDARD_NO_PAD.encode(value),
+                "debug": debug(name),
+            })
+        })
+        .collect()
 }
 
 /// Splits a trailing `(ID-xyz)` off a service message.
@@ -293,20 +331,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_detail_is_valid_protobuf() {
+    fn details_are_the_protobuf_messages_clients_decode() {
+        let error = ZitadelError {
+            retry_after_seconds: Some(300),
+            ..ZitadelError::new(Code::ResourceExhausted, "A-1", "m")
+        };
+        let details = detail_messages(&error);
         assert_eq!(
-            error_detail_protobuf("A-1", "m"),
-            vec![0x0a, 3, b'A', b'-', b'1', 0x12, 1, b'm']
+            details[0],
+            ("zitadel.v1.ErrorDetail", vec![0x0a, 3, b'A', b'-', b'1', 0x12, 1, b'm'])
         );
-        let long = "x".repeat(200);
-        let bytes = error_detail_protobuf("i", &long);
-        assert_eq!(&bytes[3..6], &[0x12, 0xc8, 0x01]);
+        assert_eq!(details[1], ("google.rpc.RetryInfo", vec![0x0a, 3, 0x08, 0xac, 0x02]));
     }
 
     #[test]
-    fn retry_info_is_valid_protobuf() {
-        assert_eq!(retry_info_protobuf(5), vec![0x0a, 2, 0x08, 5]);
-        assert_eq!(retry_info_protobuf(300), vec![0x0a, 3, 0x08, 0xac, 0x02]);
+    fn grpc_statuses_carry_code_message_and_details() {
+        let error = ZitadelError::new(Code::NotFound, "QUERY-SFeaa", "100% gone, ü");
+        let headers = error.grpc_status();
+        assert_eq!(headers.get("grpc-status").map(|v| v.as_bytes()), Some(&b"5"[..]));
+        assert_eq!(
+            headers.get("grpc-message").map(|v| v.as_bytes()),
+            Some(&b"100%25 gone, %C3%BC (QUERY-SFeaa)"[..])
+        );
+        let details = headers
+            .get("grpc-status-details-bin")
+            .and_then(|v| STANDARD_NO_PAD.decode(v.as_bytes()).ok())
+            .and_then(|bytes| Status::decode(bytes.as_slice()).ok());
+        let detail = details
+            .as_ref()
+            .and_then(|s| s.details.first())
+            .and_then(|any| ErrorDetail::decode(any.value.as_ref()).ok());
+        assert_eq!(details.map(|s| s.code), Some(5));
+        assert_eq!(detail.map(|d| d.id), Some("QUERY-SFeaa".to_owned()));
     }
 
     #[test]

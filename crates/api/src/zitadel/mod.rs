@@ -1,10 +1,14 @@
-//! The ZITADEL Session Service v2, over REST (grpc-gateway paths) and Connect (the paths the
-//! official SDKs call). Each RPC is written once against JSON values; the transports only
-//! differ in where the request comes from and how success and errors are shaped.
+//! The ZITADEL Session Service v2, over REST (grpc-gateway paths) and, on the RPC paths
+//! (`/zitadel.session.v2.SessionService/<Rpc>`), gRPC, gRPC-Web and Connect with the JSON or
+//! the protobuf codec. Each RPC is written once against proto3 JSON; the transports only differ
+//! in how the request arrives and how success and errors are shaped.
 
 pub mod error;
+mod grpc;
+mod messages;
 #[cfg(test)]
 mod proptests;
+mod protocol;
 mod rpc;
 pub mod wire;
 
@@ -20,6 +24,7 @@ use crate::client::ClientIp;
 use crate::query::QueryParams;
 use crate::AppState;
 use error::{Transport, ZitadelError};
+use protocol::Protocol;
 
 pub use rpc::Rpc;
 
@@ -35,10 +40,21 @@ pub fn routes() -> Router<AppState> {
             )
             .route(
                 &format!("/zitadel.session.{version}.SessionService/{{rpc}}"),
-                post(connect),
+                post(rpc_path),
             );
     }
     router
+}
+
+/// How errors on the RPC paths travel for a request with these headers: gRPC and gRPC-Web by
+/// their content types, Connect (JSON errors for either codec) otherwise.
+pub(crate) fn rpc_transport(headers: &HeaderMap) -> Transport {
+    match Protocol::of(headers) {
+        Protocol::Grpc => Transport::Grpc,
+        Protocol::GrpcWeb => Transport::GrpcWeb,
+        Protocol::GrpcWebText => Transport::GrpcWebText,
+        Protocol::ConnectJson | Protocol::ConnectProto | Protocol::Unsupported(_) => Transport::Connect,
+    }
 }
 
 /// Reads a ListSessions request body (as either transport receives it) into the service's
@@ -68,6 +84,19 @@ fn body_json(bytes: &[u8]) -> Result<Value, ZitadelError> {
     }
 }
 
+/// Authenticates the caller and runs the RPC: its JSON answer, or the error to render.
+async fn answer(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: ClientIp,
+    rpc: Rpc,
+    request: Result<Value, ZitadelError>,
+) -> Result<Value, ZitadelError> {
+    let caller = rpc::authenticate(state, headers).await?;
+    rpc::call(state, &caller, peer.0, rpc, request?).await
+}
+
+/// Runs the RPC and answers in JSON (REST or Connect with the JSON codec).
 async fn run(
     state: AppState,
     headers: HeaderMap,
@@ -76,57 +105,93 @@ async fn run(
     request: Result<Value, ZitadelError>,
     transport: Transport,
 ) -> Response {
-    let result = async {
-        let caller = rpc::authenticate(&state, &headers).await?;
-        rpc::call(&state, &caller, peer.0, rpc, request?).await
-    }
-    .await;
-    match result {
-        Ok(body) => {
-            let status = if transport == Transport::Rest && rpc == Rpc::CreateSession {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            // A ListSessions answer may hold a thousand sessions.
-            let rows = body.get("sessions").and_then(Value::as_array).map_or(0, Vec::len);
-            crate::render::render_list(rows, || (status, Json(body)).into_response())
-        }
+    match answer(&state, &headers, peer, rpc, request).await {
+        Ok(body) => json_response(rpc, body, transport),
         Err(error) => error.render(transport),
     }
 }
 
-/// `POST /zitadel.session.v2.SessionService/<Rpc>`: unary Connect with the JSON codec.
-async fn connect(
+fn json_response(rpc: Rpc, body: Value, transport: Transport) -> Response {
+    let status = if transport == Transport::Rest && rpc == Rpc::CreateSession {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    // A ListSessions answer may hold a thousand sessions.
+    crate::render::render_list(list_rows(&body), || (status, Json(body)).into_response())
+}
+
+fn list_rows(body: &Value) -> usize {
+    body.get("sessions").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// `POST /zitadel.session.v2.SessionService/<Rpc>`: gRPC, gRPC-Web (binary and text) and
+/// Connect unary with the JSON or the protobuf codec, told apart by the content type.
+async fn rpc_path(
     State(state): State<AppState>,
     Path(rpc): Path<String>,
     headers: HeaderMap,
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
+    let protocol = Protocol::of(&headers);
+    let transport = rpc_transport(&headers);
     let Some(rpc) = Rpc::from_name(&rpc) else {
         return ZitadelError::new(
             error::Code::Unimplemented,
             "LANYARD-unimplemented",
             format!("unknown RPC {rpc}"),
         )
-        .render(Transport::Connect);
+        .render(transport);
     };
-    let content_type = headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/json");
-    if !content_type.trim().to_ascii_lowercase().starts_with("application/json") {
+    if let Protocol::Unsupported(content_type) = &protocol {
         let mut response = ZitadelError::new(
             error::Code::Unimplemented,
             "LANYARD-codec",
-            format!("content type {content_type:?} is not supported; Lanyard speaks Connect with application/json"),
+            format!(
+                "content type {content_type:?} is not supported; Lanyard speaks gRPC, gRPC-Web and \
+                 Connect (application/json or application/proto)"
+            ),
         )
-        .render(Transport::Connect);
+        .render(transport);
         *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return response;
     }
-    run(state, headers, peer, rpc, body_json(&body), Transport::Connect).await
+    let deadline = match protocol.deadline(&headers) {
+        Ok(deadline) => deadline,
+        Err(error) => return error.render(transport),
+    };
+    let request = match protocol {
+        Protocol::ConnectJson => body_json(&body),
+        Protocol::ConnectProto => messages::request_json(rpc, &body),
+        _ => grpc::unframe(&protocol, &body).and_then(|message| messages::request_json(rpc, &message)),
+    };
+    let answered = answer(&state, &headers, peer, rpc, request);
+    let result = match deadline {
+        None => answered.await,
+        Some(deadline) => tokio::time::timeout(deadline, answered).await.unwrap_or_else(|_| {
+            Err(ZitadelError::new(
+                error::Code::DeadlineExceeded,
+                "LANYARD-deadline",
+                format!("the call did not finish within its deadline of {deadline:?}"),
+            ))
+        }),
+    };
+    let body = match result {
+        Ok(body) => body,
+        Err(error) => return error.render(transport),
+    };
+    if protocol == Protocol::ConnectJson {
+        return json_response(rpc, body, transport);
+    }
+    let encoded = crate::render::render_list(list_rows(&body), || messages::response_bytes(rpc, body));
+    match (encoded, &protocol) {
+        (Ok(message), Protocol::ConnectProto) => {
+            ([(axum::http::header::CONTENT_TYPE, "application/proto")], message).into_response()
+        }
+        (Ok(message), _) => grpc::ok(&protocol, &message),
+        (Err(error), _) => error.render(transport),
+    }
 }
 
 #[utoipa::path(post, path = "/v2/sessions/search", operation_id = "SessionService_ListSessions", tag = "zitadel",

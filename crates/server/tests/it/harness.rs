@@ -157,14 +157,17 @@ impl TestApp {
         // The production layers (body limit, timeout, request ids, access log), default settings.
         let config = lanyard::config::Config::from_toml_str("").expect("default config");
         let (public_router, admin_router) = lanyard::app::build_routers(&config, state);
-        tokio::spawn(async move {
-            axum::serve(
-                public_listener,
-                public_router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .ok();
-        });
+        // The production listener: HTTP/1.1 and HTTP/2 (gRPC) on one port.
+        let limits = lanyard::connections::ConnectionLimits {
+            max_connections: config.serve.max_connections,
+            header_read_timeout: config.serve.header_read_timeout.0,
+        };
+        tokio::spawn(lanyard::connections::serve(
+            public_listener,
+            public_router,
+            limits,
+            std::future::pending(),
+        ));
         let admin_addr = spawn(admin_router).await;
         TestApp {
             public: format!("http://{public_addr}"),

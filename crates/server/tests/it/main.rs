@@ -26,3 +26,4 @@ mod slow_clients;
 mod token_cache;
 mod two_nodes;
 mod zitadel;
+mod zitadel_grpc;

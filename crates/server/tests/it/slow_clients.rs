@@ -125,3 +125,37 @@ async fn idle_keep_alive_connections_are_closed_after_the_header_timeout() {
     // The connection is kept alive, but not forever.
     assert!(closed_within(&mut stream, Duration::from_secs(4)).await);
 }
+
+#[tokio::test]
+async fn a_client_that_stalls_inside_the_http2_preface_or_sends_nothing_is_cut_off() {
+    let (server, _dir) = server(64, "1s").await;
+    let mut silent = TcpStream::connect(server.public_addr).await.expect("connect");
+    let mut half_preface = TcpStream::connect(server.public_addr).await.expect("connect");
+    half_preface.write_all(b"PRI * HTTP/2.0\r\n").await.expect("write");
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut silent, Duration::from_secs(4)).await,
+        "a silent connection stayed open"
+    );
+    assert!(
+        closed_within(&mut half_preface, Duration::from_secs(4)).await,
+        "a connection stalled in the HTTP/2 preface stayed open"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900), "closed too early");
+}
+
+#[tokio::test]
+async fn the_public_port_speaks_http2_with_prior_knowledge_and_http1_on_one_listener() {
+    let (server, _dir) = server(64, "10s").await;
+    let url = format!("http://{}/health/alive", server.public_addr);
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let response = h2.get(&url).send().await.expect("an HTTP/2 request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let response = reqwest::get(&url).await.expect("an HTTP/1.1 request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    assert_eq!(response.status(), 200);
+}

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::harness::*;
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
     async fn connect(&self, rpc: &str, body: Value, bearer: &str) -> (u16, Value) {
@@ -30,7 +30,7 @@ impl TestApp {
     }
 
     /// A user with a password; returns (id, email).
-    async fn zitadel_user(&self) -> (Uuid, String) {
+    pub(crate) async fn zitadel_user(&self) -> (Uuid, String) {
         let email = format!("{}@example.org", Uuid::new_v4());
         let (status, body) = read(
             self.admin(Method::POST, "/admin/identities")
