@@ -26,9 +26,10 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
-use crate::config::{Config, DatabaseUrl, ExtendResponse, ServeConfig, SqliteSynchronous};
+use crate::config::{Config, DatabaseUrl, ExtendResponse, ServeConfig, SqliteSynchronous, TlsConfig};
 use crate::connections::ConnectionLimits;
 use crate::logging::ACCESS_TARGET;
+use crate::tls::{self, ReloadableCertificate};
 
 /// The store setting that keeps the generated page-token secret when `secrets` is empty.
 pub const PAGE_TOKEN_SECRET_SETTING: &str = "page_token_secret";
@@ -328,10 +329,17 @@ pub struct App {
     pub public: Router,
     pub admin: Router,
     pub connection_limits: ConnectionLimits,
+    /// The public port's certificate when it serves TLS.
+    pub public_tls: Option<Arc<ReloadableCertificate>>,
+    /// The admin port's certificate when it serves TLS.
+    pub admin_tls: Option<Arc<ReloadableCertificate>>,
 }
 
 /// Opens and migrates the store, builds the service and both routers.
 pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<App> {
+    // Certificates first: a wrong path fails before anything touches the database.
+    let public_tls = load_certificate(config.serve.public.tls.as_ref(), "serve.public.tls")?;
+    let admin_tls = load_certificate(config.serve.admin.tls.as_ref(), "serve.admin.tls")?;
     let store = open_store(config).await?;
     let report = migrate(config, &store).await?;
     for migration in &report.applied {
@@ -360,7 +368,18 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
             max_connections: config.serve.max_connections,
             header_read_timeout: config.serve.header_read_timeout.0,
         },
+        public_tls,
+        admin_tls,
     })
+}
+
+fn load_certificate(tls: Option<&TlsConfig>, key: &str) -> anyhow::Result<Option<Arc<ReloadableCertificate>>> {
+    tls.map(|tls| {
+        ReloadableCertificate::load(&tls.cert_file, &tls.key_file)
+            .map(Arc::new)
+            .with_context(|| format!("{key}: cannot serve TLS"))
+    })
+    .transpose()
 }
 
 /// Binds both ports, failing clearly when one is taken.
@@ -397,6 +416,8 @@ pub struct RunningServer {
     pub admin_addr: SocketAddr,
     pub store: AppStore,
     pub service: Arc<Lanyard>,
+    pub public_tls: Option<Arc<ReloadableCertificate>>,
+    pub admin_tls: Option<Arc<ReloadableCertificate>>,
     shutdown: watch::Sender<bool>,
     public: JoinHandle<std::io::Result<()>>,
     admin: JoinHandle<std::io::Result<()>>,
@@ -409,20 +430,30 @@ pub fn spawn(app: App, public: TcpListener, admin: TcpListener) -> anyhow::Resul
     let admin_addr = admin.local_addr().context("reading the admin address")?;
     let (shutdown, _) = watch::channel(false);
     let limits = app.connection_limits;
-    let serve_one = |listener: TcpListener, router: Router| {
+    let public_acceptor = app.public_tls.clone().map(tls::acceptor).transpose()?;
+    let admin_acceptor = app.admin_tls.clone().map(tls::acceptor).transpose()?;
+    let serve_one = |listener: TcpListener, router: Router, acceptor| {
         let mut stop = shutdown.subscribe();
-        tokio::spawn(crate::connections::serve(listener, router, limits, async move {
-            // Also stops when the handle is dropped.
-            let _ = stop.wait_for(|stopping| *stopping).await;
-        }))
+        tokio::spawn(crate::connections::serve(
+            listener,
+            router,
+            limits,
+            acceptor,
+            async move {
+                // Also stops when the handle is dropped.
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            },
+        ))
     };
-    let public = serve_one(public, app.public);
-    let admin = serve_one(admin, app.admin);
+    let public = serve_one(public, app.public, public_acceptor);
+    let admin = serve_one(admin, app.admin, admin_acceptor);
     Ok(RunningServer {
         public_addr,
         admin_addr,
         store: app.store,
         service: app.service,
+        public_tls: app.public_tls,
+        admin_tls: app.admin_tls,
         shutdown,
         public,
         admin,
@@ -438,11 +469,22 @@ pub async fn start(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Run
 
 impl RunningServer {
     pub fn public_url(&self) -> String {
-        format!("http://{}/", self.public_addr)
+        base_url(self.public_tls.is_some(), self.public_addr)
     }
 
     pub fn admin_url(&self) -> String {
-        format!("http://{}/", self.admin_addr)
+        base_url(self.admin_tls.is_some(), self.admin_addr)
+    }
+
+    /// The configured certificates, named by their configuration key.
+    pub fn certificates(&self) -> Vec<(&'static str, Arc<ReloadableCertificate>)> {
+        [
+            ("serve.public.tls", &self.public_tls),
+            ("serve.admin.tls", &self.admin_tls),
+        ]
+        .into_iter()
+        .filter_map(|(key, certificate)| Some((key, certificate.clone()?)))
+        .collect()
     }
 
     /// Stops accepting connections and waits for in-flight requests to finish.
@@ -495,6 +537,41 @@ impl RunningServer {
     }
 }
 
+fn base_url(tls: bool, addr: SocketAddr) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{addr}/")
+}
+
+/// Re-reads `certificates` on every SIGHUP while the server runs, so that a renewed
+/// certificate (certbot, cert-manager) is served without a restart; open connections stay.
+#[cfg(unix)]
+fn spawn_certificate_reloader(certificates: Vec<(&'static str, Arc<ReloadableCertificate>)>) -> Option<JoinHandle<()>> {
+    if certificates.is_empty() {
+        return None;
+    }
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGHUP; certificates reload only on restart");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            for (key, certificate) in &certificates {
+                match certificate.reload() {
+                    Ok(()) => {
+                        tracing::info!(key, file = %certificate.cert_file().display(), "reloaded the TLS certificate")
+                    }
+                    Err(error) => {
+                        tracing::error!(key, %error, "reloading the TLS certificate failed; still serving the previous one")
+                    }
+                }
+            }
+        }
+    }))
+}
+
 fn stopped_unexpectedly(api: &str, result: Result<std::io::Result<()>, tokio::task::JoinError>) -> anyhow::Error {
     match result {
         Ok(Ok(())) => anyhow!("the {api} server stopped unexpectedly"),
@@ -535,6 +612,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let server = start(&config, Arc::new(SystemClock)).await?;
     let store = server.store.clone();
+    #[cfg(unix)]
+    let certificate_reloader = spawn_certificate_reloader(server.certificates());
     let cleanup = config
         .cleanup
         .enabled
@@ -558,6 +637,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await;
     if let Some(cleanup) = cleanup {
         cleanup.abort();
+    }
+    #[cfg(unix)]
+    if let Some(reloader) = certificate_reloader {
+        reloader.abort();
     }
     store.close().await;
     if result.is_ok() {

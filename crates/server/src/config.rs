@@ -170,6 +170,18 @@ pub struct PublicConfig {
     pub listen: SocketAddr,
     /// Where clients reach the public port; used for `schema_url` and redirects.
     pub base_url: BaseUrl,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext.
+    pub tls: Option<TlsConfig>,
+}
+
+/// A listener's certificate chain and private key, PEM files re-read on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
+    pub key_file: PathBuf,
 }
 
 impl Default for PublicConfig {
@@ -177,6 +189,7 @@ impl Default for PublicConfig {
         PublicConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 4433)),
             base_url: BaseUrl::from_str("http://127.0.0.1:4433/").expect("a valid default"),
+            tls: None,
         }
     }
 }
@@ -187,12 +200,15 @@ pub struct AdminConfig {
     /// Loopback by default: a fresh install never exposes the admin API to the network.
     #[serde(deserialize_with = "listen_address")]
     pub listen: SocketAddr,
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) instead of cleartext.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 4434)),
+            tls: None,
         }
     }
 }
@@ -1003,6 +1019,13 @@ impl Config {
                 "the admin API listens on {}, which is not a loopback address: make sure only trusted \
                  networks can reach it",
                 self.serve.admin.listen
+            ));
+        }
+        if self.serve.public.tls.is_some() && self.serve.public.base_url.0.scheme() == "http" {
+            warnings.push(format!(
+                "serve.public.tls is set but serve.public.base_url ({}) says http://; links Lanyard \
+                 hands out (schema_url, redirects) should say https://",
+                self.serve.public.base_url.0
             ));
         }
         if self.secrets.0.iter().any(|s| s.len() < 16) {

@@ -16,6 +16,7 @@
 //! reset"), a header list limit and keep-alive pings that close dead peers.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,10 +25,11 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,7 @@ pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: ConnectionLimits,
+    tls: Option<TlsAcceptor>,
     stop: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -80,42 +83,97 @@ pub async fn serve(
         // 431 for more than 100 header fields or a head above its read buffer (~400 KiB). No
         // option hands those to Lanyard (docs/SECURITY.md, "Errors outside the routes");
         // Lanyard's own header limit (`lanyard_api::check_request_head`) sits below hyper's.
+        let tls = tls.clone();
         tokio::spawn(async move {
-            let protocol = match tokio::time::timeout(limits.header_read_timeout, detect_protocol(&stream)).await {
-                Ok(Ok(protocol)) => protocol,
-                Ok(Err(error)) => {
-                    tracing::debug!(%error, %remote, "reading the connection's first bytes failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%remote, "closed a connection that sent nothing in time");
-                    return;
-                }
-            };
-            let io = TokioIo::new(stream);
-            let service = TowerToHyperService::new(service);
-            let result = match protocol {
-                Protocol::Http1 => {
-                    watcher
-                        .watch(
-                            http1::Builder::new()
-                                .timer(TokioTimer::new())
-                                .header_read_timeout(limits.header_read_timeout)
-                                .serve_connection(io, service),
-                        )
-                        .await
-                }
-                Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
-            };
-            if let Err(error) = result {
-                tracing::debug!(%error, %remote, "connection ended with an error");
-            }
+            serve_connection(stream, remote, tls, service, limits, watcher).await;
             drop(slot);
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Reads which protocol the connection speaks (the TLS handshake and its ALPN, or the first
+/// bytes in cleartext), then serves it until it ends or the server shuts down.
+async fn serve_connection<S>(
+    stream: TcpStream,
+    remote: SocketAddr,
+    tls: Option<TlsAcceptor>,
+    service: S,
+    limits: ConnectionLimits,
+    watcher: Watcher,
+) where
+    S: tower::Service<Request<Incoming>, Response = axum::response::Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let service = TowerToHyperService::new(service);
+    let Some(tls) = tls else {
+        let protocol = match tokio::time::timeout(limits.header_read_timeout, detect_protocol(&stream)).await {
+            Ok(Ok(protocol)) => protocol,
+            Ok(Err(error)) => {
+                tracing::debug!(%error, %remote, "reading the connection's first bytes failed");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "closed a connection that sent nothing in time");
+                return;
+            }
+        };
+        run(TokioIo::new(stream), protocol, service, limits, watcher, remote).await;
+        return;
+    };
+    // The handshake is bounded like a request head: a client that stalls it is closed.
+    let stream = match tokio::time::timeout(limits.header_read_timeout, tls.accept(stream)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(error)) => {
+            tracing::debug!(%error, %remote, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%remote, "closed a connection that did not finish the TLS handshake in time");
+            return;
+        }
+    };
+    let protocol = match stream.get_ref().1.alpn_protocol() {
+        Some(crate::tls::ALPN_H2) => Protocol::Http2,
+        _ => Protocol::Http1,
+    };
+    run(TokioIo::new(stream), protocol, service, limits, watcher, remote).await;
+}
+
+async fn run<I, S>(
+    io: TokioIo<I>,
+    protocol: Protocol,
+    service: S,
+    limits: ConnectionLimits,
+    watcher: Watcher,
+    remote: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = axum::response::Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let result = match protocol {
+        Protocol::Http1 => {
+            watcher
+                .watch(
+                    http1::Builder::new()
+                        .timer(TokioTimer::new())
+                        .header_read_timeout(limits.header_read_timeout)
+                        .serve_connection(io, service),
+                )
+                .await
+        }
+        Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, %remote, "connection ended with an error");
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod connections;
 pub mod logging;
+pub mod tls;
 
 pub use app::{build_app, build_routers, build_service, open_store, serve, start, App, RunningServer};
 pub use cli::Cli;

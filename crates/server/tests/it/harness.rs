@@ -166,6 +166,7 @@ impl TestApp {
             public_listener,
             public_router,
             limits,
+            None,
             std::future::pending(),
         ));
         let admin_addr = spawn(admin_router).await;

@@ -23,6 +23,7 @@ mod openapi;
 mod operations;
 mod python;
 mod slow_clients;
+mod tls;
 mod token_cache;
 mod two_nodes;
 mod zitadel;
