@@ -11,7 +11,8 @@
 //! slot frees, instead of failing the process.
 //!
 //! Which protocol a connection speaks is read from its first bytes (the HTTP/2 connection
-//! preface), under the same `header_read_timeout`, so a silent client is closed either way. An
+//! preface), under the same `header_read_timeout`, so a silent client is closed either way; on a
+//! TLS listener the handshake runs under that timeout and ALPN decides (`crate::tls`). An
 //! HTTP/2 connection is bounded by stream limits, a cap on resets (CVE-2023-44487, "rapid
 //! reset"), a header list limit and keep-alive pings that close dead peers.
 
