@@ -1193,8 +1193,14 @@ mod tests {
         assert_eq!(Config::from_toml_str(example).unwrap(), Config::default());
         // Uncommenting every `key = value` line must still parse and give the defaults, except
         // for the documented example values of the optional keys.
-        let config = Config::from_toml_str(&uncommented).unwrap();
+        let mut config = Config::from_toml_str(&uncommented).unwrap();
         assert_eq!(config.database, Config::default().database);
+        // TLS is off by default; its example paths are the documented ones.
+        for tls in [config.serve.public.tls.take(), config.serve.admin.tls.take()] {
+            let tls = tls.expect("the example shows a [tls] table for both ports");
+            assert_eq!(tls.cert_file, std::path::Path::new("/etc/lanyard/tls/cert.pem"));
+            assert_eq!(tls.key_file, std::path::Path::new("/etc/lanyard/tls/key.pem"));
+        }
         assert_eq!(config.serve, Config::default().serve);
         assert_eq!(config.log, Config::default().log);
     }
