@@ -7,6 +7,7 @@ const FILES: &[&str] = &[
     "proto/google/rpc/status.proto",
     "proto/zitadel/message.proto",
     "proto/zitadel/session/v2/session_service.proto",
+    "proto/zitadel/session/v2beta/session_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,6 +19,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     prost_build::Config::new()
         .compile_well_known_types()
+        // Timestamps are our own type: pbjson-types writes `+00:00`, ZITADEL writes `Z`.
+        .extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp")
         .extern_path(".google.protobuf", "::pbjson_types")
         .file_descriptor_set_path(&descriptor_path)
         .skip_protoc_run()
@@ -26,6 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let descriptor_bytes = std::fs::read(&descriptor_path)?;
     pbjson_build::Builder::new()
         .register_descriptors(&descriptor_bytes)?
+        .extern_path(".google.protobuf.Timestamp", "crate::wkt::Timestamp")
         // Clients send fields this model does not know (newer ZITADEL versions); proto3 JSON
         // says to ignore them, as ZITADEL's gateway does.
         .ignore_unknown_fields()

@@ -3,6 +3,8 @@
 
 #![allow(clippy::all, clippy::pedantic, missing_docs)]
 
+pub mod wkt;
+
 pub mod zitadel {
     pub mod v1 {
         include!(concat!(env!("OUT_DIR"), "/zitadel.v1.rs"));
@@ -13,11 +15,21 @@ pub mod zitadel {
             include!(concat!(env!("OUT_DIR"), "/zitadel.object.v2.rs"));
             include!(concat!(env!("OUT_DIR"), "/zitadel.object.v2.serde.rs"));
         }
+        pub mod v2beta {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.object.v2beta.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.object.v2beta.serde.rs"));
+        }
     }
     pub mod session {
         pub mod v2 {
             include!(concat!(env!("OUT_DIR"), "/zitadel.session.v2.rs"));
             include!(concat!(env!("OUT_DIR"), "/zitadel.session.v2.serde.rs"));
+        }
+        /// Deprecated upstream; identical to v2 on the wire and in JSON except that v2 added
+        /// recovery codes and the creator, user agent and expiration date queries.
+        pub mod v2beta {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.session.v2beta.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.session.v2beta.serde.rs"));
         }
     }
 }
@@ -29,6 +41,8 @@ pub mod google {
     }
 }
 
-/// The well-known types (`google.protobuf.*`) the messages use, with proto3 JSON.
+/// The well-known types (`google.protobuf.*`) the messages use, with proto3 JSON; `Timestamp`
+/// is [`wkt::Timestamp`].
 pub use pbjson_types as well_known;
 pub use prost::Message;
+pub use wkt::Timestamp;

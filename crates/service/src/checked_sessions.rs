@@ -548,14 +548,22 @@ impl Lanyard {
 
     /// Terminates a session. Unknown or already terminated sessions succeed once the caller
     /// would have been allowed to delete them.
-    pub async fn delete_checked_session(&self, caller: &Principal, id: &str, token: Option<&str>) -> ServiceResult<()> {
+    /// Deletes (revokes) a session; returns when, by the service's clock.
+    pub async fn delete_checked_session(
+        &self,
+        caller: &Principal,
+        id: &str,
+        token: Option<&str>,
+    ) -> ServiceResult<Micros> {
         let id = parse_session_id(id).ok();
         let row = match id {
             Some(id) => self.live_session(id).await?,
             None => None,
         };
         let Some(row) = row else {
-            return Self::require_scope(caller, Scope::SessionDelete);
+            // Deleting what is not there succeeds, as in ZITADEL, for a caller that could.
+            Self::require_scope(caller, Scope::SessionDelete)?;
+            return Ok(self.now());
         };
         let allowed = match token.filter(|t| !t.is_empty()) {
             Some(token) => self.token_matches(row.session.id, token).await?,
@@ -569,13 +577,14 @@ impl Lanyard {
                 "the caller may not delete this session (COMMAND-sGr42)".into(),
             ));
         }
+        let now = self.now();
         self.store
-            .revoke_sessions(lanyard_store::RevokeTarget::Session(row.session.id), self.now())
+            .revoke_sessions(lanyard_store::RevokeTarget::Session(row.session.id), now)
             .await?;
         self.invalidate(lanyard_store::Invalidation::Session(row.session.id))
             .await;
         tracing::info!(session_id = %row.session.id, "checked session deleted");
-        Ok(())
+        Ok(now)
     }
 
     pub async fn search_sessions(

@@ -1,5 +1,6 @@
 //! The ZITADEL Session Service v2 messages in proto3 JSON, for the documents. The handlers read
-//! requests as JSON values (see `zitadel::wire`), so these types only describe them: field names
+//! and write the generated protobuf types of `lanyard-proto` (see `zitadel::codec`), so these
+//! types only describe them (issue 14 derives them from the protos instead): field names
 //! are lowerCamelCase, 64-bit integers are strings (numbers are accepted too), timestamps are
 //! RFC 3339 strings, bytes are base64, and unknown fields are ignored.
 

@@ -1,28 +1,31 @@
-//! The ZITADEL Session Service v2, over REST (grpc-gateway paths) and, on the RPC paths
-//! (`/zitadel.session.v2.SessionService/<Rpc>`), gRPC, gRPC-Web and Connect with the JSON or
-//! the protobuf codec. Each RPC is written once against proto3 JSON; the transports only differ
-//! in how the request arrives and how success and errors are shaped.
+//! The ZITADEL Session Service v2 (and v2beta, the same messages on the wire), over REST
+//! (grpc-gateway paths) and, on the RPC paths (`/zitadel.session.v2.SessionService/<Rpc>`),
+//! gRPC, gRPC-Web and Connect with the JSON or the protobuf codec. Each RPC is written once
+//! against the protobuf messages of `lanyard-proto`; the transports only differ in how the
+//! request arrives (`codec`) and how success and errors are shaped.
 
+mod codec;
 pub mod error;
 mod grpc;
-mod messages;
 #[cfg(test)]
 mod proptests;
 mod protocol;
+mod request;
+mod response;
 mod rpc;
-pub mod wire;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Router;
+use lanyard_proto::zitadel::session::v2 as session;
 
 use crate::client::ClientIp;
 use crate::query::QueryParams;
 use crate::AppState;
+use codec::{Reply, Request};
 use error::{Transport, ZitadelError};
 use protocol::Protocol;
 
@@ -57,43 +60,24 @@ pub(crate) fn rpc_transport(headers: &HeaderMap) -> Transport {
     }
 }
 
-/// Reads a ListSessions request body (as either transport receives it) into the service's
+/// Reads a ListSessions request body (JSON, as REST and Connect receive it) into the service's
 /// search: the pure part of ListSessions, for the fuzz target and the property tests.
 pub fn parse_list_sessions(body: &[u8]) -> Result<lanyard_service::SearchSessions, ZitadelError> {
-    rpc::search(&body_json(body)?)
-}
-
-/// Parses a JSON body; an empty body is an empty message.
-fn body_json(bytes: &[u8]) -> Result<Value, ZitadelError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(value @ Value::Object(_)) => match crate::nul::find_nul(&value) {
-            Some(place) => Err(ZitadelError::invalid(format!(
-                "{place} contains a NUL character (U+0000)"
-            ))),
-            None => Ok(value),
-        },
-        Ok(other) => Err(ZitadelError::invalid(format!(
-            "the request body must be a JSON object, not {other}"
-        ))),
-        Err(e) => Err(ZitadelError::invalid(format!(
-            "the request body is not valid JSON: {e}"
-        ))),
+    match Request::from_json(Rpc::ListSessions, body)? {
+        Request::List(list) => request::search(&list),
+        _ => Err(ZitadelError::invalid("not a ListSessions request")),
     }
 }
 
-/// Authenticates the caller and runs the RPC: its JSON answer, or the error to render.
+/// Authenticates the caller and runs the RPC: its answer, or the error to render.
 async fn answer(
     state: &AppState,
     headers: &HeaderMap,
     peer: ClientIp,
-    rpc: Rpc,
-    request: Result<Value, ZitadelError>,
-) -> Result<Value, ZitadelError> {
+    request: Result<Request, ZitadelError>,
+) -> Result<Reply, ZitadelError> {
     let caller = rpc::authenticate(state, headers).await?;
-    rpc::call(state, &caller, peer.0, rpc, request?).await
+    rpc::call(state, &caller, peer.0, request?).await
 }
 
 /// Runs the RPC and answers in JSON (REST or Connect with the JSON codec).
@@ -101,28 +85,26 @@ async fn run(
     state: AppState,
     headers: HeaderMap,
     peer: ClientIp,
-    rpc: Rpc,
-    request: Result<Value, ZitadelError>,
+    request: Result<Request, ZitadelError>,
     transport: Transport,
 ) -> Response {
-    match answer(&state, &headers, peer, rpc, request).await {
-        Ok(body) => json_response(rpc, body, transport),
+    match answer(&state, &headers, peer, request).await {
+        Ok(reply) => json_response(&reply, transport),
         Err(error) => error.render(transport),
     }
 }
 
-fn json_response(rpc: Rpc, body: Value, transport: Transport) -> Response {
-    let status = if transport == Transport::Rest && rpc == Rpc::CreateSession {
+fn json_response(reply: &Reply, transport: Transport) -> Response {
+    let status = if transport == Transport::Rest && matches!(reply, Reply::Create(_)) {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
     // A ListSessions answer may hold a thousand sessions.
-    crate::render::render_list(list_rows(&body), || (status, Json(body)).into_response())
-}
-
-fn list_rows(body: &Value) -> usize {
-    body.get("sessions").and_then(Value::as_array).map_or(0, Vec::len)
+    match crate::render::render_list(reply.rows(), || reply.to_json()) {
+        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(error) => error.render(transport),
+    }
 }
 
 /// `POST /zitadel.session.v2.SessionService/<Rpc>`: gRPC, gRPC-Web (binary and text) and
@@ -162,11 +144,11 @@ async fn rpc_path(
         Err(error) => return error.render(transport),
     };
     let request = match protocol {
-        Protocol::ConnectJson => body_json(&body),
-        Protocol::ConnectProto => messages::request_json(rpc, &body),
-        _ => grpc::unframe(&protocol, &body).and_then(|message| messages::request_json(rpc, &message)),
+        Protocol::ConnectJson => Request::from_json(rpc, &body),
+        Protocol::ConnectProto => Request::from_proto(rpc, &body),
+        _ => grpc::unframe(&protocol, &body).and_then(|message| Request::from_proto(rpc, &message)),
     };
-    let answered = answer(&state, &headers, peer, rpc, request);
+    let answered = answer(&state, &headers, peer, request);
     let result = match deadline {
         None => answered.await,
         Some(deadline) => tokio::time::timeout(deadline, answered).await.unwrap_or_else(|_| {
@@ -177,20 +159,17 @@ async fn rpc_path(
             ))
         }),
     };
-    let body = match result {
-        Ok(body) => body,
+    let reply = match result {
+        Ok(reply) => reply,
         Err(error) => return error.render(transport),
     };
     if protocol == Protocol::ConnectJson {
-        return json_response(rpc, body, transport);
+        return json_response(&reply, transport);
     }
-    let encoded = crate::render::render_list(list_rows(&body), || messages::response_bytes(rpc, body));
-    match (encoded, &protocol) {
-        (Ok(message), Protocol::ConnectProto) => {
-            ([(axum::http::header::CONTENT_TYPE, "application/proto")], message).into_response()
-        }
-        (Ok(message), _) => grpc::ok(&protocol, &message),
-        (Err(error), _) => error.render(transport),
+    let message = crate::render::render_list(reply.rows(), || reply.to_proto());
+    match &protocol {
+        Protocol::ConnectProto => ([(axum::http::header::CONTENT_TYPE, "application/proto")], message).into_response(),
+        _ => grpc::ok(&protocol, &message),
     }
 }
 
@@ -207,15 +186,8 @@ pub(crate) async fn rest_list(
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
-    run(
-        state,
-        headers,
-        peer,
-        Rpc::ListSessions,
-        body_json(&body),
-        Transport::Rest,
-    )
-    .await
+    let request = Request::from_json(Rpc::ListSessions, &body);
+    run(state, headers, peer, request, Transport::Rest).await
 }
 
 #[utoipa::path(post, path = "/v2/sessions", operation_id = "SessionService_CreateSession", tag = "zitadel",
@@ -233,22 +205,18 @@ pub(crate) async fn rest_create(
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
-    run(
-        state,
-        headers,
-        peer,
-        Rpc::CreateSession,
-        body_json(&body),
-        Transport::Rest,
-    )
-    .await
+    let request = Request::from_json(Rpc::CreateSession, &body);
+    run(state, headers, peer, request, Transport::Rest).await
 }
 
 /// The path id wins over a body `sessionId`.
-fn with_session_id(request: Result<Value, ZitadelError>, id: String) -> Result<Value, ZitadelError> {
+fn with_session_id(request: Result<Request, ZitadelError>, id: String) -> Result<Request, ZitadelError> {
     let mut request = request?;
-    if let Value::Object(map) = &mut request {
-        map.insert("sessionId".into(), Value::String(id));
+    match &mut request {
+        Request::Set(set) => set.session_id = id,
+        Request::Delete(delete) => delete.session_id = id,
+        Request::Get(get) => get.session_id = id,
+        Request::List(_) | Request::Create(_) => {}
     }
     Ok(request)
 }
@@ -270,8 +238,11 @@ pub(crate) async fn rest_get(
     peer: ClientIp,
 ) -> Response {
     let token = query.first("sessionToken").or_else(|| query.first("session_token"));
-    let request = json!({ "sessionId": id, "sessionToken": token });
-    run(state, headers, peer, Rpc::GetSession, Ok(request), Transport::Rest).await
+    let request = Request::Get(session::GetSessionRequest {
+        session_id: id,
+        session_token: token.map(str::to_owned),
+    });
+    run(state, headers, peer, Ok(request), Transport::Rest).await
 }
 
 #[utoipa::path(patch, path = "/v2/sessions/{id}", operation_id = "SessionService_SetSession", tag = "zitadel",
@@ -291,15 +262,8 @@ pub(crate) async fn rest_set(
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
-    run(
-        state,
-        headers,
-        peer,
-        Rpc::SetSession,
-        with_session_id(body_json(&body), id),
-        Transport::Rest,
-    )
-    .await
+    let request = with_session_id(Request::from_json(Rpc::SetSession, &body), id);
+    run(state, headers, peer, request, Transport::Rest).await
 }
 
 #[utoipa::path(delete, path = "/v2/sessions/{id}", operation_id = "SessionService_DeleteSession", tag = "zitadel",
@@ -318,13 +282,6 @@ pub(crate) async fn rest_delete(
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
-    run(
-        state,
-        headers,
-        peer,
-        Rpc::DeleteSession,
-        with_session_id(body_json(&body), id),
-        Transport::Rest,
-    )
-    .await
+    let request = with_session_id(Request::from_json(Rpc::DeleteSession, &body), id);
+    run(state, headers, peer, request, Transport::Rest).await
 }

@@ -25,6 +25,7 @@ const SERVICE: &str = "/zitadel.session.v2.SessionService";
 struct GrpcClient {
     grpc: tonic::client::Grpc<tonic::transport::Channel>,
     bearer: String,
+    service: &'static str,
 }
 
 impl GrpcClient {
@@ -37,6 +38,7 @@ impl GrpcClient {
         GrpcClient {
             grpc: tonic::client::Grpc::new(channel),
             bearer: bearer.to_owned(),
+            service: SERVICE,
         }
     }
 
@@ -55,7 +57,7 @@ impl GrpcClient {
             .ready()
             .await
             .map_err(|e| tonic::Status::unknown(e.to_string()))?;
-        let path = PathAndQuery::try_from(format!("{SERVICE}/{rpc}")).expect("path");
+        let path = PathAndQuery::try_from(format!("{}/{rpc}", self.service)).expect("path");
         self.grpc
             .unary(request, path, ProstCodec::default())
             .await
@@ -238,6 +240,60 @@ async fn every_rpc_over_grpc_on_sqlite() {
 #[tokio::test]
 async fn every_rpc_over_grpc_on_postgres() {
     every_rpc_over_grpc(TestApp::start_on_postgres().await).await;
+}
+
+/// v2beta clients (ZITADEL's older SDKs) use their own package's messages and service path.
+#[tokio::test]
+async fn the_v2beta_service_answers_with_v2beta_messages() {
+    use lanyard_proto::zitadel::object::v2beta::ListQuery as BetaListQuery;
+    use lanyard_proto::zitadel::session::v2beta as beta;
+    let app = TestApp::start_on_system_clock().await;
+    let (user, email) = app.zitadel_user().await;
+    let mut client = GrpcClient::connect(&app, &app.key).await;
+    client.service = "/zitadel.session.v2beta.SessionService";
+    let created: beta::CreateSessionResponse = client
+        .call(
+            "CreateSession",
+            beta::CreateSessionRequest {
+                checks: Some(beta::Checks {
+                    user: Some(beta::CheckUser {
+                        search: Some(beta::check_user::Search::LoginName(email.clone())),
+                    }),
+                    password: Some(beta::CheckPassword {
+                        password: PASSWORD.to_owned(),
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("v2beta CreateSession");
+    assert!(created.details.is_some_and(|d| d.creation_date.is_some()));
+    let listed: beta::ListSessionsResponse = client
+        .call(
+            "ListSessions",
+            beta::ListSessionsRequest {
+                query: Some(BetaListQuery {
+                    limit: 10,
+                    ..Default::default()
+                }),
+                queries: vec![beta::SearchQuery {
+                    query: Some(beta::search_query::Query::UserIdQuery(beta::UserIdQuery {
+                        id: user.to_string(),
+                    })),
+                }],
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("v2beta ListSessions");
+    assert_eq!(listed.details.map(|d| d.total_result), Some(1));
+    let session = listed.sessions.first().expect("the session");
+    assert_eq!(session.id, created.session_id);
+    let factors = session.factors.clone().expect("factors");
+    assert_eq!(factors.user.map(|u| u.login_name), Some(email));
+    assert!(factors.password.is_some_and(|p| p.verified_at.is_some()));
 }
 
 #[tokio::test]
