@@ -364,10 +364,7 @@ pub async fn build_app(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result
         service,
         public,
         admin,
-        connection_limits: ConnectionLimits {
-            max_connections: config.serve.max_connections,
-            header_read_timeout: config.serve.header_read_timeout.0,
-        },
+        connection_limits: ConnectionLimits::of(&config.serve),
         public_tls,
         admin_tls,
     })

@@ -14,7 +14,9 @@
 //! preface), under the same `header_read_timeout`, so a silent client is closed either way; on a
 //! TLS listener the handshake runs under that timeout and ALPN decides (`crate::tls`). An
 //! HTTP/2 connection is bounded by stream limits, a cap on resets (CVE-2023-44487, "rapid
-//! reset"), a header list limit and keep-alive pings that close dead peers.
+//! reset"), a header list limit and keep-alive pings that close dead peers. On either protocol
+//! a connection whose client does not take a response (a full TCP buffer, an HTTP/2 window that
+//! never opens) is closed after `serve.request_timeout` (`crate::delivery`).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -33,10 +35,26 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::delivery::Undelivered;
+
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
     pub max_connections: usize,
     pub header_read_timeout: Duration,
+    /// How long a produced response may wait for the client to take it before the connection
+    /// is closed (`serve.request_timeout`; see `crate::delivery`).
+    pub delivery_timeout: Duration,
+}
+
+impl ConnectionLimits {
+    /// The limits `serve` configures for every listener.
+    pub fn of(serve: &crate::config::ServeConfig) -> Self {
+        ConnectionLimits {
+            max_connections: serve.max_connections,
+            header_read_timeout: serve.header_read_timeout.0,
+            delivery_timeout: serve.request_timeout.0,
+        }
+    }
 }
 
 /// Serves `router` on `listener` until `stop` completes, then stops accepting and waits for
@@ -111,7 +129,11 @@ async fn serve_connection<S>(
         + 'static,
     S::Future: Send + 'static,
 {
-    let service = TowerToHyperService::new(service);
+    let undelivered = Arc::new(Undelivered::default());
+    let tracked = undelivered.clone();
+    let service = TowerToHyperService::new(
+        service.map_response(move |response: axum::response::Response| response.map(|body| tracked.track(body))),
+    );
     let Some(tls) = tls else {
         let protocol = match tokio::time::timeout(limits.header_read_timeout, detect_protocol(&stream)).await {
             Ok(Ok(protocol)) => protocol,
@@ -124,7 +146,8 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        run(TokioIo::new(stream), protocol, service, limits, watcher, remote).await;
+        let connection = run(TokioIo::new(stream), protocol, service, limits, watcher, remote);
+        until_stalled(connection, &undelivered, limits, remote).await;
         return;
     };
     // The handshake is bounded like a request head: a client that stalls it is closed.
@@ -143,7 +166,28 @@ async fn serve_connection<S>(
         Some(crate::tls::ALPN_H2) => Protocol::Http2,
         _ => Protocol::Http1,
     };
-    run(TokioIo::new(stream), protocol, service, limits, watcher, remote).await;
+    let connection = run(TokioIo::new(stream), protocol, service, limits, watcher, remote);
+    until_stalled(connection, &undelivered, limits, remote).await;
+}
+
+/// Serves until the connection ends, or closes it when a response has waited too long for the
+/// client to take it.
+async fn until_stalled(
+    connection: impl Future<Output = ()>,
+    undelivered: &Undelivered,
+    limits: ConnectionLimits,
+    remote: SocketAddr,
+) {
+    tokio::select! {
+        () = connection => {}
+        () = undelivered.stalled(limits.delivery_timeout) => {
+            tracing::warn!(
+                %remote,
+                timeout = ?limits.delivery_timeout,
+                "closed a connection whose client did not take a response in time"
+            );
+        }
+    }
 }
 
 async fn run<I, S>(

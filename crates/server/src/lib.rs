@@ -6,6 +6,7 @@ pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod connections;
+mod delivery;
 pub mod logging;
 pub mod tls;
 

@@ -158,10 +158,7 @@ impl TestApp {
         let config = lanyard::config::Config::from_toml_str("").expect("default config");
         let (public_router, admin_router) = lanyard::app::build_routers(&config, state);
         // The production listener: HTTP/1.1 and HTTP/2 (gRPC) on one port.
-        let limits = lanyard::connections::ConnectionLimits {
-            max_connections: config.serve.max_connections,
-            header_read_timeout: config.serve.header_read_timeout.0,
-        };
+        let limits = lanyard::connections::ConnectionLimits::of(&config.serve);
         tokio::spawn(lanyard::connections::serve(
             public_listener,
             public_router,

@@ -12,6 +12,7 @@ mod db_unavailable;
 mod error_formats;
 mod fuzz;
 mod harness;
+mod http2_abuse;
 mod kratos_admin_sessions;
 mod kratos_errors;
 mod kratos_identities;

@@ -11,10 +11,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn server(max_connections: usize, header_read_timeout: &str) -> (RunningServer, tempfile::TempDir) {
+    server_with(&format!(
+        "max_connections = {max_connections}\nheader_read_timeout = \"{header_read_timeout}\"\n"
+    ))
+    .await
+}
+
+/// A server on a fresh SQLite file with these `[serve]` settings, on loopback ports.
+pub(crate) async fn server_with(serve_settings: &str) -> (RunningServer, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = lanyard::Config::from_toml_str(&format!(
         "[database]\nurl = \"sqlite://{}\"\n\
-         [serve]\nmax_connections = {max_connections}\nheader_read_timeout = \"{header_read_timeout}\"\n\
+         [serve]\n{serve_settings}\n\
          [serve.public]\nlisten = \"127.0.0.1:0\"\n[serve.admin]\nlisten = \"127.0.0.1:0\"\n",
         dir.path().join("lanyard.db").display()
     ))
