@@ -69,6 +69,46 @@ pub fn parse_list_sessions(body: &[u8]) -> Result<lanyard_service::SearchSession
     }
 }
 
+/// Reads the body of an RPC-path request as the transport its `content_type` names (framing,
+/// base64, protobuf or JSON) and checks it as the RPC would, without running it: the pure part
+/// of every binary transport, for the frame fuzz target and the property tests.
+pub fn read_rpc_request(content_type: &str, rpc: &str, body: &[u8]) -> Result<(), ZitadelError> {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = axum::http::HeaderValue::from_str(content_type) {
+        headers.insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    let protocol = Protocol::of(&headers);
+    let rpc = Rpc::from_name(rpc).ok_or_else(|| ZitadelError::invalid(format!("unknown RPC {rpc}")))?;
+    let request = match protocol {
+        Protocol::ConnectJson => Request::from_json(rpc, body)?,
+        Protocol::ConnectProto => Request::from_proto(rpc, body)?,
+        Protocol::Unsupported(content_type) => {
+            return Err(ZitadelError::invalid(format!(
+                "unsupported content type {content_type}"
+            )))
+        }
+        _ => Request::from_proto(rpc, &grpc::unframe(&protocol, body)?)?,
+    };
+    match &request {
+        Request::List(list) => request::search(list).map(drop),
+        Request::Get(get) => request::session_id(&get.session_id).map(drop),
+        Request::Create(create) => {
+            request::reject_challenges(create.challenges.as_ref())?;
+            request::checks(create.checks.as_ref())?;
+            request::metadata(&create.metadata)?;
+            request::user_agent(create.user_agent.as_ref())?;
+            request::lifetime(create.lifetime.as_ref()).map(drop)
+        }
+        Request::Set(set) => {
+            request::session_id(&set.session_id)?;
+            request::checks(set.checks.as_ref())?;
+            request::metadata(&set.metadata)?;
+            request::lifetime(set.lifetime.as_ref()).map(drop)
+        }
+        Request::Delete(delete) => request::session_id(&delete.session_id).map(drop),
+    }
+}
+
 /// Authenticates the caller and runs the RPC: its answer, or the error to render.
 async fn answer(
     state: &AppState,

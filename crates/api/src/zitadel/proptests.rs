@@ -80,3 +80,70 @@ proptest! {
         prop_assert_eq!(parsed.is_ok(), offset <= i64::MAX as u64);
     }
 }
+
+/// One length-prefixed gRPC message.
+fn frame(flags: u8, message: &[u8]) -> Vec<u8> {
+    let mut out = vec![flags];
+    out.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    out.extend_from_slice(message);
+    out
+}
+
+const CONTENT_TYPES: &[&str] = &[
+    "application/grpc",
+    "application/grpc-web+proto",
+    "application/grpc-web-text",
+    "application/proto",
+    "application/json",
+];
+const RPCS: &[&str] = &[
+    "ListSessions",
+    "GetSession",
+    "CreateSession",
+    "SetSession",
+    "DeleteSession",
+];
+
+proptest! {
+    #[test]
+    fn arbitrary_bodies_on_every_transport_are_read_or_refused(
+        content_type in prop::sample::select(CONTENT_TYPES),
+        rpc in prop::sample::select(RPCS),
+        body in prop::collection::vec(any::<u8>(), 0..512),
+    ) {
+        let _ = super::read_rpc_request(content_type, rpc, &body);
+    }
+
+    #[test]
+    fn framed_garbage_is_refused_by_the_message_decoder_not_a_panic(
+        rpc in prop::sample::select(RPCS),
+        flags in prop_oneof![Just(0u8), any::<u8>()],
+        message in prop::collection::vec(any::<u8>(), 0..256),
+        as_text in any::<bool>(),
+    ) {
+        let framed = frame(flags, &message);
+        let (content_type, body) = if as_text {
+            use base64::Engine;
+            ("application/grpc-web-text", base64::engine::general_purpose::STANDARD.encode(&framed).into_bytes())
+        } else {
+            ("application/grpc", framed)
+        };
+        let result = super::read_rpc_request(content_type, rpc, &body);
+        if flags != 0 {
+            prop_assert!(result.is_err(), "flags {flags:#x} must be refused");
+        }
+    }
+
+    #[test]
+    fn a_framed_get_request_is_read_on_every_binary_transport(id in "[a-z0-9-]{1,40}") {
+        use lanyard_proto::Message;
+        let message = lanyard_proto::zitadel::session::v2::GetSessionRequest {
+            session_id: id,
+            session_token: None,
+        }
+        .encode_to_vec();
+        prop_assert!(super::read_rpc_request("application/proto", "GetSession", &message).is_ok());
+        prop_assert!(super::read_rpc_request("application/grpc", "GetSession", &frame(0, &message)).is_ok());
+        prop_assert!(super::read_rpc_request("application/grpc-web", "GetSession", &frame(0, &message)).is_ok());
+    }
+}
