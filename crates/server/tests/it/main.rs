@@ -27,5 +27,6 @@ mod slow_clients;
 mod tls;
 mod token_cache;
 mod two_nodes;
+mod typescript;
 mod zitadel;
 mod zitadel_grpc;

@@ -20,14 +20,14 @@ use tonic::Code;
 use tonic_prost::ProstCodec;
 
 /// A self-signed certificate for 127.0.0.1, written as PEM files under `dir`.
-struct TestCertificate {
+pub(crate) struct TestCertificate {
     cert_pem: String,
     key_pem: String,
     der: CertificateDer<'static>,
 }
 
 impl TestCertificate {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
             .expect("a test certificate");
         TestCertificate {
@@ -54,14 +54,14 @@ impl TestCertificate {
     }
 }
 
-struct TlsServer {
-    server: RunningServer,
-    cert_file: PathBuf,
+pub(crate) struct TlsServer {
+    pub(crate) server: RunningServer,
+    pub(crate) cert_file: PathBuf,
     key_file: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-async fn start_tls(certificate: &TestCertificate, extra_toml: &str) -> TlsServer {
+pub(crate) async fn start_tls(certificate: &TestCertificate, extra_toml: &str) -> TlsServer {
     let dir = tempfile::tempdir().expect("temp dir");
     let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     certificate.install(&cert_file, &key_file);
