@@ -17,6 +17,7 @@ mod search;
 mod seed;
 mod server;
 mod shapes;
+mod transports;
 mod wrk;
 
 use std::ffi::OsString;
@@ -159,8 +160,8 @@ struct RunArgs {
     #[arg(long)]
     cache_ttl: Option<String>,
     /// Only these steps (comma-separated): health, whoami_warm, admin_list_first,
-    /// admin_list_deep, zitadel_search, offset (all offsets) or offset_<n>, search_flood,
-    /// create, password, search_flood_unlimited, whoami_cold, direct.
+    /// admin_list_deep, zitadel_search, zitadel_transports, offset (all offsets) or
+    /// offset_<n>, search_flood, create, password, search_flood_unlimited, whoami_cold, direct.
     #[arg(long, value_delimiter = ',')]
     steps: Option<Vec<String>>,
     /// A shell command run right before each step's load, as

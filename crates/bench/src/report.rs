@@ -271,6 +271,17 @@ pub fn render(report: &Report) -> String {
                  (its throughput ratio on an otherwise idle machine is about the inverse)"
             );
         }
+        for call in ["get", "list"] {
+            let base = format!("zitadel_{call}_connect_json");
+            for other in ["connect_proto", "grpc"] {
+                if let Some(ratio) = cpu_ratio(&report.steps, &base, &format!("zitadel_{call}_{other}")) {
+                    let _ = writeln!(
+                        out,
+                        "ZITADEL {call} over {other} costs {ratio:.2} × the server CPU of Connect JSON per request"
+                    );
+                }
+            }
+        }
     }
     if let Some(ratio) = report.warm_cache_hit_ratio {
         let _ = writeln!(out);

@@ -16,6 +16,7 @@ use crate::model;
 use crate::report::{self, Bar, StepResult};
 use crate::seed::{self, SeedSpec, Seeded, Target};
 use crate::server::{self, Server, ServerBin, ServerConfig};
+use crate::transports::{Call, Transport};
 use crate::wrk::{Load, Measurement, Wrk};
 
 /// The page-token secret written into the generated configuration, so the bench can mint the
@@ -458,6 +459,10 @@ pub async fn direct_lookup(
     Ok(Measurement::from_latencies(requests, seconds, all, missing))
 }
 
+/// Connections of the transports step: enough to keep both cores busy, few enough that the
+/// in-process load generator does not starve the server.
+const TRANSPORT_CONNECTIONS: u32 = 8;
+
 pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     let load_before = loadavg();
     std::fs::create_dir_all(&options.dir)?;
@@ -501,6 +506,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         "admin_list_first",
         "admin_list_deep",
         "zitadel_search",
+        "zitadel_transports",
         "search_flood",
         "create",
         "password",
@@ -710,6 +716,44 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
                 m,
                 server.peak_rss_kib(),
             );
+        }
+
+        if options.wants("zitadel_transports") {
+            let session_id = crate::transports::a_session_id(&public, &key).await?;
+            for call in [Call::GetSession, Call::ListSessions] {
+                for transport in Transport::ALL {
+                    let step = format!("zitadel_{}_{}", call.key(), transport.key());
+                    before_step(&step, server.pid(), hook)?;
+                    let cpu_before = server::cpu_ticks(server.pid());
+                    let mut m = crate::transports::measure(
+                        transport,
+                        call,
+                        &public,
+                        &key,
+                        &session_id,
+                        TRANSPORT_CONNECTIONS,
+                        duration,
+                    )
+                    .await?;
+                    if let (Some(before), Some(after)) = (cpu_before, server::cpu_ticks(server.pid())) {
+                        if m.requests > 0 {
+                            let micros = after.saturating_sub(before) as f64 * 1e6 / server::TICKS_PER_SECOND as f64;
+                            m.server_cpu_us_per_request = Some(micros / m.requests as f64);
+                        }
+                    }
+                    server.check_alive()?;
+                    steps.push(
+                        &step,
+                        format!(
+                            "ZITADEL {} over {}, {TRANSPORT_CONNECTIONS} connections (in-process load)",
+                            call.label(),
+                            transport.label()
+                        ),
+                        m,
+                        server.peak_rss_kib(),
+                    );
+                }
+            }
         }
 
         for offset in &options.offsets {
@@ -941,19 +985,25 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// Runs a load; when not one request completed within the step (a slow step on a slow build
-/// or a busy machine), runs it again for twice as long, up to twice.
-fn run_until_measured(wrk: &Wrk, mut load: Load<'_>, pid: u32, hook: Option<&str>) -> anyhow::Result<Measurement> {
+/// Waits for the server to be idle, then runs the `--before-step` hook.
+fn before_step(step: &str, pid: u32, hook: Option<&str>) -> anyhow::Result<()> {
     server::wait_idle(pid, Duration::from_secs(30));
     if let Some(command) = hook {
         let status = std::process::Command::new("sh")
-            .args(["-c", command, "lanyard-bench", &load.step, &pid.to_string()])
+            .args(["-c", command, "lanyard-bench", step, &pid.to_string()])
             .status()
             .with_context(|| format!("running --before-step {command:?}"))?;
         if !status.success() {
-            bail!("--before-step {command:?} failed ({status}) before step {}", load.step);
+            bail!("--before-step {command:?} failed ({status}) before step {step}");
         }
     }
+    Ok(())
+}
+
+/// Runs a load; when not one request completed within the step (a slow step on a slow build
+/// or a busy machine), runs it again for twice as long, up to twice.
+fn run_until_measured(wrk: &Wrk, mut load: Load<'_>, pid: u32, hook: Option<&str>) -> anyhow::Result<Measurement> {
+    before_step(&load.step, pid, hook)?;
     let mut tries = 0;
     loop {
         let cpu_before = server::cpu_ticks(pid);

@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-const STEPS: [&str; 19] = [
+const STEPS: [&str; 25] = [
     "health",
     "whoami_warm",
     "admin_list_first",
@@ -17,6 +17,13 @@ const STEPS: [&str; 19] = [
     "admin_list_deep_1c",
     "zitadel_search",
     "zitadel_search_1c",
+    // The same ZITADEL calls over Connect JSON, Connect protobuf and gRPC.
+    "zitadel_get_connect_json",
+    "zitadel_get_connect_proto",
+    "zitadel_get_grpc",
+    "zitadel_list_connect_json",
+    "zitadel_list_connect_proto",
+    "zitadel_list_grpc",
     // --quick pages at offsets 0, 1% and 10% of its 50,000 sessions.
     "offset_0",
     "offset_500",

@@ -152,12 +152,22 @@ fn json_response(reply: &Reply, transport: Transport) -> Response {
 async fn rpc_path(
     State(state): State<AppState>,
     Path(rpc): Path<String>,
+    version: axum::http::Version,
     headers: HeaderMap,
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
     let protocol = Protocol::of(&headers);
     let transport = rpc_transport(&headers);
+    if protocol == Protocol::Grpc && version < axum::http::Version::HTTP_2 {
+        // gRPC's trailers need HTTP/2; say so in the headers, which any client reads.
+        return ZitadelError::new(
+            error::Code::Unimplemented,
+            "LANYARD-grpc-http1",
+            "gRPC needs HTTP/2 (prior knowledge, or ALPN h2 over TLS); over HTTP/1.1 use gRPC-Web or Connect",
+        )
+        .render(transport);
+    }
     let Some(rpc) = Rpc::from_name(&rpc) else {
         return ZitadelError::new(
             error::Code::Unimplemented,

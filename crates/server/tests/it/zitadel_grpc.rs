@@ -511,4 +511,21 @@ async fn malformed_grpc_input_gets_a_grpc_error_never_a_5xx() {
     )
     .await;
     assert_eq!(status, 415, "{body}");
+
+    // A gRPC client on HTTP/1.1 cannot receive trailers: it is told so in the headers.
+    let response = app
+        .public(Method::POST, &path)
+        .bearer_auth(&app.key)
+        .header("content-type", "application/grpc")
+        .body(web_frame(&session::GetSessionRequest::default()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.version(), reqwest::Version::HTTP_11);
+    assert_eq!(response.headers()["grpc-status"], "12");
+    let message = response.headers()["grpc-message"]
+        .to_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(message.contains("HTTP%2F2") || message.contains("HTTP/2"), "{message}");
 }
