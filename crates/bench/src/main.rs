@@ -10,6 +10,7 @@
 //! ```
 
 mod compare;
+mod load;
 mod model;
 mod report;
 mod run;
@@ -145,6 +146,10 @@ struct RunArgs {
     /// The wrk program.
     #[arg(long, default_value = "wrk")]
     wrk: String,
+    /// Drive the steps with the built-in load loop instead of wrk (the quick mode uses it
+    /// anyway when wrk is not installed); its figures are not comparable with wrk's.
+    #[arg(long)]
+    builtin_load: bool,
     /// Tokens in the cached whoami step's working set [default: 10,000; 2,000 with --quick].
     #[arg(long)]
     warm_set: Option<u64>,
@@ -279,7 +284,8 @@ async fn run_command(args: Box<RunArgs>) -> anyhow::Result<()> {
         threads: args.threads.max(1),
         server: server::ServerBin::resolve(args.server_bin.as_deref())?,
         server_wrapper: args.server_wrapper,
-        wrk: args.wrk,
+        wrk: if args.builtin_load { String::new() } else { args.wrk },
+        quick: quick || args.builtin_load,
         warm_set: args.warm_set.unwrap_or(if quick { 2_000 } else { 10_000 }),
         admin_page: args.admin_page.max(2),
         offsets: args.offsets.unwrap_or(if quick {

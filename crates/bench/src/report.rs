@@ -206,6 +206,7 @@ pub fn render(report: &Report) -> String {
         m.cores, m.cpu, m.memory_gib, m.load_before, m.load_after
     );
     let _ = writeln!(out, "Server: {}", report.server);
+    let _ = writeln!(out, "Load: {}", report.load_generator);
     let _ = writeln!(out);
     let _ = writeln!(
         out,

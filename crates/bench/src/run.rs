@@ -35,6 +35,9 @@ pub struct RunOptions {
     pub server: ServerBin,
     pub server_wrapper: Option<String>,
     pub wrk: String,
+    /// The built-in load loop may replace wrk: in the quick mode when wrk is missing, and with
+    /// `--builtin-load` (then `wrk` is empty).
+    pub quick: bool,
     pub warm_set: u64,
     pub admin_page: u64,
     pub offsets: Vec<u64>,
@@ -73,6 +76,8 @@ pub struct Report {
     pub command: String,
     pub store: String,
     pub server: String,
+    /// wrk, or the quick mode's own load loop when wrk is not installed.
+    pub load_generator: String,
     pub seeded: Seeded,
     pub connections: u32,
     pub threads: u32,
@@ -467,7 +472,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     let load_before = loadavg();
     std::fs::create_dir_all(&options.dir)?;
     let dir = options.dir.canonicalize()?;
-    let wrk = Wrk::new(&options.wrk, &dir, options.threads, options.connections)?;
+    let wrk = Wrk::new(&options.wrk, &dir, options.threads, options.connections, options.quick)?;
     eprintln!(
         "lanyard-bench: load average before the run: {load_before} ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -968,6 +973,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         command: options.command_line.clone(),
         store: options.target.kind().into(),
         server: options.server.describe(),
+        load_generator: wrk.describe(),
         seeded,
         connections: options.connections,
         threads: options.threads,

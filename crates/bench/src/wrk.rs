@@ -72,7 +72,8 @@ impl Measurement {
 }
 
 pub struct Wrk {
-    program: PathBuf,
+    /// None: wrk is not installed and the quick mode uses its own load loop (`crate::load`).
+    program: Option<PathBuf>,
     scripts: PathBuf,
     pub threads: u32,
     pub connections: u32,
@@ -93,14 +94,26 @@ pub struct Load<'a> {
 }
 
 impl Wrk {
-    /// Finds wrk and writes the scripts into `dir`.
-    pub fn new(program: &str, dir: &Path, threads: u32, connections: u32) -> anyhow::Result<Wrk> {
-        let program = find_program(program).ok_or_else(|| {
-            anyhow!(
-                "wrk was not found (looked for {program:?}); install it with `apt-get install -y wrk` \
-                 (Debian/Ubuntu) or pass --wrk /path/to/wrk"
-            )
-        })?;
+    /// Finds wrk and writes the scripts into `dir`. Without wrk, the quick mode (`builtin_ok`)
+    /// falls back to the built-in load loop; a full run fails, naming what to install.
+    pub fn new(program: &str, dir: &Path, threads: u32, connections: u32, builtin_ok: bool) -> anyhow::Result<Wrk> {
+        let program = match Some(program).filter(|p| !p.is_empty()).and_then(find_program) {
+            Some(found) => Some(found),
+            None if builtin_ok && program.is_empty() => None,
+            None if builtin_ok => {
+                eprintln!(
+                    "lanyard-bench: wrk was not found ({program:?}); the quick mode drives the server \
+                     with its own load loop (its timings are not wrk's; install wrk for real figures)"
+                );
+                None
+            }
+            None => {
+                return Err(anyhow!(
+                    "wrk was not found (looked for {program:?}); install it with `apt-get install -y wrk` \
+                     (Debian/Ubuntu) or pass --wrk /path/to/wrk"
+                ))
+            }
+        };
         let scripts = dir.join("wrk");
         std::fs::create_dir_all(&scripts)?;
         for (name, body) in SCRIPTS {
@@ -116,10 +129,31 @@ impl Wrk {
         })
     }
 
+    /// What generates the load, for the report.
+    pub fn describe(&self) -> String {
+        match &self.program {
+            Some(program) => format!("wrk ({})", program.display()),
+            None => "the built-in load loop (wrk not installed; figures are not comparable with wrk's)".into(),
+        }
+    }
+
+    /// Runs one load; blocking (call it inside `block_in_place` or from a thread of its own).
     pub fn run(&self, load: &Load<'_>) -> anyhow::Result<Measurement> {
         let seconds = load.duration.as_secs().max(1);
         let connections = load.connections.unwrap_or(self.connections);
-        let mut command = Command::new(&self.program);
+        let Some(program) = &self.program else {
+            let loop_run = crate::load::run(load, connections, self.timeout);
+            // Steps run it from the runtime (inside block_in_place); the search flood from a
+            // thread of its own, which gets a runtime of its own.
+            return match tokio::runtime::Handle::try_current() {
+                Ok(handle) => handle.block_on(loop_run),
+                Err(_) => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(loop_run),
+            };
+        };
+        let mut command = Command::new(program);
         command
             .arg("-t")
             .arg(self.threads.min(connections).to_string())
@@ -140,7 +174,7 @@ impl Wrk {
         }
         let output = command
             .output()
-            .with_context(|| format!("running {}", self.program.display()))?;
+            .with_context(|| format!("running {}", program.display()))?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         if !output.status.success() {

@@ -1,10 +1,10 @@
 //! The benchmark's quick mode, end to end, so that the benchmark itself cannot rot: it seeds
 //! 50,000 sessions, starts the server (the `lanyard` command line built into lanyard-bench, so
-//! no other binary has to be built first), drives every step over HTTP with wrk and measures
-//! the in-process lookup. It checks that every step produced numbers and no error responses;
-//! it asserts no timings (those are for docs/BENCHMARKS.md, from a release build).
-//!
-//! Needs `wrk` on the PATH (`apt-get install -y wrk`); without it the test fails and says so.
+//! no other binary has to be built first), drives every step over HTTP with the built-in load
+//! loop (`--builtin-load`: the same requests as the wrk scripts, so that `cargo test` needs no
+//! wrk) and measures the in-process lookup. It checks that every step produced numbers and no
+//! error responses; it asserts no timings (those are for docs/BENCHMARKS.md, from a release
+//! build with wrk).
 
 use std::process::Command;
 
@@ -47,7 +47,15 @@ fn the_quick_benchmark_runs_every_step_and_prints_the_table() {
     // A debug build serves slowly: fewer connections than the real run keep every step's
     // requests well inside the step's two seconds.
     let output = Command::new(env!("CARGO_BIN_EXE_lanyard-bench"))
-        .args(["run", "--quick", "--server-bin", "embedded", "--duration", "2s"])
+        .args([
+            "run",
+            "--quick",
+            "--server-bin",
+            "embedded",
+            "--duration",
+            "2s",
+            "--builtin-load",
+        ])
         .args(["--connections", "8", "--dir"])
         .arg(dir.path())
         .arg("--json")
