@@ -3,6 +3,8 @@
 
 mod client;
 mod error_bodies;
+#[cfg(test)]
+mod error_mapping_tests;
 mod nul;
 mod request_head;
 pub use request_head::check_request_head;

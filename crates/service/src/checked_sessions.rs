@@ -14,7 +14,7 @@ use lanyard_store::{AttemptLimits, AttemptOutcome, AttemptReservation, SessionRo
 use uuid::Uuid;
 
 use crate::secrets::new_token;
-use crate::{DeviceInput, Lanyard, Principal, ServiceError, ServiceResult, SessionView};
+use crate::{DeviceInput, FailedCheck, Lanyard, Missing, Principal, Refusal, ServiceError, ServiceResult, SessionView};
 
 #[derive(Debug, Clone)]
 pub enum UserCheck {
@@ -104,7 +104,7 @@ fn end_user_ip(caller: &Principal, reported: Option<IpAddr>, socket: Option<IpAd
 }
 
 fn parse_session_id(id: &str) -> ServiceResult<Uuid> {
-    Uuid::parse_str(id.trim()).map_err(|_| ServiceError::NotFound("session"))
+    Uuid::parse_str(id.trim()).map_err(|_| ServiceError::NotFound(Missing::Session))
 }
 
 impl Lanyard {
@@ -146,11 +146,7 @@ impl Lanyard {
                     .div_ceil(1_000_000)
                     .max(1),
             },
-            Ok(AttemptReservation::PasswordLocked) => ServiceError::PreconditionFailed(
-                "the user is locked: too many failed password checks; an administrator must unlock it \
-                 (COMMAND-JLK35)"
-                    .into(),
-            ),
+            Ok(AttemptReservation::PasswordLocked) => ServiceError::Refused(Refusal::UserLocked),
             Err(error) => error.into(),
         };
         if let Some(ip) = ip {
@@ -198,7 +194,7 @@ impl Lanyard {
         self.store
             .identity(identity_id)
             .await?
-            .ok_or(ServiceError::NotFound("identity"))?;
+            .ok_or(ServiceError::NotFound(Missing::Identity))?;
         let lifted = self.store.unlock_password_checks(identity_id).await?;
         tracing::info!(%identity_id, lifted, "identity unlocked");
         Ok(())
@@ -212,7 +208,7 @@ impl Lanyard {
             },
             UserCheck::LoginName(name) => self.store.identity_by_identifier(name.trim()).await?,
         };
-        found.ok_or(ServiceError::NotFound("user"))
+        found.ok_or(ServiceError::NotFound(Missing::User))
     }
 
     /// Runs the checks against `session`, recording factors. Returns whether anything changed.
@@ -240,9 +236,7 @@ impl Lanyard {
                 }
             }
             if !user.is_active() {
-                return Err(ServiceError::PreconditionFailed(
-                    "the user is not active (SESSION-Gj4ko)".into(),
-                ));
+                return Err(Refusal::UserInactive.into());
             }
             session.identity_id = Some(user.id);
             session.user_checked_at = Some(now);
@@ -290,23 +284,19 @@ impl Lanyard {
                 None => false,
             };
             if !ok {
-                return Err(ServiceError::CheckFailed(
-                    "the password is invalid (COMMAND-3M0fs)".into(),
-                ));
+                return Err(ServiceError::CheckFailed(FailedCheck::Password));
             }
             verified.push(Method::Password);
         }
         if let Some(code) = checks.totp {
             if !self.verify_totp(user, &code).await? {
-                return Err(ServiceError::CheckFailed("the TOTP code is invalid".into()));
+                return Err(ServiceError::CheckFailed(FailedCheck::Totp));
             }
             verified.push(Method::Totp);
         }
         if let Some(code) = checks.recovery_code {
             if !self.consume_recovery_code(user, &code).await? {
-                return Err(ServiceError::CheckFailed(
-                    "the recovery code is invalid or already used".into(),
-                ));
+                return Err(ServiceError::CheckFailed(FailedCheck::RecoveryCode));
             }
             verified.push(Method::LookupSecret);
         }
@@ -431,7 +421,11 @@ impl Lanyard {
     ) -> ServiceResult<CheckedSession> {
         Self::require_scope(caller, Scope::SessionWrite)?;
         let id = parse_session_id(&request.id)?;
-        let row = self.store.session(id).await?.ok_or(ServiceError::NotFound("session"))?;
+        let row = self
+            .store
+            .session(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Missing::Session))?;
         if row.session.revoked_at.is_some() {
             return Err(ServiceError::PreconditionFailed(
                 "the session is terminated (Errors.Session.Terminated)".into(),
@@ -529,15 +523,16 @@ impl Lanyard {
         token: Option<&str>,
     ) -> ServiceResult<SessionView> {
         let id = parse_session_id(id)?;
-        let row = self.live_session(id).await?.ok_or(ServiceError::NotFound("session"))?;
+        let row = self
+            .live_session(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Missing::Session))?;
         let allowed = match token.filter(|t| !t.is_empty()) {
             Some(token) => self.token_matches(id, token).await?,
             None => Self::may_see(caller, &row.session),
         };
         if !allowed {
-            return Err(ServiceError::Forbidden(
-                "the caller may not read this session (QUERY-dsfr3)".into(),
-            ));
+            return Err(Refusal::ReadDenied.into());
         }
         let identity = match row.session.identity_id {
             Some(identity_id) => self.store.identity(identity_id).await?,
@@ -573,9 +568,7 @@ impl Lanyard {
             },
         };
         if !allowed {
-            return Err(ServiceError::Forbidden(
-                "the caller may not delete this session (COMMAND-sGr42)".into(),
-            ));
+            return Err(Refusal::DeleteDenied.into());
         }
         let now = self.now();
         self.store
@@ -595,9 +588,11 @@ impl Lanyard {
         let limit = match search.limit {
             0 => DEFAULT_SEARCH_LIMIT,
             n if n > MAX_SEARCH_LIMIT => {
-                return Err(ServiceError::Invalid(format!(
-                    "limit {n} exceeds the maximum of {MAX_SEARCH_LIMIT} (QUERY-4M0fs)"
-                )))
+                return Err(Refusal::LimitExceeded {
+                    requested: n,
+                    max: MAX_SEARCH_LIMIT,
+                }
+                .into())
             }
             n => n,
         };
@@ -632,11 +627,7 @@ impl Lanyard {
                     fingerprint_id: Some(f),
                     ..
                 } => Some(f.clone()),
-                _ => {
-                    return Err(ServiceError::Invalid(
-                        "the caller's token carries no user agent to query by (GRPC-x8n23uh)".into(),
-                    ))
-                }
+                _ => return Err(Refusal::NoUserAgentToQuery.into()),
             },
         };
         filter.owned_by = match caller {

@@ -13,7 +13,7 @@ pub enum ServiceError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Missing),
     /// No credentials, or credentials that match nothing valid.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -26,9 +26,14 @@ pub enum ServiceError {
     /// The request is well-formed but the object is in the wrong state for it.
     #[error("{0}")]
     PreconditionFailed(String),
-    /// A credential check (password, TOTP, recovery code) did not pass.
+    /// A credential check (password, TOTP, recovery code) did not pass; it counts toward the
+    /// failed-check limits.
     #[error("{0}")]
-    CheckFailed(String),
+    CheckFailed(FailedCheck),
+    /// A checked-session request refused for a reason the ZITADEL API names with an id of its
+    /// own (see `Refusal`).
+    #[error(transparent)]
+    Refused(Refusal),
     #[error("{0}")]
     Unimplemented(String),
     #[error("{}; retry in {retry_after_seconds} s", .limit.describe())]
@@ -37,6 +42,69 @@ pub enum ServiceError {
     Unavailable(#[source] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// What a lookup did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Session,
+    Identity,
+    /// An identity looked up as a ZITADEL user (by id or login name).
+    User,
+    Credential,
+    ApiKey,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Missing::Session => "session",
+            Missing::Identity => "identity",
+            Missing::User => "user",
+            Missing::Credential => "credential",
+            Missing::ApiKey => "active API key",
+        })
+    }
+}
+
+/// Which credential check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FailedCheck {
+    #[error("the password is invalid")]
+    Password,
+    #[error("the TOTP code is invalid")]
+    Totp,
+    #[error("the recovery code is invalid or already used")]
+    RecoveryCode,
+}
+
+/// Why a checked session could not be created, read, deleted or searched. Each is its own
+/// variant because the ZITADEL API answers each with its own error id; the APIs translate them
+/// in one place each (`lanyard_api::zitadel::error`, `lanyard_api::kratos::error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("the user is locked: too many failed password checks; an administrator must unlock it")]
+    UserLocked,
+    #[error("the user is not active")]
+    UserInactive,
+    #[error("the caller may not read this session")]
+    ReadDenied,
+    #[error("the caller may not delete this session")]
+    DeleteDenied,
+    #[error("limit {requested} exceeds the maximum of {max}")]
+    LimitExceeded { requested: u32, max: u32 },
+    #[error("the caller's token carries no user agent to query by")]
+    NoUserAgentToQuery,
+    /// A session-token caller asked to revoke the session it is using (Kratos's own-sessions
+    /// API): that is what logout is for.
+    #[error("cannot revoke current session; use the logout flow instead")]
+    CurrentSession,
+}
+
+impl From<Refusal> for ServiceError {
+    fn from(refusal: Refusal) -> Self {
+        ServiceError::Refused(refusal)
+    }
 }
 
 /// Which limit refused a request (429), so that the answer can say what to slow down.

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::passwords::check_importable_hash;
-use crate::{Lanyard, ServiceError, ServiceResult};
+use crate::{Lanyard, Missing, ServiceError, ServiceResult};
 
 /// A password as an admin hands it in: to hash, or already hashed elsewhere.
 #[derive(Debug, Clone)]
@@ -145,14 +145,17 @@ impl Lanyard {
     }
 
     pub async fn identity(&self, id: Uuid) -> ServiceResult<Identity> {
-        self.store.identity(id).await?.ok_or(ServiceError::NotFound("identity"))
+        self.store
+            .identity(id)
+            .await?
+            .ok_or(ServiceError::NotFound(Missing::Identity))
     }
 
     pub async fn identity_by_external_id(&self, external_id: &str) -> ServiceResult<Identity> {
         self.store
             .identity_by_external_id(external_id)
             .await?
-            .ok_or(ServiceError::NotFound("identity"))
+            .ok_or(ServiceError::NotFound(Missing::Identity))
     }
 
     pub async fn list_identities(
@@ -185,7 +188,7 @@ impl Lanyard {
         let mut identity = self.identity(id).await?;
         self.apply_write(&mut identity, input).await?;
         if !self.store.update_identity(&identity).await? {
-            return Err(ServiceError::NotFound("identity"));
+            return Err(ServiceError::NotFound(Missing::Identity));
         }
         self.invalidate(Invalidation::Identity(id)).await;
         Ok(identity)
@@ -215,7 +218,7 @@ impl Lanyard {
 
     pub async fn delete_identity(&self, id: Uuid) -> ServiceResult<()> {
         if !self.store.delete_identity(id).await? {
-            return Err(ServiceError::NotFound("identity"));
+            return Err(ServiceError::NotFound(Missing::Identity));
         }
         self.invalidate(Invalidation::Identity(id)).await;
         Ok(())
@@ -224,11 +227,11 @@ impl Lanyard {
     pub async fn delete_identity_credential(&self, id: Uuid, kind: CredentialType) -> ServiceResult<()> {
         let mut identity = self.identity(id).await?;
         if identity.credentials.remove(&kind).is_none() {
-            return Err(ServiceError::NotFound("credential"));
+            return Err(ServiceError::NotFound(Missing::Credential));
         }
         identity.updated_at = self.now();
         if !self.store.update_identity(&identity).await? {
-            return Err(ServiceError::NotFound("identity"));
+            return Err(ServiceError::NotFound(Missing::Identity));
         }
         self.invalidate(Invalidation::Identity(id)).await;
         Ok(())

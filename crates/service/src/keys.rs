@@ -5,7 +5,7 @@ use lanyard_domain::{ApiKey, Scope, SessionToken, TokenDigest};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
-use crate::{Lanyard, ServiceError, ServiceResult};
+use crate::{Lanyard, Missing, ServiceError, ServiceResult};
 
 /// Who is calling.
 #[derive(Debug, Clone)]
@@ -78,7 +78,7 @@ impl Lanyard {
 
     pub async fn revoke_api_key(&self, id: Uuid) -> ServiceResult<()> {
         if !self.store.revoke_api_key(id, self.now()).await? {
-            return Err(ServiceError::NotFound("active API key"));
+            return Err(ServiceError::NotFound(Missing::ApiKey));
         }
         // Key revocations are rare: flushing everything, here and on the other nodes, is
         // simpler than a message kind of their own.

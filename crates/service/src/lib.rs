@@ -34,7 +34,7 @@ pub use cleanup::{
     CleanupOptions, CleanupOutcome, CleanupReport, CLEANUP_LEASE, CLEANUP_LEASE_TTL, MAX_CLEANUP_BATCH_SIZE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{Limit, ServiceError, ServiceResult};
+pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{totp_code_at, TotpEnrolment, TOTP_ISSUER};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 /// An RFC 6902 JSON Patch, as `patch_identity` takes it.

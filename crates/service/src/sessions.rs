@@ -13,7 +13,7 @@ use lanyard_store::{Invalidation, RevokeTarget, SessionRow};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
-use crate::{Lanyard, LimitKey, Limited, Principal, ServiceError, ServiceResult};
+use crate::{Lanyard, LimitKey, Limited, Missing, Principal, ServiceError, ServiceResult};
 
 /// One authentication step the caller vouches for when issuing a session.
 #[derive(Debug, Clone)]
@@ -385,10 +385,10 @@ impl Lanyard {
             .session(id)
             .await?
             .filter(|row| row.session.identity_id.is_some())
-            .ok_or(ServiceError::NotFound("session"))?;
+            .ok_or(ServiceError::NotFound(Missing::Session))?;
         if expand_identity {
             let mut views = self.views_with_identities(vec![row], now).await?;
-            return views.pop().ok_or(ServiceError::NotFound("session"));
+            return views.pop().ok_or(ServiceError::NotFound(Missing::Session));
         }
         Ok(self.view(row, None, now))
     }
@@ -404,7 +404,7 @@ impl Lanyard {
                 .session(id)
                 .await?
                 .filter(|row| row.session.identity_id.is_some())
-                .ok_or(ServiceError::NotFound("session"))?;
+                .ok_or(ServiceError::NotFound(Missing::Session))?;
             let due = match row.session.expires_at {
                 Some(expires) => {
                     expires.0 - self.settings.earliest_possible_extend.whole_microseconds() as i64 <= now.0
@@ -449,7 +449,7 @@ impl Lanyard {
             .filter(|r| r.session.identity_id.is_some())
             .is_none()
         {
-            return Err(ServiceError::NotFound("session"));
+            return Err(ServiceError::NotFound(Missing::Session));
         }
         let revoked = self
             .store
@@ -519,9 +519,7 @@ impl Lanyard {
     pub async fn revoke_my_session(&self, token: &str, id: Uuid) -> ServiceResult<()> {
         let current = self.whoami(token).await?;
         if current.session.id == id {
-            return Err(ServiceError::Invalid(
-                "cannot revoke current session; use the logout flow instead".into(),
-            ));
+            return Err(ServiceError::Refused(crate::Refusal::CurrentSession));
         }
         let mine = self
             .store

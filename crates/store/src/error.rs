@@ -37,22 +37,35 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let Some(db) = error.as_database_error() {
             if db.is_unique_violation() {
-                let text = format!("{} {}", db.constraint().unwrap_or_default(), db.message());
-                let on = if text.contains("identifier") {
-                    ConflictOn::Identifier
-                } else if text.contains("external_id") {
-                    ConflictOn::ExternalId
-                } else if text.contains("digest") {
-                    ConflictOn::TokenDigest
-                } else if text.contains(".id") || text.contains("pkey") {
-                    ConflictOn::Id
-                } else {
-                    ConflictOn::Other
-                };
-                return StoreError::Conflict(on);
+                return StoreError::Conflict(conflict_on(db.constraint(), db.message()));
             }
         }
         StoreError::Database(error)
+    }
+}
+
+/// Which unique key a violation hit, by the key's name in the migrations: PostgreSQL names the
+/// constraint; SQLite names none and says `UNIQUE constraint failed: <table>.<column>`.
+fn conflict_on(constraint: Option<&str>, message: &str) -> ConflictOn {
+    let key = match constraint {
+        Some(name) => name,
+        None => message.strip_prefix("UNIQUE constraint failed: ").unwrap_or(message),
+    };
+    match key {
+        "identity_identifiers_pkey" | "identity_identifiers.identifier" => ConflictOn::Identifier,
+        "identities_external_id_key" | "identities.external_id" => ConflictOn::ExternalId,
+        "sessions_token_digest_key" | "sessions.token_digest" | "api_keys_digest_key" | "api_keys.digest" => {
+            ConflictOn::TokenDigest
+        }
+        "identities_pkey"
+        | "identities.id"
+        | "sessions_pkey"
+        | "sessions.id"
+        | "session_devices_pkey"
+        | "session_devices.id"
+        | "api_keys_pkey"
+        | "api_keys.id" => ConflictOn::Id,
+        _ => ConflictOn::Other,
     }
 }
 
@@ -330,5 +343,36 @@ mod tests {
             .map(|_| ())
             .expect_err("no such directory");
         assert!(StoreError::from(gone).is_unavailable());
+    }
+
+    #[test]
+    fn conflicts_are_named_by_their_key_on_both_stores() {
+        let cases = [
+            (Some("identity_identifiers_pkey"), "", ConflictOn::Identifier),
+            (
+                None,
+                "UNIQUE constraint failed: identity_identifiers.identifier",
+                ConflictOn::Identifier,
+            ),
+            (Some("identities_external_id_key"), "", ConflictOn::ExternalId),
+            (
+                None,
+                "UNIQUE constraint failed: identities.external_id",
+                ConflictOn::ExternalId,
+            ),
+            (Some("sessions_token_digest_key"), "", ConflictOn::TokenDigest),
+            (
+                None,
+                "UNIQUE constraint failed: sessions.token_digest",
+                ConflictOn::TokenDigest,
+            ),
+            (Some("sessions_pkey"), "", ConflictOn::Id),
+            (None, "UNIQUE constraint failed: sessions.id", ConflictOn::Id),
+            // A message that merely mentions a column is not that key.
+            (Some("lanyard_settings_pkey"), "duplicate identifier", ConflictOn::Other),
+        ];
+        for (constraint, message, expected) in cases {
+            assert_eq!(conflict_on(constraint, message), expected, "{constraint:?} {message:?}");
+        }
     }
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::Aal;
-use lanyard_service::ServiceError;
+use lanyard_service::{Refusal, ServiceError};
 use serde_json::{json, Map, Value};
 
 #[derive(Debug, Clone)]
@@ -123,7 +123,17 @@ impl KratosError {
                 .with_id("identity_disabled")
                 .with_message("identity is disabled"),
             ServiceError::PreconditionFailed(reason) => Self::bad_request(reason),
-            ServiceError::CheckFailed(reason) => Self::unauthorized(reason),
+            ServiceError::CheckFailed(check) => Self::unauthorized(check.to_string()),
+            ServiceError::Refused(Refusal::CurrentSession) => {
+                Self::bad_request("cannot revoke current session").with_debug("use the logout flow instead")
+            }
+            ServiceError::Refused(reason) => {
+                let status = match reason {
+                    Refusal::ReadDenied | Refusal::DeleteDenied => StatusCode::FORBIDDEN,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Self::new(status, reason.to_string())
+            }
             ServiceError::Unimplemented(reason) => Self::new(StatusCode::NOT_IMPLEMENTED, reason),
             error @ ServiceError::RateLimited {
                 retry_after_seconds, ..

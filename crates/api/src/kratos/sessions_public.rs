@@ -149,12 +149,11 @@ pub async fn revoke_mine(
 ) -> Result<StatusCode, KratosError> {
     let token = require_token(token)?;
     let id = parse_uuid("the session id", &id)?;
-    state.service.revoke_my_session(&token, id).await.map_err(|e| match e {
-        lanyard_service::ServiceError::Invalid(_) => {
-            KratosError::bad_request("cannot revoke current session").with_debug("use the logout flow instead")
-        }
-        other => KratosError::from_service(other, &state.config.public_base_url),
-    })?;
+    state
+        .service
+        .revoke_my_session(&token, id)
+        .await
+        .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

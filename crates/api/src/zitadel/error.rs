@@ -12,7 +12,7 @@ use lanyard_proto::google::rpc::{RetryInfo, Status};
 use lanyard_proto::well_known::{Any, Duration as ProtoDuration};
 use lanyard_proto::zitadel::v1::ErrorDetail;
 use lanyard_proto::Message;
-use lanyard_service::ServiceError;
+use lanyard_service::{Missing, Refusal, ServiceError};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
@@ -254,36 +254,34 @@ fn connect_details(error: &ZitadelError) -> Value {
 }
 
 /// Splits a trailing `(ID-xyz)` off a service message.
-fn split_id(message: &str, fallback: &str) -> (String, String) {
-    if let Some(start) = message.rfind(" (") {
-        if message.ends_with(')') {
-            let id = &message[start + 2..message.len() - 1];
-            if id.contains('-') && !id.contains(' ') {
-                return (id.to_owned(), message[..start].to_owned());
-            }
-        }
-    }
-    (fallback.to_owned(), message.to_owned())
+/// ZITADEL's code and error id for each reason the service gives.
+fn refusal(refusal: Refusal) -> ZitadelError {
+    let (code, id) = match refusal {
+        Refusal::UserLocked => (Code::FailedPrecondition, "COMMAND-JLK35"),
+        Refusal::UserInactive => (Code::FailedPrecondition, "SESSION-Gj4ko"),
+        Refusal::ReadDenied => (Code::PermissionDenied, "QUERY-dsfr3"),
+        Refusal::DeleteDenied => (Code::PermissionDenied, "COMMAND-sGr42"),
+        Refusal::LimitExceeded { .. } => (Code::InvalidArgument, "QUERY-4M0fs"),
+        Refusal::NoUserAgentToQuery => (Code::InvalidArgument, "GRPC-x8n23uh"),
+        Refusal::CurrentSession => (Code::InvalidArgument, "LANYARD-invalid"),
+    };
+    ZitadelError::new(code, id, refusal.to_string())
 }
 
 impl From<ServiceError> for ZitadelError {
     fn from(error: ServiceError) -> Self {
-        let with_id = |code: Code, message: &str, fallback: &str| {
-            let (id, message) = split_id(message, fallback);
-            ZitadelError::new(code, &id, message)
-        };
         match error {
-            ServiceError::Invalid(m) => with_id(Code::InvalidArgument, &m, "LANYARD-invalid"),
+            ServiceError::Invalid(m) => ZitadelError::new(Code::InvalidArgument, "LANYARD-invalid", m),
             error @ (ServiceError::PageToken(_) | ServiceError::SchemaViolation { .. }) => {
                 ZitadelError::new(Code::InvalidArgument, "LANYARD-invalid", error.to_string())
             }
             ServiceError::Conflict(m) => ZitadelError::new(Code::AlreadyExists, "LANYARD-exists", m),
-            ServiceError::NotFound("session") => ZitadelError::new(
+            ServiceError::NotFound(Missing::Session) => ZitadelError::new(
                 Code::NotFound,
                 "QUERY-SFeaa",
                 "Errors.Session.NotExisting: the session does not exist",
             ),
-            ServiceError::NotFound("user") => ZitadelError::new(
+            ServiceError::NotFound(Missing::User) => ZitadelError::new(
                 Code::NotFound,
                 "QUERY-Dfbg2",
                 "Errors.User.NotFound: the user does not exist",
@@ -292,15 +290,20 @@ impl From<ServiceError> for ZitadelError {
                 ZitadelError::new(Code::NotFound, "LANYARD-notfound", format!("{what} not found"))
             }
             ServiceError::Unauthenticated(m) => ZitadelError::unauthenticated(m),
-            ServiceError::Forbidden(m) => with_id(Code::PermissionDenied, &m, "AUTHZ-HKJD33"),
+            ServiceError::Forbidden(m) => ZitadelError::new(Code::PermissionDenied, "AUTHZ-HKJD33", m),
             error @ ServiceError::AalRequired { .. } => {
                 ZitadelError::new(Code::PermissionDenied, "AUTHZ-aal", error.to_string())
             }
             ServiceError::IdentityDisabled => {
                 ZitadelError::new(Code::FailedPrecondition, "SESSION-Gj4ko", "the user is not active")
             }
-            ServiceError::PreconditionFailed(m) => with_id(Code::FailedPrecondition, &m, "LANYARD-precondition"),
-            ServiceError::CheckFailed(m) => with_id(Code::InvalidArgument, &m, "COMMAND-3M0fs"),
+            ServiceError::PreconditionFailed(m) => {
+                ZitadelError::new(Code::FailedPrecondition, "LANYARD-precondition", m)
+            }
+            ServiceError::CheckFailed(check) => {
+                ZitadelError::new(Code::InvalidArgument, "COMMAND-3M0fs", check.to_string())
+            }
+            ServiceError::Refused(reason) => refusal(reason),
             ServiceError::Unimplemented(m) => ZitadelError::new(Code::Unimplemented, "LANYARD-unimplemented", m),
             error @ ServiceError::RateLimited {
                 retry_after_seconds, ..
@@ -366,14 +369,32 @@ mod tests {
     }
 
     #[test]
-    fn ids_are_split_from_messages() {
+    fn every_refusal_has_zitadels_code_and_id_and_no_id_in_its_message() {
+        let cases = [
+            (Refusal::UserLocked, Code::FailedPrecondition, "COMMAND-JLK35"),
+            (Refusal::UserInactive, Code::FailedPrecondition, "SESSION-Gj4ko"),
+            (Refusal::ReadDenied, Code::PermissionDenied, "QUERY-dsfr3"),
+            (Refusal::DeleteDenied, Code::PermissionDenied, "COMMAND-sGr42"),
+            (
+                Refusal::LimitExceeded {
+                    requested: 1001,
+                    max: 1000,
+                },
+                Code::InvalidArgument,
+                "QUERY-4M0fs",
+            ),
+            (Refusal::NoUserAgentToQuery, Code::InvalidArgument, "GRPC-x8n23uh"),
+        ];
+        for (reason, code, id) in cases {
+            let error = ZitadelError::from(ServiceError::Refused(reason));
+            assert_eq!((error.code, error.id.as_str()), (code, id), "{reason:?}");
+            assert!(!error.message.contains(id), "{}", error.message);
+        }
+        let failed = ZitadelError::from(ServiceError::CheckFailed(lanyard_service::FailedCheck::Totp));
         assert_eq!(
-            split_id("limit too big (QUERY-4M0fs)", "X"),
-            ("QUERY-4M0fs".into(), "limit too big".into())
+            (failed.code, failed.id.as_str()),
+            (Code::InvalidArgument, "COMMAND-3M0fs")
         );
-        assert_eq!(
-            split_id("plain (words here)", "X"),
-            ("X".into(), "plain (words here)".into())
-        );
+        assert_eq!(failed.message, "the TOTP code is invalid");
     }
 }

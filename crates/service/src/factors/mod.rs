@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::sync::{Mutex, MutexGuard};
 use uuid::Uuid;
 
-use crate::{Lanyard, ServiceError, ServiceResult};
+use crate::{Lanyard, Missing, ServiceError, ServiceResult};
 use recovery::LookupConfig;
 use totp::TotpConfig;
 
@@ -107,7 +107,7 @@ fn factor_credential(identity: &Identity, kind: CredentialType, config: serde_js
 impl Lanyard {
     async fn save_identity(&self, identity: &Identity) -> ServiceResult<()> {
         if !self.store.update_identity(identity).await? {
-            return Err(ServiceError::NotFound("identity"));
+            return Err(ServiceError::NotFound(Missing::Identity));
         }
         // Enrolled factors change the AAL whoami demands.
         self.invalidate(lanyard_store::Invalidation::Identity(identity.id))
@@ -419,7 +419,7 @@ mod tests {
         let enrolment = f.service.enrol_totp(carol.id, Some(secret.into())).await.unwrap();
         assert_eq!(enrolment.secret, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         let missing = f.service.enrol_totp(Uuid::now_v7(), None).await.unwrap_err();
-        assert!(matches!(missing, ServiceError::NotFound("identity")));
+        assert!(matches!(missing, ServiceError::NotFound(Missing::Identity)));
     }
 
     #[tokio::test]
