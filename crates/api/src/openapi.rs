@@ -394,6 +394,10 @@ pub fn public_document() -> Document {
     doc
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a document built from constants; the openapi tests serialize it"
+)]
 fn admin_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
@@ -403,6 +407,10 @@ fn admin_json() -> &'static str {
     })
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a document built from constants; the openapi tests serialize it"
+)]
 fn public_json() -> &'static str {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {

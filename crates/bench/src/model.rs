@@ -245,6 +245,15 @@ impl Rng {
     }
 }
 
+/// `us` as RFC 3339, as the ZITADEL API reads it.
+#[allow(clippy::expect_used, reason = "the seed's instants are all within years 1970..9999")]
+pub fn rfc3339(us: i64) -> String {
+    lanyard_domain::Micros(us)
+        .to_datetime()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("timestamps format")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

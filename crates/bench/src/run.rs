@@ -174,13 +174,6 @@ async fn probe(
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
 }
 
-fn rfc3339(us: i64) -> String {
-    Micros(us)
-        .to_datetime()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("timestamps format")
-}
-
 /// The cursor of the last row before `page` (1-based) of the admin list, minted as the page
 /// token the server would have handed out.
 async fn deep_page_token(target: &Target, page: u64) -> anyhow::Result<String> {
@@ -208,6 +201,7 @@ async fn deep_page_token(target: &Target, page: u64) -> anyhow::Result<String> {
             .await?
         }
     };
+    #[allow(clippy::expect_used, reason = "PAGE_SECRET is a non-empty constant")]
     let keys = PageTokenKeys::new(vec![PAGE_SECRET.as_bytes().to_vec()]).expect("a non-empty secret");
     Ok(keys.encode(Cursor {
         created_at: Micros(created),
@@ -681,7 +675,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         }
 
         if options.wants("zitadel_search") {
-            let since = rfc3339(seed::now_us() - 30 * model::DAY_US);
+            let since = model::rfc3339(seed::now_us() - 30 * model::DAY_US);
             let url = format!("{public}/v2/sessions/search");
             let body = format!(
                 r#"{{"query":{{"offset":"0","limit":100,"asc":false}},"sortingColumn":"SESSION_FIELD_NAME_CREATION_DATE","queries":[{{"userIdQuery":{{"id":"{}"}}}},{{"creationDateQuery":{{"creationDate":"{since}","method":"TIMESTAMP_QUERY_METHOD_GREATER_OR_EQUALS"}}}}]}}"#,

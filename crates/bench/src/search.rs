@@ -304,6 +304,7 @@ async fn measure(
             break;
         }
     }
+    #[allow(clippy::expect_used, reason = "the loop above runs at least once")]
     let last = last.expect("at least one sample");
     let answer = parse_answer(shape, &last.headers, &last.body)?;
     samples.sort_by(f64::total_cmp);

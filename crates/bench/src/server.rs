@@ -109,6 +109,7 @@ pub struct ServerConfig<'a> {
 /// Writes a configuration file for one server start; returns its path and the two ports.
 pub fn write_config(dir: &Path, name: &str, config: &ServerConfig<'_>) -> anyhow::Result<(PathBuf, u16, u16)> {
     let (public, admin) = (free_port()?, free_port()?);
+    #[allow(clippy::expect_used, reason = "serialising a &str cannot fail")]
     let quote = |s: &str| serde_json::to_string(s).expect("strings serialise");
     let mut cache = String::new();
     if let Some(capacity) = config.cache_capacity {

@@ -10,7 +10,7 @@ use lanyard_domain::{DateFilter, Micros, OwnedBy, SessionFilter, SessionPage, Se
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::model::{self, Creator, DAY_US};
+use crate::model::{self, rfc3339, Creator, DAY_US};
 
 /// Which DESIGN.md bar a shape is judged by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,13 +182,6 @@ impl Row {
             slot: model::fingerprint_slot(n),
         }
     }
-}
-
-fn rfc3339(us: i64) -> String {
-    lanyard_domain::Micros(us)
-        .to_datetime()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("timestamps format")
 }
 
 impl Query {

@@ -58,6 +58,7 @@ impl PageTokenKeys {
     }
 
     fn mac(key: &[u8], body: &[u8]) -> Hmac<Sha256> {
+        #[allow(clippy::expect_used, reason = "HMAC takes keys of any length: this cannot fail")]
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
         mac.update(body);
         mac

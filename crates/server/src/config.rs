@@ -185,6 +185,7 @@ pub struct TlsConfig {
 }
 
 impl Default for PublicConfig {
+    #[allow(clippy::expect_used, reason = "a constant URL; the config tests parse the defaults")]
     fn default() -> Self {
         PublicConfig {
             listen: SocketAddr::from(([0, 0, 0, 0], 4433)),

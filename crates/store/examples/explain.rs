@@ -11,6 +11,13 @@
 //! keyset page 2,000 at 250 per page), its identity, creator, fingerprint and token digest.
 //! PostgreSQL prints `EXPLAIN` (estimates, nothing is run), SQLite `EXPLAIN QUERY PLAN`.
 
+// A developer's tool, run by hand: a failing statement is best shown by stopping with it.
+#![allow(
+    clippy::expect_used,
+    clippy::panic,
+    reason = "a tool run by hand; it stops at the first failing statement and shows it"
+)]
+
 use std::fmt::Write as _;
 
 use lanyard_domain::query::{OwnedBy, Scope};

@@ -3,6 +3,14 @@
 //! The tests drive the real HTTP routers over TCP against a real SQLite file; only the clock
 //! is controlled, so expiry can be tested without sleeping.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "the integration tests: a panic is a test failure"
+)]
+
 mod abuse;
 mod cleanup;
 mod contract;

@@ -30,6 +30,7 @@ pub const MAX_SECRET_BYTES: usize = 64;
 
 /// Base32 without padding that ignores non-zero bits after the last byte, as authenticator
 /// apps do; secrets are stored re-encoded canonically.
+#[allow(clippy::expect_used, reason = "a constant specification, checked by the tests")]
 static LENIENT_BASE32: LazyLock<Encoding> = LazyLock::new(|| {
     let mut spec = BASE32_NOPAD.specification();
     spec.check_trailing_bits = false;
@@ -91,6 +92,7 @@ pub(crate) fn canonical_secret(secret: &str) -> Result<String, String> {
 
 /// RFC 4226 HOTP: HMAC-SHA1 of the counter, dynamically truncated to `digits` decimal digits.
 pub fn hotp(key: &[u8], counter: u64, digits: u32) -> u32 {
+    #[allow(clippy::expect_used, reason = "HMAC takes keys of any length: this cannot fail")]
     let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(key).expect("HMAC accepts keys of any length");
     mac.update(&counter.to_be_bytes());
     let hash = mac.finalize().into_bytes();

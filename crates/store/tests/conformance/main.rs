@@ -14,6 +14,14 @@
 //! `postgres://postgres@127.0.0.1:5432/test`. Every test gets its own schema, dropped when it
 //! ends. When the server cannot be reached the PostgreSQL tests fail; they never skip.
 
+// Test code: a failed unwrap is a failed test, with its message.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "the store conformance tests: a panic is a test failure"
+)]
+
 mod changes;
 mod check_attempts;
 mod cleanup;
