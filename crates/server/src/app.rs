@@ -5,18 +5,16 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, Context};
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, Response, StatusCode};
 use axum::Router;
 use lanyard_api::{ApiConfig, AppState};
-use lanyard_domain::PageTokenKeys;
-use lanyard_service::{random_secret, Clock, Lanyard, SchemaRegistry, SystemClock};
-use lanyard_store::{PostgresOptions, PostgresStore, SqliteOptions, SqliteStore, Store};
+use lanyard_service::{Clock, Lanyard, SchemaRegistry, SystemClock};
+use lanyard_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -26,184 +24,11 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{MakeSpan, OnResponse, TraceLayer};
 use tracing::Span;
 
-use crate::config::{Config, DatabaseUrl, ExtendResponse, ServeConfig, SqliteSynchronous, TlsConfig};
+use crate::config::{Config, ExtendResponse, ServeConfig, TlsConfig};
 use crate::connections::ConnectionLimits;
+use crate::database::{migrate, open_store, AppStore};
 use crate::logging::ACCESS_TARGET;
 use crate::tls::{self, ReloadableCertificate};
-
-/// The store setting that keeps the generated page-token secret when `secrets` is empty.
-pub const PAGE_TOKEN_SECRET_SETTING: &str = "page_token_secret";
-
-/// The database `database.url` names, opened: what the service uses through [`Store`], and
-/// what differs between the backends (migrations, closing).
-#[derive(Clone)]
-pub enum AppStore {
-    Sqlite(Arc<SqliteStore>),
-    Postgres(Arc<PostgresStore>),
-}
-
-impl AppStore {
-    /// The store, for the service.
-    pub fn shared(&self) -> Arc<dyn Store> {
-        match self {
-            AppStore::Sqlite(store) => store.clone(),
-            AppStore::Postgres(store) => store.clone(),
-        }
-    }
-
-    /// Closes the connection pools, waiting for running queries.
-    pub async fn close(&self) {
-        match self {
-            AppStore::Sqlite(store) => store.close().await,
-            AppStore::Postgres(store) => store.close().await,
-        }
-    }
-}
-
-impl std::ops::Deref for AppStore {
-    type Target = dyn Store;
-
-    fn deref(&self) -> &Self::Target {
-        match self {
-            AppStore::Sqlite(store) => store.as_ref(),
-            AppStore::Postgres(store) => store.as_ref(),
-        }
-    }
-}
-
-/// Opens the database `database.url` names: a SQLite file (created if needed) or a PostgreSQL
-/// pool sized by `database.max_connections`. Does not migrate; see [`migrate`].
-pub async fn open_store(config: &Config) -> anyhow::Result<AppStore> {
-    let path = match &config.database.url {
-        DatabaseUrl::Sqlite(path) => path,
-        DatabaseUrl::Postgres(url) => {
-            let database = &config.database;
-            let mut options = PostgresOptions::new(url.clone());
-            options.max_connections = database.max_connections;
-            options.min_connections = database.min_connections;
-            options.acquire_timeout = database.acquire_timeout.0;
-            options.statement_timeout = database.statement_timeout.map(|t| t.0);
-            let store = PostgresStore::connect(&options)
-                .await
-                .with_context(|| format!("cannot connect to the PostgreSQL database {}", database.url))?;
-            return Ok(AppStore::Postgres(Arc::new(store)));
-        }
-    };
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create the directory {} for the database", parent.display()))?;
-    }
-    let mut options = SqliteOptions::new(path);
-    options.synchronous_full = config.database.sqlite_synchronous == SqliteSynchronous::Full;
-    options.read_connections = config.database.read_connections;
-    let store = SqliteStore::open(&options)
-        .await
-        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
-    Ok(AppStore::Sqlite(Arc::new(store)))
-}
-
-/// A migration applied to the database: version and description.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedMigration {
-    pub version: i64,
-    pub description: String,
-}
-
-/// What [`migrate`] did.
-#[derive(Debug, Clone, Default)]
-pub struct MigrationReport {
-    /// Applied by this run.
-    pub applied: Vec<AppliedMigration>,
-    /// Every migration the database has now.
-    pub current: Vec<AppliedMigration>,
-}
-
-/// Applies pending migrations and reports which ones ran. On PostgreSQL they run under the
-/// migration lease, so nodes starting together take turns.
-pub async fn migrate(config: &Config, store: &AppStore) -> anyhow::Result<MigrationReport> {
-    let store = match store {
-        AppStore::Sqlite(store) => store,
-        AppStore::Postgres(store) => return migrate_postgres(config, store).await,
-    };
-    let DatabaseUrl::Sqlite(path) = &config.database.url else {
-        bail!("the database is SQLite but database.url is {}", config.database.url);
-    };
-    let before = applied_migrations(path).await?;
-    store
-        .migrate()
-        .await
-        .with_context(|| format!("migrating the SQLite database {}", path.display()))?;
-    let current = applied_migrations(path).await?;
-    let applied = current.iter().filter(|m| !before.contains(m)).cloned().collect();
-    Ok(MigrationReport { applied, current })
-}
-
-async fn migrate_postgres(config: &Config, store: &PostgresStore) -> anyhow::Result<MigrationReport> {
-    let url = &config.database.url;
-    let applied_migrations = || async {
-        let rows = store
-            .applied_migrations()
-            .await
-            .with_context(|| format!("reading the migration table of {url}"))?;
-        Ok::<_, anyhow::Error>(
-            rows.into_iter()
-                .map(|(version, description)| AppliedMigration { version, description })
-                .collect::<Vec<_>>(),
-        )
-    };
-    let before = applied_migrations().await?;
-    store
-        .migrate()
-        .await
-        .with_context(|| format!("migrating the PostgreSQL database {url}"))?;
-    let current = applied_migrations().await?;
-    let applied = current.iter().filter(|m| !before.contains(m)).cloned().collect();
-    Ok(MigrationReport { applied, current })
-}
-
-/// Reads sqlx's bookkeeping table on a separate read-only connection.
-async fn applied_migrations(path: &Path) -> anyhow::Result<Vec<AppliedMigration>> {
-    use sqlx::ConnectOptions;
-    let mut connection = sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .connect()
-        .await
-        .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
-    let table: Option<String> =
-        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
-            .fetch_optional(&mut connection)
-            .await
-            .context("reading the migration table")?;
-    if table.is_none() {
-        return Ok(Vec::new());
-    }
-    let rows: Vec<(i64, String)> =
-        sqlx::query_as("SELECT version, description FROM _sqlx_migrations WHERE success = 1 ORDER BY version")
-            .fetch_all(&mut connection)
-            .await
-            .context("reading the migration table")?;
-    Ok(rows
-        .into_iter()
-        .map(|(version, description)| AppliedMigration { version, description })
-        .collect())
-}
-
-/// The page-token MAC keys: the configured `secrets`, else one generated secret stored in the
-/// database so that every node sharing it agrees.
-pub async fn page_token_keys(config: &Config, store: &dyn Store) -> anyhow::Result<PageTokenKeys> {
-    let secrets = if config.secrets.is_empty() {
-        let stored = store
-            .setting_or_insert(PAGE_TOKEN_SECRET_SETTING, &random_secret())
-            .await
-            .context("reading the generated page-token secret from the database")?;
-        vec![stored]
-    } else {
-        config.secrets.0.clone()
-    };
-    PageTokenKeys::new(secrets.into_iter().map(String::into_bytes).collect())
-        .ok_or_else(|| anyhow!("the page-token secrets must not be empty"))
-}
 
 /// The service: settings, identity schemas and page-token keys from the configuration.
 pub async fn build_service(
@@ -214,7 +39,7 @@ pub async fn build_service(
     let sources = config.identity.load_schemas()?;
     let schemas = SchemaRegistry::new(sources, Some(config.identity.default_schema_id.clone()))
         .map_err(|e| anyhow!("invalid identity schema configuration: {e}"))?;
-    let page_keys = page_token_keys(config, store.as_ref()).await?;
+    let page_keys = crate::database::page_token_keys(config, store.as_ref()).await?;
     Ok(Arc::new(Lanyard::new(
         store,
         clock,
@@ -695,7 +520,11 @@ fn spawn_active_sessions_gauge(service: Arc<Lanyard>) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
+    use crate::config::DatabaseUrl;
+    use crate::database::page_token_keys;
     use lanyard_domain::Cursor;
     use uuid::Uuid;
 
@@ -790,6 +619,20 @@ mod tests {
             .ok()
             .filter(|v| !v.trim().is_empty())
             .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    #[tokio::test]
+    async fn migrating_a_sqlite_file_reports_what_ran_then_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = test_config(dir.path());
+        let store = open_store(&config).await.unwrap();
+        let first = migrate(&config, &store).await.unwrap();
+        assert!(!first.applied.is_empty());
+        assert_eq!(first.applied, first.current);
+        assert_eq!(first.current.first().map(|m| m.version), Some(1));
+        let again = migrate(&config, &store).await.unwrap();
+        assert!(again.applied.is_empty());
+        assert_eq!(again.current, first.current);
     }
 
     #[tokio::test]

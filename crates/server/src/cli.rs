@@ -11,8 +11,8 @@ use lanyard_domain::{ApiKey, Micros, Scope};
 use lanyard_service::{Lanyard, SystemClock};
 use uuid::Uuid;
 
-use crate::app;
 use crate::config::{Config, DatabaseUrl, HumanDuration, Overrides, CONFIG_FILE_ENV};
+use crate::{app, database};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -175,8 +175,8 @@ pub async fn run(command: Command, config: Config, out: &mut dyn Write, err: &mu
 }
 
 async fn migrate(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
-    let store = app::open_store(config).await?;
-    let report = app::migrate(config, &store).await;
+    let store = database::open_store(config).await?;
+    let report = database::migrate(config, &store).await;
     store.close().await;
     let report = report?;
     if report.applied.is_empty() {
@@ -207,8 +207,8 @@ async fn migrate(config: &Config, out: &mut dyn Write) -> anyhow::Result<()> {
 
 /// Opens and migrates the store, then builds the service (the keys commands need both).
 async fn open_service(config: &Config) -> anyhow::Result<Arc<Lanyard>> {
-    let store = app::open_store(config).await?;
-    app::migrate(config, &store).await?;
+    let store = database::open_store(config).await?;
+    database::migrate(config, &store).await?;
     app::build_service(config, store.shared(), Arc::new(SystemClock)).await
 }
 

@@ -6,10 +6,12 @@ pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod connections;
+pub mod database;
 mod delivery;
 pub mod logging;
 pub mod tls;
 
-pub use app::{build_app, build_routers, build_service, open_store, serve, start, App, RunningServer};
+pub use app::{build_app, build_routers, build_service, serve, start, App, RunningServer};
 pub use cli::Cli;
 pub use config::{Config, Overrides};
+pub use database::open_store;

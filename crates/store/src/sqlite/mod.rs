@@ -110,6 +110,23 @@ impl SqliteStore {
         self.refresh_planner_statistics().await
     }
 
+    /// Migrations recorded as applied: version and description, in order (as
+    /// `PostgresStore::applied_migrations`).
+    pub async fn applied_migrations(&self) -> StoreResult<Vec<(i64, String)>> {
+        let table: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&self.writer)
+                .await?;
+        if table.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String)> =
+            sqlx::query_as("SELECT version, description FROM _sqlx_migrations WHERE success = 1 ORDER BY version")
+                .fetch_all(&self.writer)
+                .await?;
+        Ok(rows)
+    }
+
     /// Keeps `sqlite_stat1` current, so list queries stay on their indexes, and drops the
     /// `sqlite_stat4` value samples that `ANALYZE` also writes (libsqlite3-sys enables STAT4):
     /// with samples, SQLite re-prepares a statement whenever a value bound against an indexed
