@@ -23,13 +23,10 @@ async fn app_with(settings: Settings) -> TestApp {
 /// A user with a password; returns (id, email).
 async fn user(app: &TestApp) -> (Uuid, String) {
     let email = format!("{}@example.org", Uuid::new_v4());
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/identities")
             .json(&json!({"schema_id": "default", "traits": {"email": email},
-                "credentials": {"password": {"config": {"password": PASSWORD}}}}))
-            .send()
-            .await
-            .unwrap(),
+                "credentials": {"password": {"config": {"password": PASSWORD}}}})),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -229,13 +226,10 @@ async fn addresses_are_parsed_and_counted_in_one_canonical_form() {
         let app = &app;
         async move {
             let identity = app.create_identity_id().await;
-            read(
+            exchange(
                 app.admin(Method::POST, "/admin/lanyard/sessions")
                     .json(&json!({"identity_id": identity, "methods": [{"method": "password"}],
-                        "device": {"ip_address": ip}}))
-                    .send()
-                    .await
-                    .unwrap(),
+                        "device": {"ip_address": ip}})),
             )
             .await
         }
@@ -298,13 +292,10 @@ async fn timestamps_no_client_can_read_are_refused_never_replaced() {
     .unwrap();
     assert_eq!(kept.unix_timestamp(), ahead.unix_timestamp());
 
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::POST, "/v2/sessions/search")
             .bearer_auth(&app.key)
-            .json(&json!({"queries": [{"creationDateQuery": {"creationDate": "0000-01-01T00:00:00Z"}}]}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"queries": [{"creationDateQuery": {"creationDate": "0000-01-01T00:00:00Z"}}]})),
     )
     .await;
     assert_rest_error(status, &body, 400, 3);
@@ -315,12 +306,9 @@ async fn timestamps_no_client_can_read_are_refused_never_replaced() {
 async fn a_session_without_methods_is_refused_at_issue() {
     let app = app_with(test_settings()).await;
     let identity = app.create_identity_id().await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/lanyard/sessions")
-            .json(&json!({"identity_id": identity, "methods": []}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"identity_id": identity, "methods": []})),
     )
     .await;
     let error = assert_kratos_error(status, &body, 400);

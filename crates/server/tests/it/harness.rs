@@ -283,6 +283,11 @@ pub fn session_id(session: &Value) -> Uuid {
         .expect("session id")
 }
 
+/// Sends a request and reads its answer: status and JSON body.
+pub async fn exchange(request: RequestBuilder) -> (u16, Value) {
+    read(request.send().await.expect("the request reaches the server")).await
+}
+
 /// Status and JSON body of a response.
 pub async fn read(response: Response) -> (u16, Value) {
     let status = response.status().as_u16();

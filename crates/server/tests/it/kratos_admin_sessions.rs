@@ -61,29 +61,18 @@ async fn unexpanded_fields_differ_between_list_and_get_as_in_kratos() {
     let (session, _) = app.issue(identity, json!({})).await;
     let id = session_id(&session);
 
-    let (_, list) = read(app.admin(Method::GET, "/admin/sessions").send().await.unwrap()).await;
+    let (_, list) = exchange(app.admin(Method::GET, "/admin/sessions")).await;
     assert_eq!(list[0]["identity"], serde_json::Value::Null);
     assert_eq!(list[0]["devices"], serde_json::Value::Null);
 
-    let (_, one) = read(
-        app.admin(Method::GET, &format!("/admin/sessions/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, one) = exchange(app.admin(Method::GET, &format!("/admin/sessions/{id}"))).await;
     assert_eq!(one["identity"], serde_json::Value::Null);
     assert_eq!(one["devices"], json!([]));
 
-    let (_, expanded) = read(
-        app.admin(
-            Method::GET,
-            &format!("/admin/sessions/{id}?expand=identity&expand=Devices"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (_, expanded) = exchange(app.admin(
+        Method::GET,
+        &format!("/admin/sessions/{id}?expand=identity&expand=Devices"),
+    ))
     .await;
     assert_eq!(expanded["identity"]["id"], identity.to_string());
     assert!(expanded["identity"]["schema_url"]
@@ -124,23 +113,11 @@ async fn the_active_filter_matches_the_active_field_for_expired_revoked_and_disa
             .map(|s| s["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    let (_, active_list) = read(
-        app.admin(Method::GET, "/admin/sessions?active=true")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, active_list) = exchange(app.admin(Method::GET, "/admin/sessions?active=true")).await;
     assert_eq!(ids(&active_list), vec![active["id"].as_str().unwrap().to_owned()]);
     assert!(active_list.as_array().unwrap().iter().all(|s| s["active"] == true));
 
-    let (_, inactive_list) = read(
-        app.admin(Method::GET, "/admin/sessions?active=false")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, inactive_list) = exchange(app.admin(Method::GET, "/admin/sessions?active=false")).await;
     let mut inactive = ids(&inactive_list);
     inactive.sort();
     let mut expected: Vec<String> = [&short, &revoked, &of_disabled]
@@ -168,22 +145,11 @@ async fn disable_keeps_the_row_and_ends_the_session() {
         assert_eq!(r.status(), 204, "disable is idempotent");
     }
     assert_eq!(app.whoami_status(&token).await, 401);
-    let (status, body) = read(
-        app.admin(Method::GET, &format!("/admin/sessions/{id}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::GET, &format!("/admin/sessions/{id}"))).await;
     assert_eq!(status, 200);
     assert_eq!(body["active"], false);
-    let (status, body) = read(
-        app.admin(Method::DELETE, &format!("/admin/sessions/{}", uuid::Uuid::now_v7()))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) =
+        exchange(app.admin(Method::DELETE, &format!("/admin/sessions/{}", uuid::Uuid::now_v7()))).await;
     assert_kratos_error(status, &body, 404);
 }
 
@@ -195,13 +161,7 @@ async fn extend_moves_expiry_to_now_plus_lifespan_and_revives_whoami() {
     let id = session_id(&session);
     app.advance(time::Duration::hours(2));
     assert_eq!(app.whoami_status(&token).await, 401, "expired");
-    let (status, body) = read(
-        app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))).await;
     assert_eq!(status, 200);
     assert_eq!(body["active"], true);
     let expires = time::OffsetDateTime::parse(
@@ -229,25 +189,13 @@ async fn extend_is_a_no_op_before_the_earliest_possible_extend() {
     let identity = app.create_identity_id().await;
     let (session, _) = app.issue(identity, json!({})).await;
     let id = session_id(&session);
-    let (_, extended) = read(
-        app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, extended) = exchange(app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))).await;
     assert_eq!(
         extended["expires_at"], session["expires_at"],
         "24h left is more than the 1h window"
     );
     app.advance(time::Duration::hours(23) + time::Duration::minutes(30));
-    let (_, extended) = read(
-        app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, extended) = exchange(app.admin(Method::PATCH, &format!("/admin/sessions/{id}/extend"))).await;
     assert_ne!(extended["expires_at"], session["expires_at"]);
 }
 
@@ -340,26 +288,16 @@ async fn deleting_identity_sessions_removes_them_and_404s_only_for_unknown_ident
         .await
         .unwrap();
     assert_eq!(r.status(), 204, "an identity without sessions is not an error");
-    let (status, body) = read(
-        app.admin(
-            Method::DELETE,
-            &format!("/admin/identities/{}/sessions", uuid::Uuid::now_v7()),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, body) = exchange(app.admin(
+        Method::DELETE,
+        &format!("/admin/identities/{}/sessions", uuid::Uuid::now_v7()),
+    ))
     .await;
     assert_kratos_error(status, &body, 404);
-    let (status, body) = read(
-        app.admin(
-            Method::GET,
-            &format!("/admin/identities/{}/sessions", uuid::Uuid::now_v7()),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, body) = exchange(app.admin(
+        Method::GET,
+        &format!("/admin/identities/{}/sessions", uuid::Uuid::now_v7()),
+    ))
     .await;
     assert_kratos_error(status, &body, 404);
 }

@@ -19,7 +19,7 @@ async fn bad_path_uuids_are_400_with_the_kratos_debug_text() {
         } else {
             Method::GET
         };
-        let (status, body) = read(app.admin(method, path).send().await.unwrap()).await;
+        let (status, body) = exchange(app.admin(method, path)).await;
         let error = assert_kratos_error(status, &body, 400);
         assert_eq!(error["debug"], "could not parse UUID", "{path}");
     }
@@ -34,13 +34,7 @@ async fn bad_query_parameters_are_named_in_the_error() {
         ("active=maybe", "could not parse parameter active"),
         ("page_size=1.5", "could not parse parameter page_size"),
     ] {
-        let (status, body) = read(
-            app.admin(Method::GET, &format!("/admin/sessions?{query}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = exchange(app.admin(Method::GET, &format!("/admin/sessions?{query}"))).await;
         let error = assert_kratos_error(status, &body, 400);
         assert!(error["reason"].as_str().unwrap().contains(needle), "{query}: {body}");
     }
@@ -49,22 +43,12 @@ async fn bad_query_parameters_are_named_in_the_error() {
 #[tokio::test]
 async fn admin_routes_need_a_key_with_the_right_scope() {
     let app = TestApp::start().await;
-    let (status, body) = read(
-        app.http
-            .get(format!("{}/admin/sessions", app.admin))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.http.get(format!("{}/admin/sessions", app.admin))).await;
     assert_kratos_error(status, &body, 401);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.http
             .get(format!("{}/admin/sessions", app.admin))
-            .bearer_auth("lanyard_ak_wrong")
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth("lanyard_ak_wrong"),
     )
     .await;
     assert_kratos_error(status, &body, 401);
@@ -92,13 +76,10 @@ async fn admin_routes_need_a_key_with_the_right_scope() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.http
             .delete(format!("{}/admin/sessions/{}", app.admin, uuid::Uuid::now_v7()))
-            .bearer_auth(&secret)
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(&secret),
     )
     .await;
     let error = assert_kratos_error(status, &body, 403);
@@ -119,33 +100,24 @@ async fn admin_routes_need_a_key_with_the_right_scope() {
 async fn malformed_bodies_are_400() {
     let app = TestApp::start().await;
     for body in ["{", "[]", "", "{\"schema_id\": 5}", "null"] {
-        let (status, json) = read(
+        let (status, json) = exchange(
             app.admin(Method::POST, "/admin/identities")
                 .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
+                .body(body),
         )
         .await;
         assert_kratos_error(status, &json, 400);
     }
-    let (status, json) = read(
+    let (status, json) = exchange(
         app.admin(Method::POST, "/admin/lanyard/sessions")
-            .json(&json!({"identity_id": uuid::Uuid::now_v7(), "methods": [{"method": "magic"}]}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"identity_id": uuid::Uuid::now_v7(), "methods": [{"method": "magic"}]})),
     )
     .await;
     let error = assert_kratos_error(status, &json, 400);
     assert!(error["reason"].as_str().unwrap().contains("magic"));
-    let (status, json) = read(
+    let (status, json) = exchange(
         app.admin(Method::POST, "/admin/lanyard/sessions")
-            .json(&json!({"identity_id": uuid::Uuid::now_v7(), "lifespan": "forever"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"identity_id": uuid::Uuid::now_v7(), "lifespan": "forever"})),
     )
     .await;
     assert_kratos_error(status, &json, 400);
@@ -154,11 +126,11 @@ async fn malformed_bodies_are_400() {
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_kratos_shape() {
     let app = TestApp::start().await;
-    let (status, body) = read(app.admin(Method::GET, "/admin/nothing-here").send().await.unwrap()).await;
+    let (status, body) = exchange(app.admin(Method::GET, "/admin/nothing-here")).await;
     assert_kratos_error(status, &body, 404);
-    let (status, body) = read(app.admin(Method::POST, "/admin/sessions").send().await.unwrap()).await;
+    let (status, body) = exchange(app.admin(Method::POST, "/admin/sessions")).await;
     assert_kratos_error(status, &body, 405);
-    let (status, body) = read(app.public(Method::GET, "/admin/sessions").send().await.unwrap()).await;
+    let (status, body) = exchange(app.public(Method::GET, "/admin/sessions")).await;
     assert_kratos_error(status, &body, 404);
 }
 
@@ -169,24 +141,18 @@ async fn oversized_bodies_are_413_in_each_apis_error_shape() {
         "{{\"schema_id\":\"default\",\"traits\":{{\"email\":\"{}\"}}}}",
         "a".repeat(2 * 1024 * 1024)
     );
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/identities")
             .header("content-type", "application/json")
-            .body(big.clone())
-            .send()
-            .await
-            .unwrap(),
+            .body(big.clone()),
     )
     .await;
     assert_kratos_error(status, &body, 413);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::POST, "/zitadel.session.v2.SessionService/CreateSession")
             .bearer_auth(&app.key)
             .header("content-type", "application/json")
-            .body(big)
-            .send()
-            .await
-            .unwrap(),
+            .body(big),
     )
     .await;
     assert_eq!(status, 413, "{body}");
@@ -197,31 +163,19 @@ async fn oversized_bodies_are_413_in_each_apis_error_shape() {
 #[tokio::test]
 async fn nul_characters_are_refused_in_bodies_and_urls() {
     let app = TestApp::start().await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/identities")
-            .json(&json!({"schema_id": "default", "traits": {"email": "a\u{0}@example.org"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"schema_id": "default", "traits": {"email": "a\u{0}@example.org"}})),
     )
     .await;
     let error = assert_kratos_error(status, &body, 400);
     assert!(error["reason"].as_str().unwrap().contains("NUL"));
-    let (status, body) = read(
-        app.admin(Method::GET, "/admin/identities/by/external/a%00b")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::GET, "/admin/identities/by/external/a%00b")).await;
     assert_kratos_error(status, &body, 400);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::POST, "/zitadel.session.v2.SessionService/CreateSession")
             .bearer_auth(&app.key)
-            .json(&json!({"userAgent": {"description": "x\u{0}"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"userAgent": {"description": "x\u{0}"}})),
     )
     .await;
     assert_eq!(status, 400, "{body}");

@@ -6,17 +6,11 @@ use crate::harness::*;
 #[tokio::test]
 async fn create_with_a_password_hashes_it_and_never_shows_it() {
     let app = TestApp::start().await;
-    let (status, body) = read(
-        app.admin(Method::POST, "/admin/identities")
-            .json(
-                &json!({"schema_id": "default", "traits": {"email": "Ada@Example.org", "name": "Ada"},
+    let (status, body) = exchange(app.admin(Method::POST, "/admin/identities").json(
+        &json!({"schema_id": "default", "traits": {"email": "Ada@Example.org", "name": "Ada"},
                 "metadata_public": {"plan": "pro"}, "metadata_admin": {"note": "vip"}, "external_id": "crm-1",
                 "credentials": {"password": {"config": {"password": "correct horse battery"}}}}),
-            )
-            .send()
-            .await
-            .unwrap(),
-    )
+    ))
     .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["state"], "active");
@@ -38,13 +32,7 @@ async fn create_with_a_password_hashes_it_and_never_shows_it() {
         .to_owned();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
 
-    let (status, by_external) = read(
-        app.admin(Method::GET, "/admin/identities/by/external/crm-1")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, by_external) = exchange(app.admin(Method::GET, "/admin/identities/by/external/crm-1")).await;
     assert_eq!(status, 200);
     assert_eq!(by_external["id"], id.to_string());
 }
@@ -53,12 +41,9 @@ async fn create_with_a_password_hashes_it_and_never_shows_it() {
 async fn identifiers_are_unique_regardless_of_case() {
     let app = TestApp::start().await;
     app.create_identity("Grace@Example.org").await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/identities")
-            .json(&json!({"schema_id": "default", "traits": {"email": "grace@EXAMPLE.org"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"schema_id": "default", "traits": {"email": "grace@EXAMPLE.org"}})),
     )
     .await;
     assert_kratos_error(status, &body, 409);
@@ -73,12 +58,9 @@ async fn traits_are_validated_against_the_schema() {
         ("default", json!({"email": "a@b.co", "shoe_size": 44}), "shoe_size"),
         ("nope", json!({"email": "a@b.co"}), "nope"),
     ] {
-        let (status, body) = read(
+        let (status, body) = exchange(
             app.admin(Method::POST, "/admin/identities")
-                .json(&json!({"schema_id": schema, "traits": traits}))
-                .send()
-                .await
-                .unwrap(),
+                .json(&json!({"schema_id": schema, "traits": traits})),
         )
         .await;
         let error = assert_kratos_error(status, &body, 400);
@@ -89,48 +71,29 @@ async fn traits_are_validated_against_the_schema() {
 #[tokio::test]
 async fn imported_bcrypt_hashes_are_kept_and_unknown_credential_types_refused() {
     let app = TestApp::start().await;
-    let (status, _) = read(
-        app.admin(Method::POST, "/admin/identities")
+    let (status, _) = exchange(app.admin(Method::POST, "/admin/identities")
             .json(&json!({"schema_id": "default", "traits": {"email": "b@example.org"},
-                "credentials": {"password": {"config": {"hashed_password": "$2a$04$5vqDrN8B9GUCYV.B4ZdnxuG0NbGEqi4M0obmJRBGhxyH3Htq7SCoa"}}}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+                "credentials": {"password": {"config": {"hashed_password": "$2a$04$5vqDrN8B9GUCYV.B4ZdnxuG0NbGEqi4M0obmJRBGhxyH3Htq7SCoa"}}}}))).await;
     assert_eq!(status, 201);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, "/admin/identities")
             .json(&json!({"schema_id": "default", "traits": {"email": "c@example.org"},
-                "credentials": {"telepathy": {"config": {}}}}))
-            .send()
-            .await
-            .unwrap(),
+                "credentials": {"telepathy": {"config": {}}}})),
     )
     .await;
     let error = assert_kratos_error(status, &body, 400);
     assert!(error["reason"].as_str().unwrap().contains("telepathy"));
     let identity = app.create_identity_id().await;
-    let (status, body) = read(
-        app.admin(
-            Method::DELETE,
-            &format!("/admin/identities/{identity}/credentials/telepathy"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, body) = exchange(app.admin(
+        Method::DELETE,
+        &format!("/admin/identities/{identity}/credentials/telepathy"),
+    ))
     .await;
     assert_kratos_error(status, &body, 400);
-    let (status, body) = read(
-        app.admin(
-            Method::DELETE,
-            &format!("/admin/identities/{identity}/credentials/totp"),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, body) = exchange(app.admin(
+        Method::DELETE,
+        &format!("/admin/identities/{identity}/credentials/totp"),
+    ))
     .await;
     assert_kratos_error(status, &body, 404);
 }
@@ -140,45 +103,30 @@ async fn put_and_patch_replace_fields_and_free_old_identifiers() {
     let app = TestApp::start().await;
     let identity = app.create_identity("old@example.org").await;
     let id = identity_id(&identity);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::PUT, &format!("/admin/identities/{id}"))
-            .json(&json!({"schema_id": "default", "traits": {"email": "new@example.org"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"schema_id": "default", "traits": {"email": "new@example.org"}})),
     )
     .await;
     let error = assert_kratos_error(status, &body, 400);
     assert!(error["reason"].as_str().unwrap().contains("state"));
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::PUT, &format!("/admin/identities/{id}"))
-            .json(&json!({"schema_id": "default", "state": "active", "traits": {"email": "new@example.org"}}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"schema_id": "default", "state": "active", "traits": {"email": "new@example.org"}})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["traits"]["email"], "new@example.org");
     app.create_identity("old@example.org").await; // the old identifier is free again
 
-    let (status, body) = read(
-        app.admin(Method::PATCH, &format!("/admin/identities/{id}"))
-            .json(&json!([{"op": "add", "path": "/traits/name", "value": "Neo"}, {"op": "replace", "path": "/metadata_public", "value": {"a": 1}}]))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::PATCH, &format!("/admin/identities/{id}"))
+            .json(&json!([{"op": "add", "path": "/traits/name", "value": "Neo"}, {"op": "replace", "path": "/metadata_public", "value": {"a": 1}}]))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["traits"]["name"], "Neo");
     assert_eq!(body["metadata_public"]["a"], 1);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::PATCH, &format!("/admin/identities/{id}"))
-            .json(&json!([{"op": "replace", "path": "/id", "value": "x"}]))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!([{"op": "replace", "path": "/id", "value": "x"}])),
     )
     .await;
     assert_kratos_error(status, &body, 400);
@@ -209,13 +157,7 @@ async fn identities_are_keyset_paged_by_id() {
         }
     }
     assert_eq!(seen, created, "UUIDv7 ids ascend in creation order");
-    let (_, found) = read(
-        app.admin(Method::GET, "/admin/identities?credentials_identifier=P3@EXAMPLE.ORG")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, found) = exchange(app.admin(Method::GET, "/admin/identities?credentials_identifier=P3@EXAMPLE.ORG")).await;
     assert_eq!(found.as_array().unwrap().len(), 1);
     assert_eq!(found[0]["id"], created[3].as_str());
 }
@@ -271,11 +213,11 @@ async fn schemas_are_served_on_both_ports_by_id_and_by_schema_url() {
     let identity = app.create_identity("s@example.org").await;
     let schema_url = identity["schema_url"].as_str().unwrap().to_owned();
     assert!(schema_url.starts_with(&app.public));
-    let (status, schema) = read(app.http.get(&schema_url).send().await.unwrap()).await;
+    let (status, schema) = exchange(app.http.get(&schema_url)).await;
     assert_eq!(status, 200);
     assert_eq!(schema["properties"]["traits"]["required"], json!(["email"]));
-    let (_, all) = read(app.admin(Method::GET, "/schemas").send().await.unwrap()).await;
+    let (_, all) = exchange(app.admin(Method::GET, "/schemas")).await;
     assert_eq!(all[0]["id"], "default");
-    let (status, body) = read(app.public(Method::GET, "/schemas/unknown").send().await.unwrap()).await;
+    let (status, body) = exchange(app.public(Method::GET, "/schemas/unknown")).await;
     assert_kratos_error(status, &body, 404);
 }

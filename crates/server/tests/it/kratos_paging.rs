@@ -99,7 +99,7 @@ async fn the_page_size_rules_of_kratos_apply() {
         &format!("/admin/identities/{identity}/sessions?per_page=-5"),
         &format!("/admin/identities/{identity}/sessions?page_size=0"),
     ] {
-        let (status, body) = read(app.admin(Method::GET, path).send().await.unwrap()).await;
+        let (status, body) = exchange(app.admin(Method::GET, path)).await;
         let error = assert_kratos_error(status, &body, 400);
         let reason = error["reason"].as_str().unwrap();
         assert!(reason.contains("page") && reason.contains("1 to"), "{path}: {reason}");
@@ -132,13 +132,7 @@ async fn malformed_or_tampered_page_tokens_are_400_never_a_first_page() {
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     for bad in [tampered.as_str(), "garbage!!", "aWQ9bm9wZQ", "%ff%fe"] {
-        let (status, body) = read(
-            app.admin(Method::GET, &format!("/admin/sessions?page_token={bad}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (status, body) = exchange(app.admin(Method::GET, &format!("/admin/sessions?page_token={bad}"))).await;
         let error = assert_kratos_error(status, &body, 400);
         assert_eq!(
             error["reason"], "The page token is invalid, do not craft your own page tokens",
@@ -154,13 +148,7 @@ async fn kratos_format_page_tokens_are_still_accepted() {
     app.issue_fast(identity).await;
     // Kratos's own first-page token, standard base64 without padding.
     let token = "aWQ9MDAwMDAwMDAtMDAwMC0wMDAwLTAwMDAtMDAwMDAwMDAwMDAwL2NyZWF0ZWRfYXQ9MjIwMC0xMi0zMSAyMzo1OTo1OQ";
-    let (status, body) = read(
-        app.admin(Method::GET, &format!("/admin/sessions?page_token={token}"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::GET, &format!("/admin/sessions?page_token={token}"))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body.as_array().unwrap().len(), 1);
 }

@@ -47,7 +47,7 @@ async fn whoami_rejects_missing_unknown_and_expired_tokens_with_session_inactive
         app.public(Method::GET, "/sessions/whoami")
             .header("X-Session-Token", &token),
     ] {
-        let (status, body) = read(request.send().await.unwrap()).await;
+        let (status, body) = exchange(request).await;
         let error = assert_kratos_error(status, &body, 401);
         assert_eq!(error["id"], "session_inactive");
         assert_eq!(error["reason"], "No valid session credentials found in the request.");
@@ -72,12 +72,9 @@ async fn whoami_demands_aal2_from_identities_that_have_a_second_factor() {
     );
     app.service.store().update_identity(&identity).await.unwrap();
     let (_, aal1) = app.issue(id, json!({})).await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::GET, "/sessions/whoami")
-            .header("X-Session-Token", &aal1)
-            .send()
-            .await
-            .unwrap(),
+            .header("X-Session-Token", &aal1),
     )
     .await;
     let error = assert_kratos_error(status, &body, 403);
@@ -126,12 +123,9 @@ async fn revoking_my_other_sessions_counts_only_those_that_were_active() {
         .send()
         .await
         .unwrap();
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::DELETE, "/sessions")
-            .header("X-Session-Token", &token)
-            .send()
-            .await
-            .unwrap(),
+            .header("X-Session-Token", &token),
     )
     .await;
     assert_eq!(status, 200);
@@ -152,7 +146,7 @@ async fn revoking_one_session_spares_the_current_and_foreign_ones() {
         app.public(Method::DELETE, &format!("/sessions/{}", id["id"].as_str().unwrap()))
             .header("X-Session-Token", &token)
     };
-    let (status, body) = read(delete(&current).send().await.unwrap()).await;
+    let (status, body) = exchange(delete(&current)).await;
     let error = assert_kratos_error(status, &body, 400);
     assert_eq!(error["reason"], "cannot revoke current session");
     assert_eq!(delete(&foreign).send().await.unwrap().status(), 204);
@@ -178,23 +172,13 @@ async fn native_logout_ends_the_session() {
         .unwrap();
     assert_eq!(r.status(), 204);
     assert_eq!(app.whoami_status(&token).await, 401);
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::DELETE, "/self-service/logout/api")
-            .json(&json!({"session_token": token}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"session_token": token})),
     )
     .await;
     assert_kratos_error(status, &body, 403);
-    let (status, body) = read(
-        app.public(Method::DELETE, "/self-service/logout/api")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.public(Method::DELETE, "/self-service/logout/api").json(&json!({}))).await;
     assert_kratos_error(status, &body, 400);
 }
 
@@ -221,12 +205,9 @@ async fn whoami_from_the_cache_shows_changes_at_once() {
     assert_eq!(whoami().await, (200, first.clone()), "a cache hit answers the same");
     assert_eq!(first["identity"]["traits"]["email"], "before@example.com");
 
-    let (status, _) = read(
+    let (status, _) = exchange(
         app.admin(Method::PATCH, &format!("/admin/identities/{id}"))
-            .json(&json!([{"op": "replace", "path": "/traits/email", "value": "after@example.com"}]))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!([{"op": "replace", "path": "/traits/email", "value": "after@example.com"}])),
     )
     .await;
     assert_eq!(status, 200);

@@ -21,7 +21,7 @@ fn now_seconds(app: &TestApp) -> i64 {
 }
 
 async fn enrol_totp(app: &TestApp, id: Uuid) -> Value {
-    let (status, body) = read(app.admin(Method::POST, &totp_path(id)).send().await.unwrap()).await;
+    let (status, body) = exchange(app.admin(Method::POST, &totp_path(id))).await;
     assert_eq!(status, 200, "{body}");
     body
 }
@@ -82,12 +82,9 @@ async fn totp_enrolment_returns_a_working_secret_once() {
 async fn a_provided_secret_is_imported() {
     let app = TestApp::start().await;
     let id = app.create_identity_id().await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.admin(Method::POST, &totp_path(id))
-            .json(&json!({"secret": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"}))
-            .send()
-            .await
-            .unwrap(),
+            .json(&json!({"secret": "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp"})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -97,14 +94,7 @@ async fn a_provided_secret_is_imported() {
     assert!(app.service.verify_totp(&stored, &code).await.unwrap());
 
     // An explicit null, like no body, generates a secret.
-    let (status, body) = read(
-        app.admin(Method::POST, &totp_path(id))
-            .json(&json!({"secret": null}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, body) = exchange(app.admin(Method::POST, &totp_path(id)).json(&json!({"secret": null}))).await;
     assert_eq!(status, 200, "{body}");
     assert_ne!(body["secret"], "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
 }
@@ -113,7 +103,7 @@ async fn a_provided_secret_is_imported() {
 async fn recovery_codes_work_once_and_a_new_set_replaces_the_old() {
     let app = TestApp::start().await;
     let id = app.create_identity_id().await;
-    let (status, body) = read(app.admin(Method::POST, &lookup_path(id)).send().await.unwrap()).await;
+    let (status, body) = exchange(app.admin(Method::POST, &lookup_path(id))).await;
     assert_eq!(status, 200, "{body}");
     let codes: Vec<String> = serde_json::from_value(body["codes"].clone()).unwrap();
     assert_eq!(codes.len(), 12);
@@ -140,7 +130,7 @@ async fn recovery_codes_work_once_and_a_new_set_replaces_the_old() {
         .await
         .unwrap());
 
-    let (status, body) = read(app.admin(Method::POST, &lookup_path(id)).send().await.unwrap()).await;
+    let (status, body) = exchange(app.admin(Method::POST, &lookup_path(id))).await;
     assert_eq!(status, 200, "{body}");
     let fresh: Vec<String> = serde_json::from_value(body["codes"].clone()).unwrap();
     assert!(
@@ -158,12 +148,9 @@ async fn a_second_factor_makes_whoami_demand_aal2_until_it_is_removed() {
     assert_eq!(app.whoami_status(&token).await, 200);
 
     enrol_totp(&app, id).await;
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::GET, "/sessions/whoami")
-            .header("X-Session-Token", &token)
-            .send()
-            .await
-            .unwrap(),
+            .header("X-Session-Token", &token),
     )
     .await;
     let error = assert_kratos_error(status, &body, 403);
@@ -178,7 +165,7 @@ async fn a_second_factor_makes_whoami_demand_aal2_until_it_is_removed() {
     assert_eq!(app.whoami_status(&token).await, 200);
 
     // Recovery codes alone are a second factor too.
-    let (status, _) = read(app.admin(Method::POST, &lookup_path(id)).send().await.unwrap()).await;
+    let (status, _) = exchange(app.admin(Method::POST, &lookup_path(id))).await;
     assert_eq!(status, 200);
     assert_eq!(app.whoami_status(&token).await, 403);
     let response = app
@@ -200,11 +187,11 @@ async fn enrolment_errors_say_what_is_wrong() {
     let unknown = Uuid::now_v7();
 
     for path in [totp_path(unknown), lookup_path(unknown)] {
-        let (status, body) = read(app.admin(Method::POST, &path).send().await.unwrap()).await;
+        let (status, body) = exchange(app.admin(Method::POST, &path)).await;
         assert_kratos_error(status, &body, 404);
     }
     for path in [totp_path("not-a-uuid"), lookup_path("not-a-uuid")] {
-        let (status, body) = read(app.admin(Method::POST, &path).send().await.unwrap()).await;
+        let (status, body) = exchange(app.admin(Method::POST, &path)).await;
         let error = assert_kratos_error(status, &body, 400);
         assert!(error["reason"].as_str().unwrap().contains("UUID"), "{body}");
     }
@@ -213,25 +200,19 @@ async fn enrolment_errors_say_what_is_wrong() {
         (json!("not base32 at all!"), "base32"),
         (json!(""), "empty"),
     ] {
-        let (status, body) = read(
+        let (status, body) = exchange(
             app.admin(Method::POST, &totp_path(id))
-                .json(&json!({ "secret": secret }))
-                .send()
-                .await
-                .unwrap(),
+                .json(&json!({ "secret": secret })),
         )
         .await;
         let error = assert_kratos_error(status, &body, 400);
         assert!(error["reason"].as_str().unwrap().contains(needle), "{needle}: {body}");
     }
     for body in [r#"{"secret": 42}"#, r#"{"secrets": "x"}"#, "not json"] {
-        let (status, error) = read(
+        let (status, error) = exchange(
             app.admin(Method::POST, &totp_path(id))
                 .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap(),
+                .body(body),
         )
         .await;
         assert_kratos_error(status, &error, 400);
@@ -242,15 +223,12 @@ async fn enrolment_errors_say_what_is_wrong() {
     );
 
     for path in [totp_path(id), lookup_path(id)] {
-        let (status, body) = read(app.http.post(format!("{}{path}", app.admin)).send().await.unwrap()).await;
+        let (status, body) = exchange(app.http.post(format!("{}{path}", app.admin))).await;
         assert_kratos_error(status, &body, 401);
-        let (status, body) = read(
+        let (status, body) = exchange(
             app.http
                 .post(format!("{}{path}", app.admin))
-                .bearer_auth("lanyard_ak_wrong")
-                .send()
-                .await
-                .unwrap(),
+                .bearer_auth("lanyard_ak_wrong"),
         )
         .await;
         assert_kratos_error(status, &body, 401);
@@ -266,13 +244,10 @@ async fn keys_without_identity_write_are_forbidden() {
         .create_api_key("reader", vec![lanyard_domain::Scope::IdentityRead])
         .await
         .unwrap();
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.http
             .post(format!("{}{}", app.admin, totp_path(id)))
-            .bearer_auth(reader.secret.into_string())
-            .send()
-            .await
-            .unwrap(),
+            .bearer_auth(reader.secret.into_string()),
     )
     .await;
     assert_kratos_error(status, &body, 403);

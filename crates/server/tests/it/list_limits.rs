@@ -152,7 +152,7 @@ async fn a_busy_principal_gets_429_in_each_protocol_while_other_principals_are_s
 
     // Somebody else is not affected, and the busy principals' other requests are not limited.
     for format in [Format::ZitadelRest, Format::Connect] {
-        let (status, body) = read(zitadel_search(&app, format, &other_token).send().await.unwrap()).await;
+        let (status, body) = exchange(zitadel_search(&app, format, &other_token)).await;
         assert_eq!(status, 200, "{format:?}: {body}");
     }
     let response = app
@@ -173,7 +173,7 @@ async fn a_busy_principal_gets_429_in_each_protocol_while_other_principals_are_s
     // Once the running searches end, the same requests go through.
     drop(held_by_identity);
     drop(held_by_key);
-    let (status, body) = read(zitadel_search(&app, Format::Connect, &busy_token).send().await.unwrap()).await;
+    let (status, body) = exchange(zitadel_search(&app, Format::Connect, &busy_token)).await;
     assert_eq!(status, 200, "{body}");
     let response = app.admin(Method::GET, "/admin/sessions").send().await.unwrap();
     assert_eq!(response.status(), 200);

@@ -10,13 +10,10 @@ pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
     async fn connect(&self, rpc: &str, body: Value, bearer: &str) -> (u16, Value) {
-        read(
+        exchange(
             self.public(Method::POST, &format!("/zitadel.session.v2.SessionService/{rpc}"))
                 .bearer_auth(bearer)
-                .json(&body)
-                .send()
-                .await
-                .expect("request"),
+                .json(&body),
         )
         .await
     }
@@ -26,22 +23,16 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(request.send().await.expect("request")).await
+        exchange(request).await
     }
 
     /// A user with a password; returns (id, email).
     pub(crate) async fn zitadel_user(&self) -> (Uuid, String) {
         let email = format!("{}@example.org", Uuid::new_v4());
-        let (status, body) = read(
-            self.admin(Method::POST, "/admin/identities")
-                .json(
-                    &json!({"schema_id": "default", "traits": {"email": email, "name": "Zed"},
+        let (status, body) = exchange(self.admin(Method::POST, "/admin/identities").json(
+            &json!({"schema_id": "default", "traits": {"email": email, "name": "Zed"},
                     "credentials": {"password": {"config": {"password": PASSWORD}}}}),
-                )
-                .send()
-                .await
-                .unwrap(),
-        )
+        ))
         .await;
         assert_eq!(status, 201, "{body}");
         (identity_id(&body), email)
@@ -381,14 +372,11 @@ async fn list_rejects_what_zitadel_rejects() {
         assert_connect_error(status, &error, 400, "invalid_argument");
         assert!(error["message"].as_str().unwrap().contains(needle), "{body}: {error}");
     }
-    let (status, error) = read(
+    let (status, error) = exchange(
         app.public(Method::POST, "/zitadel.session.v2.SessionService/ListSessions")
             .bearer_auth(&app.key)
             .header("content-type", "application/json")
-            .body("{not json")
-            .send()
-            .await
-            .unwrap(),
+            .body("{not json"),
     )
     .await;
     assert_connect_error(status, &error, 400, "invalid_argument");
@@ -401,14 +389,7 @@ async fn every_rpc_needs_a_bearer() {
     let app = TestApp::start().await;
     let (status, error) = app.connect("ListSessions", json!({}), "lanyard_ak_nope").await;
     assert_connect_error(status, &error, 401, "unauthenticated");
-    let (status, error) = read(
-        app.public(Method::POST, "/v2/sessions/search")
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, error) = exchange(app.public(Method::POST, "/v2/sessions/search").json(&json!({}))).await;
     assert_rest_error(status, &error, 401, 16);
 }
 

@@ -463,14 +463,11 @@ async fn grpc_web_and_connect_proto_reach_the_same_rpcs_over_http1() {
     assert_eq!(response.headers()["content-type"], "application/proto");
     let got = session::GetSessionResponse::decode(response.bytes().await.expect("body")).expect("message");
     assert_eq!(got.session.map(|s| s.id), Some(created.session_id));
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::POST, &format!("{SERVICE}/GetSession"))
             .bearer_auth(&app.key)
             .header("content-type", "application/proto")
-            .body(vec![0xff, 0xff, 0xff])
-            .send()
-            .await
-            .expect("request"),
+            .body(vec![0xff, 0xff, 0xff]),
     )
     .await;
     assert_connect_error(status, &body, 400, "invalid_argument");
@@ -500,14 +497,11 @@ async fn malformed_grpc_input_gets_a_grpc_error_never_a_5xx() {
         assert_eq!(response.headers()["grpc-status"], code, "{content_type} {body:?}");
         assert!(response.headers().contains_key("grpc-message"));
     }
-    let (status, body) = read(
+    let (status, body) = exchange(
         app.public(Method::POST, &path)
             .bearer_auth(&app.key)
             .header("content-type", "application/grpc+json")
-            .body("{}")
-            .send()
-            .await
-            .expect("request"),
+            .body("{}"),
     )
     .await;
     assert_eq!(status, 415, "{body}");
