@@ -128,10 +128,6 @@ impl Lanyard {
         &self.schemas
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
-    }
-
     /// The page token that points at `cursor`, e.g. the start of a list for `Link: rel="first"`.
     pub fn page_token_for(&self, cursor: lanyard_domain::Cursor) -> String {
         self.page_keys.encode(cursor)

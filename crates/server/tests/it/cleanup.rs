@@ -166,7 +166,7 @@ async fn cleanup_deletes_exactly_the_sessions_past_retention() {
 async fn a_second_cleanup_is_refused_while_another_holds_the_lease() {
     let app = TestApp::start().await;
     let identity = app.create_identity_id().await;
-    let store = app.service.store().clone();
+    let store = app.store.clone();
 
     let mut expired = Vec::new();
     for _ in 0..3 {

@@ -26,6 +26,9 @@ pub struct TestApp {
     pub admin: String,
     pub key: String,
     pub service: Arc<Lanyard>,
+    /// The service's store, for tests that arrange state no API can (the service does not
+    /// hand its store out).
+    pub store: Arc<dyn Store>,
     /// Set when the app runs on a manual clock.
     pub clock: Option<Arc<ManualClock>>,
     pub http: reqwest::Client,
@@ -144,7 +147,13 @@ impl TestApp {
         schema: Option<DropSchema>,
     ) -> Self {
         let keys = PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
-        let service = Arc::new(Lanyard::new(store, clock, settings, SchemaRegistry::builtin(), keys));
+        let service = Arc::new(Lanyard::new(
+            store.clone(),
+            clock,
+            settings,
+            SchemaRegistry::builtin(),
+            keys,
+        ));
         let key = service
             .create_api_key("integration tests", vec![])
             .await
@@ -172,6 +181,7 @@ impl TestApp {
             admin: format!("http://{admin_addr}"),
             key: key.secret.into_string(),
             service,
+            store,
             clock: manual,
             http: reqwest::Client::new(),
             _dir: None,

@@ -70,7 +70,7 @@ async fn whoami_demands_aal2_from_identities_that_have_a_second_factor() {
             updated_at: identity.created_at,
         },
     );
-    app.service.store().update_identity(&identity).await.unwrap();
+    app.store.update_identity(&identity).await.unwrap();
     let (_, aal1) = app.issue(id, json!({})).await;
     let (status, body) = exchange(
         app.public(Method::GET, "/sessions/whoami")
