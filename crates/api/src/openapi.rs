@@ -7,6 +7,7 @@
 //! router serves: the unit test below holds the documents to them, and the integration test
 //! `openapi` holds the live routers to them.
 
+mod proto_schemas;
 pub mod zitadel;
 
 use std::sync::OnceLock;

@@ -45,4 +45,8 @@ pub mod google {
 /// is [`wkt::Timestamp`].
 pub use pbjson_types as well_known;
 pub use prost::Message;
+
+/// The compiled protos (a `google.protobuf.FileDescriptorSet`), for what is derived from them
+/// at run time: the REST part of the OpenAPI document.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 pub use wkt::Timestamp;
