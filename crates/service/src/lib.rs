@@ -17,6 +17,7 @@ mod secrets;
 mod sessions;
 mod settings;
 mod token_cache;
+mod view_memo;
 
 use std::sync::Arc;
 
@@ -50,6 +51,7 @@ pub use sessions::{
 };
 pub use settings::{RequiredAal, Settings};
 pub use token_cache::CacheStats;
+pub use view_memo::ViewMemo;
 
 /// A session creation counted against the per-identity and per-IP allowances.
 pub(crate) struct CreationReservation {

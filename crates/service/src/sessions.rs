@@ -1,7 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bytes::Bytes;
 use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
@@ -13,7 +12,7 @@ use lanyard_store::{Invalidation, RevokeTarget, SessionRow};
 use uuid::Uuid;
 
 use crate::secrets::new_token;
-use crate::{Lanyard, LimitKey, Limited, Missing, Principal, ServiceError, ServiceResult};
+use crate::{Lanyard, LimitKey, Limited, Missing, Principal, ServiceError, ServiceResult, ViewMemo};
 
 /// One authentication step the caller vouches for when issuing a session.
 #[derive(Debug, Clone)]
@@ -51,10 +50,8 @@ pub struct SessionView {
     /// The computed `active`, at the time the request was served.
     pub active: bool,
     pub identity: Option<Identity>,
-    /// The API layer's serialised answer for exactly this view, made on first use. Cached
-    /// views are shared between requests, so a token-cache hit skips serialisation; a change
-    /// to the session or identity makes a new view with an empty slot.
-    pub rendered: OnceLock<Bytes>,
+    /// The API layer's own memo for exactly this view (see [`ViewMemo`]).
+    pub memo: ViewMemo,
 }
 
 pub struct IssuedSession {
@@ -94,7 +91,7 @@ impl Lanyard {
             active: row.is_active(now),
             session: row.session,
             identity,
-            rendered: OnceLock::new(),
+            memo: ViewMemo::default(),
         }
     }
 

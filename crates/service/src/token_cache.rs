@@ -201,7 +201,6 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::OnceLock;
 
     use lanyard_domain::Session;
 
@@ -233,7 +232,7 @@ mod tests {
             },
             active: true,
             identity: None,
-            rendered: OnceLock::new(),
+            memo: crate::ViewMemo::default(),
         })
     }
 

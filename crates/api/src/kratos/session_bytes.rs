@@ -246,7 +246,6 @@ fn civil_from_days(days: i64) -> (u32, u32, u32) {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::sync::OnceLock;
 
     use lanyard_domain::{Aal, Identity, IdentityState, Method, Session};
     use proptest::prelude::*;
@@ -334,7 +333,7 @@ mod tests {
             session,
             active: times[0] % 2 == 0,
             identity: Some(identity),
-            rendered: OnceLock::new(),
+            memo: lanyard_service::ViewMemo::default(),
         }
     }
 

@@ -31,6 +31,10 @@ fn require_token(token: SessionTokenHeader) -> Result<String, KratosError> {
 }
 
 /// `/sessions/whoami` (any method): the session behind the presented token.
+/// The whoami answer's JSON for one session view, kept in the view's memo: a token-cache hit
+/// serves it without serialising again.
+struct RenderedWhoami(Bytes);
+
 #[utoipa::path(get, path = "/sessions/whoami", operation_id = "toSession", tag = "kratos",
     description = "The session behind the presented token. Every HTTP method is answered alike (Kratos does the same).",
     security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
@@ -57,8 +61,8 @@ pub async fn whoami(
         .whoami(&token)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    let body = match view.rendered.get() {
-        Some(body) => body.clone(),
+    let body = match view.memo.get::<RenderedWhoami>() {
+        Some(RenderedWhoami(body)) => body.clone(),
         None => {
             let body = serde_json::to_vec(&session_json(&view, &owner_options(&state)))
                 .map(Bytes::from)
@@ -69,7 +73,7 @@ pub async fn whoami(
                     )
                 })?;
             // Another request may have filled the slot meanwhile; both renderings are equal.
-            let _ = view.rendered.set(body.clone());
+            view.memo.set(RenderedWhoami(body.clone()));
             body
         }
     };
