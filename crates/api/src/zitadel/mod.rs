@@ -77,35 +77,19 @@ pub fn read_rpc_request(content_type: &str, rpc: &str, body: &[u8]) -> Result<()
     if let Ok(value) = axum::http::HeaderValue::from_str(content_type) {
         headers.insert(axum::http::header::CONTENT_TYPE, value);
     }
-    let protocol = Protocol::of(&headers);
     let rpc = Rpc::from_name(rpc).ok_or_else(|| ZitadelError::invalid(format!("unknown RPC {rpc}")))?;
-    let request = match protocol {
-        Protocol::ConnectJson => Request::from_json(rpc, body)?,
-        Protocol::ConnectProto => Request::from_proto(rpc, body)?,
-        Protocol::Unsupported(content_type) => {
-            return Err(ZitadelError::invalid(format!(
-                "unsupported content type {content_type}"
-            )))
-        }
-        _ => Request::from_proto(rpc, &grpc::unframe(&protocol, body)?)?,
-    };
-    match &request {
-        Request::List(list) => request::search(list).map(drop),
-        Request::Get(get) => request::session_id(&get.session_id).map(drop),
-        Request::Create(create) => {
-            request::reject_challenges(create.challenges.as_ref())?;
-            request::checks(create.checks.as_ref())?;
-            request::metadata(&create.metadata)?;
-            request::user_agent(create.user_agent.as_ref())?;
-            request::lifetime(create.lifetime.as_ref()).map(drop)
-        }
-        Request::Set(set) => {
-            request::session_id(&set.session_id)?;
-            request::checks(set.checks.as_ref())?;
-            request::metadata(&set.metadata)?;
-            request::lifetime(set.lifetime.as_ref()).map(drop)
-        }
-        Request::Delete(delete) => request::session_id(&delete.session_id).map(drop),
+    request::validate(&decode(&Protocol::of(&headers), rpc, body)?)
+}
+
+/// Reads a request body as `protocol` carries it.
+fn decode(protocol: &Protocol, rpc: Rpc, body: &[u8]) -> Result<Request, ZitadelError> {
+    match protocol {
+        Protocol::ConnectJson => Request::from_json(rpc, body),
+        Protocol::ConnectProto => Request::from_proto(rpc, body),
+        Protocol::Unsupported(content_type) => Err(ZitadelError::invalid(format!(
+            "unsupported content type {content_type}"
+        ))),
+        _ => grpc::unframe(protocol, body).and_then(|message| Request::from_proto(rpc, &message)),
     }
 }
 
@@ -193,11 +177,7 @@ async fn rpc_path(
         Ok(deadline) => deadline,
         Err(error) => return error.render(transport),
     };
-    let request = match protocol {
-        Protocol::ConnectJson => Request::from_json(rpc, &body),
-        Protocol::ConnectProto => Request::from_proto(rpc, &body),
-        _ => grpc::unframe(&protocol, &body).and_then(|message| Request::from_proto(rpc, &message)),
-    };
+    let request = decode(&protocol, rpc, &body);
     let answered = answer(&state, &headers, peer, request);
     let result = match deadline {
         None => answered.await,

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use lanyard_domain::{DateFilter, DateMethod, Micros};
 use lanyard_proto::zitadel::session::v2 as session;
 use lanyard_proto::Timestamp;
-use lanyard_service::{Checks, DeviceInput, SearchSessions, UserCheck};
+use lanyard_service::{Checks, CreateCheckedSession, DeviceInput, SearchSessions, SetCheckedSession, UserCheck};
 use session::search_query::Query;
 
 use super::error::{Code, ZitadelError};
@@ -150,6 +150,44 @@ pub fn search(request: &session::ListSessionsRequest) -> Result<SearchSessions, 
         }
     }
     Ok(search)
+}
+
+/// A CreateSession request as the service takes it.
+pub fn create(request: &session::CreateSessionRequest) -> Result<CreateCheckedSession, ZitadelError> {
+    reject_challenges(request.challenges.as_ref())?;
+    Ok(CreateCheckedSession {
+        checks: checks(request.checks.as_ref())?,
+        metadata: metadata(&request.metadata)?,
+        user_agent: user_agent(request.user_agent.as_ref())?,
+        lifetime: lifetime(request.lifetime.as_ref())?,
+    })
+}
+
+/// A SetSession request as the service takes it.
+pub fn set(request: &session::SetSessionRequest) -> Result<SetCheckedSession, ZitadelError> {
+    reject_challenges(request.challenges.as_ref())?;
+    Ok(SetCheckedSession {
+        id: session_id(&request.session_id)?,
+        checks: checks(request.checks.as_ref())?,
+        metadata: metadata(&request.metadata)?,
+        lifetime: lifetime(request.lifetime.as_ref())?,
+    })
+}
+
+/// Checks a decoded request as its RPC would before calling the service.
+pub fn validate(request: &super::codec::Request) -> Result<(), ZitadelError> {
+    use super::codec::Request;
+    match request {
+        Request::List(list) => search(list).map(drop),
+        Request::Get(get) => session_token(get.session_token.as_deref())
+            .and(session_id(&get.session_id))
+            .map(drop),
+        Request::Create(create_request) => create(create_request).map(drop),
+        Request::Set(set_request) => set(set_request).map(drop),
+        Request::Delete(delete) => session_token(delete.session_token.as_deref())
+            .and(session_id(&delete.session_id))
+            .map(drop),
+    }
 }
 
 pub fn checks(checks: Option<&session::Checks>) -> Result<Checks, ZitadelError> {

@@ -3,7 +3,7 @@
 use axum::http::HeaderMap;
 use lanyard_proto::zitadel::object::v2::{Details, ListDetails};
 use lanyard_proto::zitadel::session::v2 as session;
-use lanyard_service::{CreateCheckedSession, Principal, ServiceError, SetCheckedSession};
+use lanyard_service::{Principal, ServiceError};
 
 use super::codec::{Reply, Request};
 use super::error::ZitadelError;
@@ -108,13 +108,7 @@ async fn create(
     client_ip: Option<std::net::IpAddr>,
     request: &session::CreateSessionRequest,
 ) -> Result<session::CreateSessionResponse, ZitadelError> {
-    request::reject_challenges(request.challenges.as_ref())?;
-    let create = CreateCheckedSession {
-        checks: request::checks(request.checks.as_ref())?,
-        metadata: request::metadata(&request.metadata)?,
-        user_agent: request::user_agent(request.user_agent.as_ref())?,
-        lifetime: request::lifetime(request.lifetime.as_ref())?,
-    };
+    let create = request::create(request)?;
     let created = state.service.create_checked_session(caller, client_ip, create).await?;
     Ok(session::CreateSessionResponse {
         details: response::details(&created.view),
@@ -130,13 +124,7 @@ async fn set(
     client_ip: Option<std::net::IpAddr>,
     request: &session::SetSessionRequest,
 ) -> Result<session::SetSessionResponse, ZitadelError> {
-    request::reject_challenges(request.challenges.as_ref())?;
-    let set = SetCheckedSession {
-        id: request::session_id(&request.session_id)?,
-        checks: request::checks(request.checks.as_ref())?,
-        metadata: request::metadata(&request.metadata)?,
-        lifetime: request::lifetime(request.lifetime.as_ref())?,
-    };
+    let set = request::set(request)?;
     let updated = state.service.set_checked_session(caller, client_ip, set).await?;
     Ok(session::SetSessionResponse {
         details: response::details(&updated.view),
