@@ -564,13 +564,7 @@ fn finish(doc: &mut Document, zitadel_messages: bool) {
     }
 }
 
-const RPCS: [&str; 5] = [
-    "ListSessions",
-    "GetSession",
-    "CreateSession",
-    "SetSession",
-    "DeleteSession",
-];
+use crate::zitadel::RPC_NAMES as RPCS;
 
 /// `POST /zitadel.session.<version>.SessionService/<Rpc>`: one router route (`{rpc}`), five
 /// documented operations, each with its own messages.

@@ -5,14 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const CONTENT_TYPES: &[&str] = &[
-    "application/grpc",
-    "application/grpc-web+proto",
-    "application/grpc-web-text",
-    "application/proto",
-    "application/json",
-];
-const RPCS: &[&str] = &["ListSessions", "GetSession", "CreateSession", "SetSession", "DeleteSession"];
+use lanyard_api::zitadel::{RPC_CONTENT_TYPES as CONTENT_TYPES, RPC_NAMES as RPCS};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {

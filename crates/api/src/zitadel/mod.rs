@@ -31,6 +31,25 @@ use protocol::Protocol;
 
 pub use rpc::Rpc;
 
+/// The RPCs of the session service, by name.
+pub const RPC_NAMES: [&str; 5] = [
+    "ListSessions",
+    "GetSession",
+    "CreateSession",
+    "SetSession",
+    "DeleteSession",
+];
+
+/// One content type of each protocol on the RPC paths (gRPC, gRPC-Web binary and text,
+/// Connect protobuf and JSON).
+pub const RPC_CONTENT_TYPES: [&str; 5] = [
+    "application/grpc",
+    "application/grpc-web+proto",
+    "application/grpc-web-text",
+    "application/proto",
+    "application/json",
+];
+
 pub fn routes() -> Router<AppState> {
     let mut router = Router::new();
     for version in ["v2", "v2beta"] {

@@ -89,26 +89,11 @@ fn frame(flags: u8, message: &[u8]) -> Vec<u8> {
     out
 }
 
-const CONTENT_TYPES: &[&str] = &[
-    "application/grpc",
-    "application/grpc-web+proto",
-    "application/grpc-web-text",
-    "application/proto",
-    "application/json",
-];
-const RPCS: &[&str] = &[
-    "ListSessions",
-    "GetSession",
-    "CreateSession",
-    "SetSession",
-    "DeleteSession",
-];
-
 proptest! {
     #[test]
     fn arbitrary_bodies_on_every_transport_are_read_or_refused(
-        content_type in prop::sample::select(CONTENT_TYPES),
-        rpc in prop::sample::select(RPCS),
+        content_type in prop::sample::select(&super::RPC_CONTENT_TYPES[..]),
+        rpc in prop::sample::select(&super::RPC_NAMES[..]),
         body in prop::collection::vec(any::<u8>(), 0..512),
     ) {
         let _ = super::read_rpc_request(content_type, rpc, &body);
@@ -116,7 +101,7 @@ proptest! {
 
     #[test]
     fn framed_garbage_is_refused_by_the_message_decoder_not_a_panic(
-        rpc in prop::sample::select(RPCS),
+        rpc in prop::sample::select(&super::RPC_NAMES[..]),
         flags in prop_oneof![Just(0u8), any::<u8>()],
         message in prop::collection::vec(any::<u8>(), 0..256),
         as_text in any::<bool>(),
