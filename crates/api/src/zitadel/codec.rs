@@ -117,11 +117,7 @@ fn to_json<M: Serialize>(message: &M) -> Result<Vec<u8>, ZitadelError> {
 
 fn unencodable(error: serde_json::Error) -> ZitadelError {
     tracing::error!(%error, "an answer has no proto3 JSON form");
-    ZitadelError::new(
-        Code::Internal,
-        "LANYARD-internal",
-        "an unexpected error occurred; it has been logged",
-    )
+    ZitadelError::internal()
 }
 
 /// The body as a JSON object, with NUL characters refused and `null` members dropped: proto3

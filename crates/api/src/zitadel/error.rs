@@ -115,6 +115,15 @@ impl ZitadelError {
         Self::new(Code::InvalidArgument, "LANYARD-invalid", message)
     }
 
+    /// A failure of Lanyard's own, already logged by the caller: the client learns no more.
+    pub fn internal() -> Self {
+        Self::new(
+            Code::Internal,
+            "LANYARD-internal",
+            "an unexpected error occurred; it has been logged",
+        )
+    }
+
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(Code::Unauthenticated, "AUTH-7fs1e", message)
     }
@@ -319,11 +328,7 @@ impl From<ServiceError> for ZitadelError {
             ServiceError::Internal(e) => {
                 metrics::counter!("lanyard_store_errors_total", "kind" => "internal").increment(1);
                 tracing::error!(error = %e, "internal error");
-                ZitadelError::new(
-                    Code::Internal,
-                    "LANYARD-internal",
-                    "an unexpected error occurred; it has been logged",
-                )
+                ZitadelError::internal()
             }
         }
     }

@@ -71,7 +71,11 @@ pub fn routes() -> Router<AppState> {
 /// How errors on the RPC paths travel for a request with these headers: gRPC and gRPC-Web by
 /// their content types, Connect (JSON errors for either codec) otherwise.
 pub(crate) fn rpc_transport(headers: &HeaderMap) -> Transport {
-    match Protocol::of(headers) {
+    transport_of(&Protocol::of(headers))
+}
+
+fn transport_of(protocol: &Protocol) -> Transport {
+    match protocol {
         Protocol::Grpc => Transport::Grpc,
         Protocol::GrpcWeb => Transport::GrpcWeb,
         Protocol::GrpcWebText => Transport::GrpcWebText,
@@ -161,7 +165,7 @@ async fn rpc_path(
     body: Bytes,
 ) -> Response {
     let protocol = Protocol::of(&headers);
-    let transport = rpc_transport(&headers);
+    let transport = transport_of(&protocol);
     if protocol == Protocol::Grpc && version < axum::http::Version::HTTP_2 {
         // gRPC's trailers need HTTP/2; say so in the headers, which any client reads.
         return ZitadelError::new(

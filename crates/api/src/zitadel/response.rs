@@ -7,8 +7,13 @@ use lanyard_proto::Timestamp;
 use lanyard_service::SessionView;
 use serde_json::Value;
 
+/// Microseconds split into seconds and nanoseconds, as `google.protobuf.Timestamp` holds them
+/// (nanos within 0..1e9 also before 1970).
 pub fn timestamp(at: Micros) -> Option<Timestamp> {
-    Some(Timestamp::from_datetime(at.to_datetime()))
+    Some(Timestamp {
+        seconds: at.0.div_euclid(1_000_000),
+        nanos: (at.0.rem_euclid(1_000_000) * 1_000) as i32,
+    })
 }
 
 /// The name a user logs in with: the username trait, else the email trait, else the first
@@ -110,4 +115,20 @@ pub fn details(view: &SessionView) -> Option<Details> {
         creation_date: timestamp(view.session.created_at),
         resource_owner: String::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_split_microseconds_into_seconds_and_nanos() {
+        let split = |us| timestamp(Micros(us)).map(|t| (t.seconds, t.nanos));
+        assert_eq!(split(1_796_464_800_123_456), Some((1_796_464_800, 123_456_000)));
+        assert_eq!(split(0), Some((0, 0)));
+        // Before 1970 the nanos stay positive, as protobuf requires.
+        assert_eq!(split(-1), Some((-1, 999_999_000)));
+        let at = Micros(1_796_464_800_123_456);
+        assert_eq!(timestamp(at).and_then(Timestamp::to_datetime), Some(at.to_datetime()));
+    }
 }
