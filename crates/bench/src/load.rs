@@ -4,41 +4,18 @@
 //! same way; its figures are not wrk's (the client shares the process and the cores with the
 //! bench), so the full benchmark still requires wrk.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::model;
+use crate::closed_loop::{self, Outcome};
+use crate::model::{self, Rng};
 use crate::wrk::{Load, Measurement};
 
-/// A small xorshift generator: the load needs spread, not cryptographic randomness.
-struct Random(u64);
-
-impl Random {
-    fn seeded(stream: u64) -> Random {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
-        Random((now ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// A number in `low..=high`.
-    fn between(&mut self, low: u64, high: u64) -> u64 {
-        low + self.next() % (high - low + 1)
-    }
-}
-
 /// `common.lua`'s `bench_active_identity`: a random identity that is not deactivated.
-fn active_identity(random: &mut Random, identities: u64) -> u64 {
-    let i = random.between(0, identities.max(1) - 1);
+fn active_identity(random: &mut Rng, identities: u64) -> u64 {
+    let i = random.below(identities);
     if model::identity_is_active(i) {
         i
     } else {
@@ -50,12 +27,12 @@ fn identity(i: u64) -> String {
     model::identity_id(i).to_string()
 }
 
-fn ip(random: &mut Random) -> String {
+fn ip(random: &mut Rng) -> String {
     format!(
         "10.{}.{}.{}",
-        random.between(0, 255),
-        random.between(0, 255),
-        random.between(1, 254)
+        random.below(256),
+        random.below(256),
+        1 + random.below(254)
     )
 }
 
@@ -66,7 +43,7 @@ struct Request {
     body: Option<String>,
 }
 
-fn request(script: &str, args: &[String], random: &mut Random) -> anyhow::Result<Request> {
+fn request(script: &str, args: &[String], random: &mut Rng) -> anyhow::Result<Request> {
     let number = |i: usize| -> anyhow::Result<u64> {
         args.get(i)
             .with_context(|| format!("script {script} needs argument {}", i + 1))?
@@ -94,11 +71,7 @@ fn request(script: &str, args: &[String], random: &mut Random) -> anyhow::Result
             Request { method, headers, body }
         }
         "whoami" => {
-            let range = number(0)?.max(1);
-            let mut n = random.between(0, range - 1);
-            while !model::is_active(n) {
-                n = (n + 1) % range;
-            }
+            let n = random.active_session(number(0)?.max(1));
             Request {
                 method: reqwest::Method::GET,
                 headers: vec![("x-session-token", model::token(n))],
@@ -122,7 +95,7 @@ fn request(script: &str, args: &[String], random: &mut Random) -> anyhow::Result
         }
         "zitadel_search" => {
             let identities = number(0)?.max(1);
-            let user = identity(random.between(0, identities - 1));
+            let user = identity(random.below(identities));
             json(format!(
                 r#"{{"query":{{"offset":"0","limit":100,"asc":false}},"sortingColumn":"SESSION_FIELD_NAME_CREATION_DATE","queries":[{{"userIdQuery":{{"id":"{user}"}}}},{{"creationDateQuery":{{"creationDate":"{}","method":"TIMESTAMP_QUERY_METHOD_GREATER_OR_EQUALS"}}}}]}}"#,
                 text(1)
@@ -151,61 +124,54 @@ fn fixed_headers(headers: &[String]) -> anyhow::Result<HeaderMap> {
 pub async fn run(load: &Load<'_>, connections: u32, timeout: Duration) -> anyhow::Result<Measurement> {
     let headers = fixed_headers(&load.headers)?;
     // Fail before the clock starts if the script or its arguments are wrong.
-    request(load.script, &load.args, &mut Random::seeded(0))?;
-    let started = Instant::now();
-    let deadline = started + load.duration;
-    let mut tasks = Vec::new();
+    request(load.script, &load.args, &mut Rng::new(0))?;
+    let mut workers = Vec::new();
     for stream in 0..connections.max(1) {
-        let client = reqwest::Client::builder()
-            .http1_only()
-            .pool_max_idle_per_host(1)
-            .timeout(timeout)
-            .default_headers(headers.clone())
-            .build()?;
-        let (url, script, args) = (load.url.clone(), load.script.to_owned(), load.args.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut random = Random::seeded(u64::from(stream) + 1);
-            let (mut latencies, mut status_errors, mut socket_errors) = (Vec::new(), 0u64, 0u64);
-            while Instant::now() < deadline {
-                let Ok(next) = request(&script, &args, &mut random) else {
-                    break;
-                };
-                let mut builder = client.request(next.method, &url);
-                for (name, value) in next.headers {
-                    builder = builder.header(name, value);
-                }
-                if let Some(body) = next.body {
-                    builder = builder.body(body);
-                }
-                let began = Instant::now();
-                match builder.send().await {
-                    Ok(response) => {
-                        let status = response.status();
-                        let read = response.bytes().await;
-                        latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                        if read.is_err() {
-                            socket_errors += 1;
-                        } else if status.as_u16() >= 400 {
-                            status_errors += 1;
-                        }
-                    }
-                    Err(_) => socket_errors += 1,
-                }
-            }
-            (latencies, status_errors, socket_errors)
-        }));
+        workers.push(ScriptWorker {
+            client: reqwest::Client::builder()
+                .http1_only()
+                .pool_max_idle_per_host(1)
+                .timeout(timeout)
+                .default_headers(headers.clone())
+                .build()?,
+            url: load.url.clone(),
+            script: load.script.to_owned(),
+            args: load.args.clone(),
+            random: Rng::new(u64::from(stream) + 1),
+        });
     }
-    let (mut all, mut status_errors, mut socket_errors) = (Vec::new(), 0, 0);
-    for task in tasks {
-        let (latencies, status, socket) = task.await?;
-        all.extend(latencies);
-        status_errors += status;
-        socket_errors += socket;
+    closed_loop::run(workers, load.duration).await
+}
+
+/// One connection sending a script's requests.
+struct ScriptWorker {
+    client: reqwest::Client,
+    url: String,
+    script: String,
+    args: Vec<String>,
+    random: Rng,
+}
+
+impl closed_loop::Worker for ScriptWorker {
+    async fn call(&mut self) -> anyhow::Result<Outcome> {
+        let next = request(&self.script, &self.args, &mut self.random)?;
+        let mut builder = self.client.request(next.method, &self.url);
+        for (name, value) in next.headers {
+            builder = builder.header(name, value);
+        }
+        if let Some(body) = next.body {
+            builder = builder.body(body);
+        }
+        let Ok(response) = builder.send().await else {
+            return Ok(Outcome::Unsent);
+        };
+        let status = response.status();
+        Ok(match response.bytes().await {
+            Err(_) => Outcome::Broken,
+            Ok(_) if status.as_u16() >= 400 => Outcome::Wrong,
+            Ok(_) => Outcome::Answered,
+        })
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let mut measurement = Measurement::from_latencies(all.len() as u64, seconds, all, status_errors);
-    measurement.socket_errors = socket_errors;
-    Ok(measurement)
 }
 
 #[cfg(test)]
@@ -214,7 +180,7 @@ mod tests {
 
     #[test]
     fn whoami_picks_only_active_sessions_in_range() {
-        let mut random = Random::seeded(3);
+        let mut random = Rng::new(3);
         for _ in 0..1000 {
             let Ok(request) = request("whoami", &["100".to_owned()], &mut random) else {
                 panic!("a whoami request");
@@ -230,7 +196,7 @@ mod tests {
 
     #[test]
     fn scripts_build_the_bodies_the_lua_scripts_send() {
-        let mut random = Random::seeded(1);
+        let mut random = Rng::new(1);
         let search = request(
             "zitadel_search",
             &["10".into(), "2026-01-01T00:00:00Z".into()],

@@ -9,6 +9,7 @@
 //! target/release/lanyard-bench search              # every list/search shape, one connection
 //! ```
 
+mod closed_loop;
 mod compare;
 mod load;
 mod model;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 use lanyard_domain::{Cursor, Micros, PageTokenKeys, TokenDigest};
@@ -423,39 +423,34 @@ pub async fn direct_lookup(
     for n in 0..100 {
         store.session_by_digest(&TokenDigest::of(&model::token(n))).await?;
     }
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
-    for task in 0..concurrency {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut rng = model::Rng::new(u64::from(task) + 1);
-            let mut latencies = Vec::with_capacity(1 << 16);
-            let mut missing = 0u64;
-            while Instant::now() < deadline {
-                let n = rng.active_session(sessions);
-                let began = Instant::now();
-                let digest = TokenDigest::of(&model::token(n));
-                let row = store.session_by_digest(&digest).await?;
-                latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                if row.is_none() {
-                    missing += 1;
-                }
-            }
-            anyhow::Ok((latencies, missing))
-        }));
+    let workers = (0..concurrency)
+        .map(|task| DigestLookup {
+            store: store.clone(),
+            rng: model::Rng::new(u64::from(task) + 1),
+            sessions,
+        })
+        .collect();
+    crate::closed_loop::run(workers, duration).await
+}
+
+/// One task of the direct lookup: a random active session's token, by digest.
+struct DigestLookup {
+    store: Arc<dyn lanyard_store::Store>,
+    rng: model::Rng,
+    sessions: u64,
+}
+
+impl crate::closed_loop::Worker for DigestLookup {
+    async fn call(&mut self) -> anyhow::Result<crate::closed_loop::Outcome> {
+        let n = self.rng.active_session(self.sessions);
+        let digest = TokenDigest::of(&model::token(n));
+        let row = self.store.session_by_digest(&digest).await?;
+        Ok(if row.is_some() {
+            crate::closed_loop::Outcome::Answered
+        } else {
+            crate::closed_loop::Outcome::Wrong
+        })
     }
-    let mut all = Vec::new();
-    let mut missing = 0;
-    for task in tasks {
-        let (latencies, task_missing) = task.await??;
-        all.extend(latencies);
-        missing += task_missing;
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let requests = all.len() as u64;
-    drop(store);
-    Ok(Measurement::from_latencies(requests, seconds, all, missing))
 }
 
 /// Connections of the transports step: enough to keep both cores busy, few enough that the

@@ -4,13 +4,14 @@
 //! bodies, so the load comes from in-process tasks, one connection each, for every transport
 //! alike; they share the machine with the server, so compare the rows with each other.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lanyard_proto::zitadel::object::v2::ListQuery;
 use lanyard_proto::zitadel::session::v2 as session;
 use lanyard_proto::Message;
 use tonic::codegen::http::uri::PathAndQuery;
 
+use crate::closed_loop::{self, Outcome};
 use crate::wrk::Measurement;
 
 const SERVICE: &str = "/zitadel.session.v2.SessionService";
@@ -128,37 +129,36 @@ pub async fn measure(
     connections: u32,
     duration: Duration,
 ) -> anyhow::Result<Measurement> {
-    let started = Instant::now();
-    let deadline = started + duration;
-    let mut tasks = Vec::new();
+    let mut workers = Vec::new();
     for _ in 0..connections.max(1) {
-        let caller = Caller::connect(transport, public, key).await?;
-        let (json, message) = (call.json(session_id), call.message(session_id));
-        let session_id = session_id.to_owned();
-        tasks.push(tokio::spawn(async move {
-            let mut caller = caller;
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            while Instant::now() < deadline {
-                let began = Instant::now();
-                let ok = caller.call(call, &session_id, &json, &message).await;
-                latencies.push(began.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
-                if !ok {
-                    errors += 1;
-                }
-            }
-            (latencies, errors)
-        }));
+        workers.push(CallWorker {
+            caller: Caller::connect(transport, public, key).await?,
+            call,
+            session_id: session_id.to_owned(),
+            json: call.json(session_id),
+            message: call.message(session_id),
+        });
     }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (latencies, task_errors) = task.await?;
-        all.extend(latencies);
-        errors += task_errors;
+    closed_loop::run(workers, duration).await
+}
+
+/// One connection making one call over and over.
+struct CallWorker {
+    caller: Caller,
+    call: Call,
+    session_id: String,
+    json: String,
+    message: Vec<u8>,
+}
+
+impl closed_loop::Worker for CallWorker {
+    async fn call(&mut self) -> anyhow::Result<Outcome> {
+        let ok = self
+            .caller
+            .call(self.call, &self.session_id, &self.json, &self.message)
+            .await;
+        Ok(if ok { Outcome::Answered } else { Outcome::Wrong })
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(Measurement::from_latencies(all.len() as u64, seconds, all, errors))
 }
 
 /// One connection of one transport.
