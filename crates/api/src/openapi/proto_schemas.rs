@@ -83,7 +83,14 @@ fn value_schema(field: &FieldDescriptorProto) -> (RefOr<Schema>, Option<String>)
         Type::Bytes => scalar(JsonType::String, Some(KnownFormat::Byte), Some("Base64")),
         Type::Double | Type::Float => scalar(JsonType::Number, None, None),
         Type::Int32 | Type::Sint32 | Type::Sfixed32 => scalar(JsonType::Integer, Some(KnownFormat::Int32), None),
-        Type::Uint32 | Type::Fixed32 => scalar(JsonType::Integer, Some(KnownFormat::Int32), None),
+        // As utoipa describes a Rust u32 (the hand-written schemas did): int32, at least 0.
+        Type::Uint32 | Type::Fixed32 => RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(JsonType::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+                .minimum(Some(0))
+                .build(),
+        )),
         Type::Int64 | Type::Sint64 | Type::Sfixed64 | Type::Uint64 | Type::Fixed64 => {
             scalar(JsonType::String, Some(KnownFormat::Int64), Some(INT64))
         }
@@ -222,6 +229,8 @@ mod tests {
         );
         let details = json(&schemas, "zitadel.object.v2.ListDetails");
         assert_eq!(details["properties"]["totalResult"]["type"], "string");
+        let list_query = json(&schemas, "zitadel.object.v2.ListQuery");
+        assert_eq!(list_query["properties"]["limit"]["minimum"], 0);
         assert_eq!(details["properties"]["timestamp"]["format"], "date-time");
         let session = json(&schemas, "zitadel.session.v2.Session");
         assert_eq!(
