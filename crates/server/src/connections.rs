@@ -146,8 +146,16 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        let connection = run(TokioIo::new(stream), protocol, service, limits, watcher, remote);
-        until_stalled(connection, &undelivered, limits, remote).await;
+        run(
+            TokioIo::new(stream),
+            protocol,
+            service,
+            &undelivered,
+            limits,
+            watcher,
+            remote,
+        )
+        .await;
         return;
     };
     // The handshake is bounded like a request head: a client that stalls it is closed.
@@ -166,34 +174,25 @@ async fn serve_connection<S>(
         Some(crate::tls::ALPN_H2) => Protocol::Http2,
         _ => Protocol::Http1,
     };
-    let connection = run(TokioIo::new(stream), protocol, service, limits, watcher, remote);
-    until_stalled(connection, &undelivered, limits, remote).await;
+    run(
+        TokioIo::new(stream),
+        protocol,
+        service,
+        &undelivered,
+        limits,
+        watcher,
+        remote,
+    )
+    .await;
 }
 
-/// Serves until the connection ends, or closes it when a response has waited too long for the
-/// client to take it.
-async fn until_stalled(
-    connection: impl Future<Output = ()>,
-    undelivered: &Undelivered,
-    limits: ConnectionLimits,
-    remote: SocketAddr,
-) {
-    tokio::select! {
-        () = connection => {}
-        () = undelivered.stalled(limits.delivery_timeout) => {
-            tracing::warn!(
-                %remote,
-                timeout = ?limits.delivery_timeout,
-                "closed a connection whose client did not take a response in time"
-            );
-        }
-    }
-}
-
+/// Serves the connection until it ends, or closes it when a response has waited longer than
+/// `limits.delivery_timeout` for the client to take it.
 async fn run<I, S>(
     io: TokioIo<I>,
     protocol: Protocol,
     service: S,
+    undelivered: &Undelivered,
     limits: ConnectionLimits,
     watcher: Watcher,
     remote: SocketAddr,
@@ -203,21 +202,33 @@ async fn run<I, S>(
     S::Future: Send + 'static,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let result = match protocol {
-        Protocol::Http1 => {
-            watcher
-                .watch(
-                    http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .header_read_timeout(limits.header_read_timeout)
-                        .serve_connection(io, service),
-                )
-                .await
+    let served = async {
+        let result = match protocol {
+            Protocol::Http1 => {
+                watcher
+                    .watch(
+                        http1::Builder::new()
+                            .timer(TokioTimer::new())
+                            .header_read_timeout(limits.header_read_timeout)
+                            .serve_connection(io, service),
+                    )
+                    .await
+            }
+            Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, %remote, "connection ended with an error");
         }
-        Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
     };
-    if let Err(error) = result {
-        tracing::debug!(%error, %remote, "connection ended with an error");
+    tokio::select! {
+        () = served => {}
+        () = undelivered.stalled(limits.delivery_timeout) => {
+            tracing::warn!(
+                %remote,
+                timeout = ?limits.delivery_timeout,
+                "closed a connection whose client did not take a response in time"
+            );
+        }
     }
 }
 
