@@ -44,8 +44,13 @@ pub fn session_id(id: &str) -> Result<String, ZitadelError> {
     bounded("sessionId", id, 200).map_err(|_| ZitadelError::invalid("sessionId is required (1 to 200 characters)"))
 }
 
+/// The session a Get or Delete names, and the token that may prove the caller's right to it.
+pub fn session_ref(id: &str, token: Option<&str>) -> Result<(String, Option<String>), ZitadelError> {
+    Ok((session_id(id)?, session_token(token)?))
+}
+
 /// An empty token is no token.
-pub fn session_token(token: Option<&str>) -> Result<Option<String>, ZitadelError> {
+fn session_token(token: Option<&str>) -> Result<Option<String>, ZitadelError> {
     match token.filter(|t| !t.is_empty()) {
         Some(token) => Ok(Some(text("sessionToken", token)?.to_owned())),
         None => Ok(None),
@@ -179,14 +184,10 @@ pub fn validate(request: &super::codec::Request) -> Result<(), ZitadelError> {
     use super::codec::Request;
     match request {
         Request::List(list) => search(list).map(drop),
-        Request::Get(get) => session_token(get.session_token.as_deref())
-            .and(session_id(&get.session_id))
-            .map(drop),
+        Request::Get(get) => session_ref(&get.session_id, get.session_token.as_deref()).map(drop),
         Request::Create(create_request) => create(create_request).map(drop),
         Request::Set(set_request) => set(set_request).map(drop),
-        Request::Delete(delete) => session_token(delete.session_token.as_deref())
-            .and(session_id(&delete.session_id))
-            .map(drop),
+        Request::Delete(delete) => session_ref(&delete.session_id, delete.session_token.as_deref()).map(drop),
     }
 }
 

@@ -94,8 +94,7 @@ async fn get(
     caller: &Principal,
     request: &session::GetSessionRequest,
 ) -> Result<session::GetSessionResponse, ZitadelError> {
-    let id = request::session_id(&request.session_id)?;
-    let token = request::session_token(request.session_token.as_deref())?;
+    let (id, token) = request::session_ref(&request.session_id, request.session_token.as_deref())?;
     let view = state.service.get_checked_session(caller, &id, token.as_deref()).await?;
     Ok(session::GetSessionResponse {
         session: Some(response::session(&view)),
@@ -138,8 +137,7 @@ async fn delete(
     caller: &Principal,
     request: &session::DeleteSessionRequest,
 ) -> Result<session::DeleteSessionResponse, ZitadelError> {
-    let id = request::session_id(&request.session_id)?;
-    let token = request::session_token(request.session_token.as_deref())?;
+    let (id, token) = request::session_ref(&request.session_id, request.session_token.as_deref())?;
     let deleted_at = state
         .service
         .delete_checked_session(caller, &id, token.as_deref())
