@@ -10,6 +10,19 @@ use super::Dialect;
 pub const NEXT_SEQUENCE: &str =
     "UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence' RETURNING value";
 
+/// Takes the lock that [`NEXT_SEQUENCE`] takes, without taking a number, for a write that
+/// changes sessions but records no change (cleanup): the counter cells that the session
+/// triggers update are then locked in one order by everyone, behind the counter row. Without
+/// it, a cleanup deleting sessions of several hours and a concurrent write locked the same
+/// cells in opposite orders, and PostgreSQL aborted one of them ("deadlock detected"). SQLite
+/// has one writer connection, so nothing to lock.
+pub fn lock_session_writes(dialect: Dialect) -> Option<&'static str> {
+    match dialect {
+        Dialect::Sqlite => None,
+        Dialect::Postgres => Some("SELECT value FROM lanyard_counters WHERE name = 'session_sequence' FOR UPDATE"),
+    }
+}
+
 statement!(
     /// Takes the next `?1` session sequences at once (a group commit's) and returns the last.
     take_sequences = "UPDATE lanyard_counters SET value = value + ?1 WHERE name = 'session_sequence' RETURNING value"

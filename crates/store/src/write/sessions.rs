@@ -87,7 +87,8 @@ pub(crate) async fn delete_of_identity<DB: Backend>(pool: &Pool<DB>, identity_id
     Ok(ids)
 }
 
-/// Cleanup: one statement deleting up to `limit` sessions (see [`sql::delete_expired`]).
+/// Cleanup: one statement deleting up to `limit` sessions (see [`sql::delete_expired`]), behind
+/// the session write lock ([`sql::lock_session_writes`]).
 pub(crate) async fn delete_expired<DB: Backend>(
     pool: &Pool<DB>,
     expired_before: Micros,
@@ -102,5 +103,11 @@ pub(crate) async fn delete_expired<DB: Backend>(
         revoked_before.0.into(),
         i64::from(limit).into(),
     ];
-    super::execute(pool, sql::delete_expired(DB::DIALECT), &values).await
+    let mut tx = pool.begin().await?;
+    if let Some(lock) = sql::lock_session_writes(DB::DIALECT) {
+        DB::fetch_optional(&mut tx, lock, &[]).await?;
+    }
+    let deleted = DB::execute(&mut tx, sql::delete_expired(DB::DIALECT), &values).await?;
+    tx.commit().await?;
+    Ok(deleted)
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use lanyard_domain::{Device, Micros};
-use lanyard_store::Store;
+use lanyard_store::{RevokeTarget, Store};
 use uuid::Uuid;
 
 use crate::common::*;
@@ -202,4 +202,87 @@ pub async fn delete_expired_sessions_respects_the_limit(store: Arc<dyn Store>) {
         store.delete_expired_sessions(at(CUTOFF), at(CUTOFF), 3).await.unwrap(),
         0
     );
+}
+
+/// Cleanups running beside each other and beside writers touching the same hours all succeed.
+/// Each deleted session updates the counter cells of its hours; before cleanup took the
+/// session write lock first, a cleanup and a concurrent write could lock those cells in
+/// opposite orders, and PostgreSQL aborted one of them as a deadlock.
+pub async fn cleanups_beside_writers_of_the_same_hours_all_succeed(store: Arc<dyn Store>) {
+    let hours: Vec<i64> = (2..8).collect();
+    let mut expired = Vec::new();
+    for n in 0..360 {
+        // Creation hours in a scattered order, so that a batch of the cleanup spans several.
+        let created = Micros(NOW.0 - hours[(n * 5) % hours.len()] * HOUR - n as i64);
+        let mut s = session(None, created);
+        s.expires_at = Some(Micros(created.0 + MINUTE));
+        expired.push(insert(&*store, s).await.id);
+    }
+    let cleaners: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let cutoff = Micros(NOW.0 + CUTOFF);
+                while store
+                    .delete_expired_sessions(cutoff, cutoff, 7)
+                    .await
+                    .expect("cleanup beside writers")
+                    > 0
+                {}
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..4usize)
+        .map(|writer| {
+            let store = store.clone();
+            let expired = expired.clone();
+            tokio::spawn(async move {
+                let mut kept = Vec::new();
+                for n in 0..90usize {
+                    // Revoke or move to another expired hour a session the cleaners are after:
+                    // both update the counter cells of its hours, as the cleaners do.
+                    let id = expired[(n * 13 + writer * 7) % expired.len()];
+                    if let Some(row) = store.session(id).await.expect("read beside cleanup") {
+                        if n % 2 == 0 {
+                            store
+                                .revoke_sessions(RevokeTarget::Session(id), NOW)
+                                .await
+                                .expect("revoke beside cleanup");
+                        } else {
+                            let mut moved = row.session.clone();
+                            let hour = ((n + writer) % 5) as i64 + 2;
+                            moved.expires_at = Some(Micros(NOW.0 - hour * HOUR + n as i64));
+                            moved.created_at = Micros(NOW.0 - 9 * HOUR);
+                            store
+                                .update_session(&moved, row.session.sequence, None)
+                                .await
+                                .expect("update beside cleanup");
+                        }
+                    }
+                    if n % 10 == 0 {
+                        let s = session(None, Micros(NOW.0 - ((n % 6) as i64 + 2) * HOUR));
+                        kept.push(insert(&*store, s).await.id);
+                    }
+                }
+                kept
+            })
+        })
+        .collect();
+    for cleaner in cleaners {
+        cleaner.await.expect("cleaner");
+    }
+    let mut kept = Vec::new();
+    for writer in writers {
+        kept.extend(writer.await.expect("writer"));
+    }
+    // Whatever a cleaner's last batch raced with, one more pass leaves no expired session.
+    let cutoff = Micros(NOW.0 + CUTOFF);
+    while store
+        .delete_expired_sessions(cutoff, cutoff, 100)
+        .await
+        .expect("last pass")
+        > 0
+    {}
+    assert!(still_there(&*store, &expired).await.is_empty());
+    assert_eq!(still_there(&*store, &kept).await.len(), kept.len());
 }

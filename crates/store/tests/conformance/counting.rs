@@ -239,7 +239,7 @@ pub async fn counts_stay_exact_under_concurrent_writers(store: Arc<dyn Store>) {
                 .id,
         );
     }
-    let writers: Vec<_> = (0..4u64)
+    let writers: Vec<_> = (0..6u64)
         .map(|writer| {
             let store = store.clone();
             let identities = identities.clone();
@@ -249,7 +249,7 @@ pub async fn counts_stay_exact_under_concurrent_writers(store: Arc<dyn Store>) {
                     identities,
                     sessions: Vec::new(),
                 };
-                for _ in 0..60 {
+                for _ in 0..100 {
                     random_write(&*store, &mut world, &mut rng).await;
                 }
             })

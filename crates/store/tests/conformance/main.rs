@@ -157,6 +157,7 @@ macro_rules! conformance_tests {
             cleanup: [
                 delete_expired_sessions_removes_only_sessions_past_the_cutoffs,
                 delete_expired_sessions_respects_the_limit,
+                cleanups_beside_writers_of_the_same_hours_all_succeed,
             ],
         );
     };

@@ -601,3 +601,88 @@ async fn a_reader_following_the_change_feed_during_concurrent_writes_misses_noth
     sessions.sort();
     assert_eq!(seen, sessions);
 }
+
+/// Cleanup waits behind a session writer instead of deadlocking with it. A writer holds the
+/// session write lock (the sequence row, which every sequenced write takes first) and the
+/// counter cell of one hour, then touches another hour's cell; cleanup deletes one session of
+/// each hour in between. Before cleanup took the same lock first, it held the second hour's
+/// cell while it waited for the first one's, and PostgreSQL aborted one of the two
+/// ("deadlock detected", found by `counts_stay_exact_under_concurrent_writers` in CI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_waits_behind_a_session_writer_instead_of_deadlocking_with_it() {
+    let schema = ScratchSchema::new().await;
+    let store = Arc::new(PostgresStore::open_and_migrate(&schema.options()).await.unwrap());
+    let hour_of = |at: Micros| at.0 / HOUR;
+    let expired_session = |created: Micros| {
+        let mut s = session(None, created);
+        s.expires_at = Some(Micros(created.0 + MINUTE));
+        s
+    };
+    // Inserted in this order, so the first has the smaller id and is deleted first.
+    let first = insert(&*store, expired_session(Micros(NOW.0 - 5 * HOUR))).await;
+    let second = insert(&*store, expired_session(Micros(NOW.0 - 3 * HOUR))).await;
+
+    let connect = || async {
+        let mut connection = PgConnection::connect(&url()).await.unwrap();
+        sqlx::query(&format!("SET search_path TO {}", schema.name))
+            .execute(&mut connection)
+            .await
+            .unwrap();
+        connection
+    };
+    let touch_cell = |hour: i64| {
+        sqlx::query("UPDATE session_counts_created SET n = n WHERE creator = '*' AND created_hour = $1").bind(hour)
+    };
+    let mut writer = connect().await;
+    let writer_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut writer)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN").execute(&mut writer).await.unwrap();
+    sqlx::query("UPDATE lanyard_counters SET value = value + 1 WHERE name = 'session_sequence'")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    touch_cell(hour_of(second.created_at))
+        .execute(&mut writer)
+        .await
+        .unwrap();
+
+    let cleanup = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let cutoff = Micros(NOW.0 - HOUR);
+            store.delete_expired_sessions(cutoff, cutoff, 10).await
+        })
+    };
+    // Wait until the cleanup is blocked by the writer.
+    let mut observer = connect().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let blocked: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))")
+                .bind(writer_pid)
+                .fetch_one(&mut observer)
+                .await
+                .unwrap();
+        if blocked > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cleanup never waited for the writer"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    touch_cell(hour_of(first.created_at))
+        .execute(&mut writer)
+        .await
+        .expect("the writer goes on while the cleanup waits");
+    sqlx::query("COMMIT").execute(&mut writer).await.unwrap();
+    let deleted = cleanup
+        .await
+        .unwrap()
+        .expect("the cleanup runs once the writer is done");
+    assert_eq!(deleted, 2);
+}
