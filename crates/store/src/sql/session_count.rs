@@ -6,10 +6,12 @@
 //! exactly those sessions per (creation hour, creator) and per (expiry hour, creator). A count
 //! is then
 //!
-//! - the cells whose hours lie wholly inside the range (creation or expiry: a search with both
-//!   is counted the plain way, see [`CellCount::plan`]), plus
+//! - the cells whose hours lie wholly inside the range, plus
 //! - the sessions of the (at most two) partial hours at the ends of the range, counted through
 //!   the creation or the expiry index.
+//!
+//! A search with both a creation and an expiry range reads `session_counts_grid` instead (see
+//! [`CellCount::count_by_both`]): cells of creation × expiry at day and hour resolutions.
 //!
 //! Everything is one statement, so it reads one snapshot. Filters that select few sessions by
 //! themselves (ids, a user, a fingerprint, a session-token caller's own sessions, `active`)
@@ -24,6 +26,57 @@ use super::session_query::{self, BuiltQuery, Dialect, Param};
 pub const HOUR_US: i64 = 3_600_000_000;
 /// The expiry hour of sessions that never expire: after every real hour.
 pub const NEVER_HOUR: i64 = 9_000_000_000_000;
+
+/// One day in microseconds: the coarse resolution of the creation × expiry grid.
+pub const DAY_US: i64 = 24 * HOUR_US;
+/// The expiry day of sessions that never expire; its first hour is [`NEVER_HOUR`].
+pub const NEVER_DAY: i64 = NEVER_HOUR / 24;
+
+/// The levels of `session_counts_grid` (migration 0010): which resolution `a` and `b` have.
+mod grid {
+    /// a = creation day, b = expiry day.
+    pub const DAY_BY_DAY: i64 = 0;
+    /// a = expiry hour, b = creation day (keyed expiry first: its reads name a few hours).
+    pub const EXPIRY_HOUR_BY_DAY: i64 = 1;
+    /// a = creation hour, b = expiry day.
+    pub const HOUR_BY_DAY: i64 = 2;
+    /// a = creation hour, b = expiry hour.
+    pub const HOUR_BY_HOUR: i64 = 3;
+}
+
+/// The day of an instant, as the triggers compute it.
+pub fn day_of(at: i64) -> i64 {
+    if at < 0 {
+        -1
+    } else {
+        at / DAY_US
+    }
+}
+
+fn day_start(day: i64) -> i64 {
+    if day < 0 {
+        i64::MIN
+    } else {
+        day.saturating_mul(DAY_US)
+    }
+}
+
+fn day_end(day: i64) -> i64 {
+    if day < 0 {
+        -1
+    } else {
+        day.saturating_mul(DAY_US).saturating_add(DAY_US - 1)
+    }
+}
+
+/// The first and last hour of a day (day -1, everything before 1970, is hour -1).
+fn hours_of_day(day: i64) -> (i64, i64) {
+    if day < 0 {
+        (-1, -1)
+    } else {
+        (day.saturating_mul(24), day.saturating_mul(24).saturating_add(23))
+    }
+}
 
 /// The hour of an instant, as the triggers compute it.
 pub fn hour_of(at: i64) -> i64 {
@@ -97,6 +150,47 @@ impl Range {
         (first <= last).then_some((first, last))
     }
 
+    /// The days wholly inside, as (first, last); `None` when there is none.
+    fn full_days(self) -> Option<(i64, i64)> {
+        let first = if self.lo == day_start(day_of(self.lo)) {
+            day_of(self.lo)
+        } else {
+            day_of(self.lo) + 1
+        };
+        let last = if self.hi == i64::MAX || self.hi == day_end(day_of(self.hi)) {
+            day_of(self.hi)
+        } else {
+            day_of(self.hi) - 1
+        };
+        (first <= last).then_some((first, last))
+    }
+
+    /// The range as the grid reads it: whole days, the runs of whole hours outside them (at
+    /// most one at each end, each shorter than a day), and the pieces of an hour.
+    fn split(self) -> Split {
+        let days = self.full_days();
+        let hours = match (self.full_hours(), days) {
+            (None, _) => Vec::new(),
+            (Some(run), None) => vec![run],
+            (Some((h1, h2)), Some((d1, d2))) => {
+                let (first, last) = (hours_of_day(d1).0, hours_of_day(d2).1);
+                let mut runs = Vec::new();
+                if h1 < first {
+                    runs.push((h1, first - 1));
+                }
+                if h2 > last {
+                    runs.push((last + 1, h2));
+                }
+                runs
+            }
+        };
+        Split {
+            days,
+            hours,
+            pieces: self.partial_pieces(),
+        }
+    }
+
     /// What is left of the range outside its full hours: at most two pieces, each inside one
     /// or two hours.
     fn partial_pieces(self) -> Vec<Range> {
@@ -121,6 +215,15 @@ impl Range {
             }
         }
     }
+}
+
+/// A range cut into what the grid's levels read; every instant of the range is in exactly one
+/// part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Split {
+    days: Option<(i64, i64)>,
+    hours: Vec<(i64, i64)>,
+    pieces: Vec<Range>,
 }
 
 /// Not revoked, and the identity (if any) active: the same test of the identity as the list
@@ -166,12 +269,6 @@ impl CellCount {
         let Some(created) = Range::of(&filter.created) else {
             return Some(None);
         };
-        // Both a creation and an expiry range: no counter table has both dimensions (a 2-D one
-        // grows to a row per session when expiry does not follow creation), so the plain
-        // count through the narrower index serves it.
-        if created != Range::ALL && !filter.expires.is_empty() {
-            return None;
-        }
         // As the list query does: GREATER* also match a session that never expires, the other
         // methods never do.
         let never = filter
@@ -218,7 +315,9 @@ impl CellCount {
             params: Vec::new(),
         };
         let mut terms: Vec<String> = Vec::new();
-        if self.filters_expiry() {
+        if self.filters_expiry() && self.created != Range::ALL {
+            self.count_by_both(&mut b, &mut terms);
+        } else if self.filters_expiry() {
             self.count_by_expiry(&mut b, &mut terms);
         } else {
             self.count_by_creation(&mut b, &mut terms);
@@ -284,6 +383,114 @@ impl CellCount {
                 "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2}{creators} AND {})",
                 visible(b.dialect)
             ));
+        }
+    }
+}
+
+impl CellCount {
+    /// A creation and an expiry range: `session_counts_grid`. Each range is cut into whole
+    /// days, runs of whole hours and pieces of an hour ([`Range::split`]); whole days and hours
+    /// of both are read from the level with those resolutions, and each piece of an hour is
+    /// counted through the session index of its dimension (at most an hour of sessions),
+    /// against the whole of the other range.
+    fn count_by_both(&self, b: &mut Builder, terms: &mut Vec<String>) {
+        let created = self.created.split();
+        let expires = self.expires.map(Range::split);
+        let (expiry_days, expiry_hours, expiry_pieces) = match expires {
+            Some(Split { days, hours, pieces }) => (days, hours, pieces),
+            None => (None, Vec::new(), Vec::new()),
+        };
+        let day_cells = |b: &mut Builder| -> Option<String> {
+            let mut cells = Vec::new();
+            if let Some((e1, e2)) = expiry_days {
+                let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
+                cells.push(format!("b BETWEEN {q1} AND {q2}"));
+            }
+            if self.never {
+                let never = b.bind(Param::I64(NEVER_DAY));
+                cells.push(format!("b = {never}"));
+            }
+            (!cells.is_empty()).then(|| format!("({})", cells.join(" OR ")))
+        };
+        let mut add_cells = |b: &mut Builder, level: i64, a: String, b_condition: String| {
+            let creators = self.creator_condition(b, "creator");
+            terms.push(format!(
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND {a} AND {b_condition})"
+            ));
+        };
+        if let Some((c1, c2)) = created.days {
+            // Creation days × expiry days (and never).
+            if let Some(days) = day_cells(b) {
+                let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
+                add_cells(b, grid::DAY_BY_DAY, format!("a BETWEEN {p1} AND {p2}"), days);
+            }
+            // Creation days × runs of expiry hours.
+            for &(e1, e2) in &expiry_hours {
+                let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
+                let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
+                add_cells(
+                    b,
+                    grid::EXPIRY_HOUR_BY_DAY,
+                    format!("a BETWEEN {q1} AND {q2}"),
+                    format!("b BETWEEN {p1} AND {p2}"),
+                );
+            }
+        }
+        for &(h1, h2) in &created.hours {
+            // Runs of creation hours × expiry days (and never).
+            if let Some(days) = day_cells(b) {
+                let (p1, p2) = (b.bind(Param::I64(h1)), b.bind(Param::I64(h2)));
+                add_cells(b, grid::HOUR_BY_DAY, format!("a BETWEEN {p1} AND {p2}"), days);
+            }
+            // Runs of creation hours × runs of expiry hours: each creation hour named, so that
+            // the read seeks to its expiry hours instead of reading all of them.
+            for &(e1, e2) in &expiry_hours {
+                let hours: Vec<String> = (h1..=h2).map(|h| b.bind(Param::I64(h))).collect();
+                let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
+                add_cells(
+                    b,
+                    grid::HOUR_BY_HOUR,
+                    format!("a IN ({})", hours.join(", ")),
+                    format!("b BETWEEN {q1} AND {q2}"),
+                );
+            }
+        }
+        // Pieces of a creation hour: their sessions, against the whole expiry range.
+        for piece in &created.pieces {
+            let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+            let mut expiry = Vec::new();
+            if let Some(range) = self.expires {
+                let (e1, e2) = (b.bind(Param::I64(range.lo)), b.bind(Param::I64(range.hi)));
+                expiry.push(format!("s.expires_us BETWEEN {e1} AND {e2}"));
+            }
+            if self.never {
+                expiry.push("s.expires_us IS NULL".to_owned());
+            }
+            let creators = self.creator_condition(b, "s.creator");
+            terms.push(format!(
+                "(SELECT COUNT(*) FROM sessions s WHERE s.created_us BETWEEN {c1} AND {c2} AND ({}){creators} AND {})",
+                expiry.join(" OR "),
+                visible(b.dialect)
+            ));
+        }
+        // Pieces of an expiry hour: their sessions, against the whole hours of the creation
+        // range (its pieces were counted above).
+        if let Some((h1, h2)) = self.created.full_hours() {
+            for piece in &expiry_pieces {
+                let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
+                let (c1, c2) = (b.bind(Param::I64(hour_start(h1))), b.bind(Param::I64(hour_end(h2))));
+                // Less than an hour of expiries: SQLite is kept off the creation and creator
+                // indexes, which an equality or a wide range would otherwise make it pick.
+                let (created, creator) = match b.dialect {
+                    Dialect::Sqlite => ("+s.created_us", "+s.creator"),
+                    Dialect::Postgres => ("s.created_us", "s.creator"),
+                };
+                let creators = self.creator_condition(b, creator);
+                terms.push(format!(
+                    "(SELECT COUNT(*) FROM sessions s WHERE s.expires_us BETWEEN {e1} AND {e2} AND {created} BETWEEN {c1} AND {c2}{creators} AND {})",
+                    visible(b.dialect)
+                ));
+            }
         }
     }
 }
@@ -417,6 +624,86 @@ mod tests {
                     "{r:?} at {at}: full {full:?}, pieces {pieces:?}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn days_hour_runs_and_pieces_cover_the_range_exactly_once() {
+        let (h, d) = (HOUR_US, DAY_US);
+        for r in [
+            range(0, d - 1),
+            range(d + h / 2, 3 * d + 5 * h + 7),
+            range(d + h, 2 * d - h - 1),
+            range(h, 2 * d - 1),
+            range(3 * h, i64::MAX),
+            range(i64::MIN, 5 * d + 2 * h),
+            range(i64::MIN, i64::MAX),
+            range(-10, d),
+            range(2 * d + 1, 2 * d + 9),
+        ] {
+            let split = r.split();
+            assert!(split.hours.len() <= 2, "{r:?}: {split:?}");
+            for &(h1, h2) in &split.hours {
+                assert!(
+                    h2 - h1 < 47,
+                    "{r:?}: a run of hours outside whole days is short: {split:?}"
+                );
+            }
+            let mut probes = vec![
+                r.lo,
+                r.hi,
+                0,
+                -1,
+                h - 1,
+                h,
+                d - 1,
+                d,
+                d + h,
+                2 * d - h,
+                2 * d,
+                3 * d + 5 * h + 8,
+            ];
+            probes.extend(split.pieces.iter().flat_map(|p| [p.lo, p.hi]));
+            probes.extend(split.hours.iter().flat_map(|&(a, b)| [hour_start(a), hour_end(b)]));
+            if let Some((a, b)) = split.days {
+                probes.extend([day_start(a), day_end(b)]);
+            }
+            for at in probes {
+                let in_range = (r.lo..=r.hi).contains(&at);
+                let in_days = split.days.is_some_and(|(a, b)| (a..=b).contains(&day_of(at)));
+                let in_hours = split
+                    .hours
+                    .iter()
+                    .filter(|&&(a, b)| (a..=b).contains(&hour_of(at)))
+                    .count();
+                let in_pieces = split.pieces.iter().filter(|p| (p.lo..=p.hi).contains(&at)).count();
+                assert_eq!(
+                    usize::from(in_days) + in_hours + in_pieces,
+                    usize::from(in_range),
+                    "{r:?} at {at}: {split:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_creation_and_an_expiry_range_are_counted_from_the_grid() {
+        let filter = SessionFilter {
+            scope: Scope::NotRevoked,
+            created: vec![DateFilter {
+                method: DateMethod::GreaterOrEquals,
+                at: Micros(10 * DAY_US + 5 * HOUR_US + 1),
+            }],
+            expires: vec![DateFilter {
+                method: DateMethod::Less,
+                at: Micros(40 * DAY_US + 7 * HOUR_US + 3),
+            }],
+            ..Default::default()
+        };
+        let sql = count_sessions(Dialect::Sqlite, &filter, Micros(0)).sql;
+        assert!(sql.contains("session_counts_grid"), "{sql}");
+        for level in 0..4 {
+            assert!(sql.contains(&format!("level = {level}")), "{sql}");
         }
     }
 

@@ -32,9 +32,15 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 
-    /// An instant within six hours of `NOW`, often right on or next to an hour boundary.
+    /// An instant within six hours of `NOW` (which is two hours before midnight), often right
+    /// on or next to an hour boundary, and now and then a few days away, so that ranges hold
+    /// whole days as well as hours and pieces of one.
     fn instant(&mut self) -> Micros {
-        let hour = NOW.0 / HOUR * HOUR + (self.below(6) as i64 - 2) * HOUR;
+        let days = match self.below(4) {
+            0 => self.below(5) as i64 - 2,
+            _ => 0,
+        };
+        let hour = NOW.0 / HOUR * HOUR + (self.below(6) as i64 - 2) * HOUR + days * 24 * HOUR;
         let offset = match self.below(4) {
             0 => 0,
             1 => HOUR - 1,
