@@ -222,13 +222,7 @@ pub async fn cleanups_beside_writers_of_the_same_hours_all_succeed(store: Arc<dy
         .map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                let cutoff = Micros(NOW.0 + CUTOFF);
-                while store
-                    .delete_expired_sessions(cutoff, cutoff, 7)
-                    .await
-                    .expect("cleanup beside writers")
-                    > 0
-                {}
+                clean_until_nothing_is_left(&*store, 7).await;
             })
         })
         .collect();
@@ -276,13 +270,18 @@ pub async fn cleanups_beside_writers_of_the_same_hours_all_succeed(store: Arc<dy
         kept.extend(writer.await.expect("writer"));
     }
     // Whatever a cleaner's last batch raced with, one more pass leaves no expired session.
-    let cutoff = Micros(NOW.0 + CUTOFF);
-    while store
-        .delete_expired_sessions(cutoff, cutoff, 100)
-        .await
-        .expect("last pass")
-        > 0
-    {}
+    clean_until_nothing_is_left(&*store, 100).await;
     assert!(still_there(&*store, &expired).await.is_empty());
     assert_eq!(still_there(&*store, &kept).await.len(), kept.len());
+}
+
+/// Cleanup in batches of `batch` until a batch deletes nothing.
+async fn clean_until_nothing_is_left(store: &dyn Store, batch: u32) {
+    let cutoff = Micros(NOW.0 + CUTOFF);
+    while store
+        .delete_expired_sessions(cutoff, cutoff, batch)
+        .await
+        .expect("cleanup")
+        > 0
+    {}
 }
