@@ -3,9 +3,10 @@
 //! Each backend supplies a [`ReadTx`] (its read transaction, binding and decoding); the plan
 //! is the same for both. Broad offset searches (ZITADEL ListSessions without a selective
 //! filter) do not walk the creation index from the first row to the offset: the counter cells
-//! tell, per creation hour, how many sessions may match, so the walk starts at the hour that
-//! holds the offset-th match, and the exact number of matches before that hour (a cheap cell
-//! count) turns the offset into one within that hour. When the matches are few and spread
+//! tell, per creation hour and then per minute of that hour, how many sessions may match, so
+//! the walk starts at the minute that holds the offset-th match, and the exact number of
+//! matches before that minute (a cheap cell count) turns the offset into one within that
+//! minute (with an expiry range: that hour, see [`seek`]). When the matches are few and spread
 //! thin over creation time (a narrow expiry range), the expiry index finds them instead.
 
 use async_trait::async_trait;
@@ -13,7 +14,7 @@ use lanyard_domain::{DateFilter, DateMethod, Micros, SessionPage, SessionQuery, 
 
 use crate::sql::session_count::{self, CellCount};
 use crate::sql::session_query::list_sessions_with;
-use crate::sql::{BuiltQuery, Dialect, HourCells, HOUR_US};
+use crate::sql::{BuiltQuery, Dialect, TimeCells, HOUR_US, MINUTE_US};
 use crate::{SearchPage, SessionRow, StoreResult};
 
 /// The reads a search needs, inside one read transaction of a backend.
@@ -21,7 +22,7 @@ use crate::{SearchPage, SessionRow, StoreResult};
 pub(crate) trait ReadTx: Send {
     async fn count(&mut self, query: &BuiltQuery) -> StoreResult<u64>;
     /// Rows of `(hour, possible, all)`, see [`CellCount::hours_sql`].
-    async fn hours(&mut self, query: &BuiltQuery) -> StoreResult<Vec<HourCells>>;
+    async fn cells(&mut self, query: &BuiltQuery) -> StoreResult<Vec<TimeCells>>;
     async fn sessions(&mut self, query: &BuiltQuery, with_devices: bool) -> StoreResult<Vec<SessionRow>>;
     async fn sequence(&mut self) -> StoreResult<i64>;
 }
@@ -92,7 +93,8 @@ pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros
     statements
 }
 
-/// The page query of a broad offset search, starting at the creation hour of its first row.
+/// The page query of a broad offset search, starting at the creation minute (or hour) of its
+/// first row.
 #[allow(clippy::too_many_arguments)] // the search's parts, each used once
 async fn seek(
     tx: &mut dyn ReadTx,
@@ -107,30 +109,38 @@ async fn seek(
     let descending = query.sort == SessionSort::CreatedDesc;
     let (mut page, cells) = walk(query, cells);
     let cells = &cells;
-    let hours = tx.hours(&cells.hours_sql(dialect, descending)).await?;
-    // The first hour (in sort order) before which at most `offset` sessions can match.
-    let mut possible_before = 0u64;
-    let mut start = hours.len();
-    for (i, hour) in hours.iter().enumerate() {
-        if possible_before + hour.possible > offset {
-            start = i;
-            break;
+    let hours = tx.cells(&cells.hours_sql(dialect, descending)).await?;
+    // The hour in which the page starts, then its minute: the first (in sort order) before
+    // which at most `offset` sessions can match. Rows before that minute are skipped by an exact
+    // count from the cells, so the walk steps over at most a minute of sessions.
+    let (start, possible_before) = first_reaching(&hours, offset, 0);
+    let mut boundary = None;
+    if let Some(hour) = hours.get(start) {
+        boundary = (start > 0).then_some((hour_start(hour.index), hour_end(hour.index)));
+        // Not with an expiry range: the count before a minute would then count the rest of
+        // the hour row by row (the grid has no minutes), which costs what the walk saves.
+        if offset > possible_before && hour.index >= 0 && !cells.filters_expiry() {
+            let minutes = tx.cells(&cells.minutes_sql(dialect, hour.index, descending)).await?;
+            let (first, _) = first_reaching(&minutes, offset, possible_before);
+            if let Some(minute) = minutes.get(first).filter(|_| first > 0 || start > 0) {
+                boundary = Some((minute_start(minute.index), minute_end(minute.index)));
+            }
         }
-        possible_before += hour.possible;
     }
     let mut remaining = offset;
-    if let Some(first) = hours.get(start).filter(|_| start > 0) {
-        // Exactly how many match before that hour; the page starts that many rows later.
+    if let Some((first_instant, last_instant)) = boundary {
+        // Exactly how many match before that minute (or hour); the page starts that many rows
+        // later.
         let mut before = query.filter.clone();
         before.created.push(if descending {
             DateFilter {
                 method: DateMethod::Greater,
-                at: Micros(hour_end(first.hour)),
+                at: Micros(last_instant),
             }
         } else {
             DateFilter {
                 method: DateMethod::Less,
-                at: Micros(hour_start(first.hour)),
+                at: Micros(first_instant),
             }
         });
         let matched_before = tx.count(&session_count::count_sessions(dialect, &before, now)).await?;
@@ -138,12 +148,12 @@ async fn seek(
         page.filter.created.push(if descending {
             DateFilter {
                 method: DateMethod::LessOrEquals,
-                at: Micros(hour_end(first.hour)),
+                at: Micros(last_instant),
             }
         } else {
             DateFilter {
                 method: DateMethod::GreaterOrEquals,
-                at: Micros(hour_start(first.hour)),
+                at: Micros(first_instant),
             }
         });
     }
@@ -178,20 +188,20 @@ macro_rules! impl_search_tx {
                 Ok(u64::try_from(count).unwrap_or(0))
             }
 
-            async fn hours(
+            async fn cells(
                 &mut self,
                 query: &crate::sql::BuiltQuery,
-            ) -> $crate::StoreResult<Vec<crate::sql::HourCells>> {
+            ) -> $crate::StoreResult<Vec<crate::sql::TimeCells>> {
                 let rows = $bind_all(sqlx::query(&query.sql), &query.params)
                     .fetch_all(&mut **self.0)
                     .await?;
                 rows.iter()
                     .map(|row| {
-                        let hour: i64 = sqlx::Row::try_get(row, 0)?;
+                        let index: i64 = sqlx::Row::try_get(row, 0)?;
                         let possible: i64 = sqlx::Row::try_get(row, 1)?;
                         let all: i64 = sqlx::Row::try_get(row, 2)?;
-                        Ok(crate::sql::HourCells {
-                            hour,
+                        Ok(crate::sql::TimeCells {
+                            index,
                             possible: u64::try_from(possible).unwrap_or(0),
                             all: u64::try_from(all).unwrap_or(0),
                         })
@@ -228,10 +238,30 @@ macro_rules! impl_search_tx {
 }
 pub(crate) use impl_search_tx;
 
+/// The first of `cells` (in order) before which at most `offset` sessions can match, counting
+/// `possible_before` for what lies before the first; and the sessions possible before it.
+fn first_reaching(cells: &[TimeCells], offset: u64, mut possible_before: u64) -> (usize, u64) {
+    for (i, cell) in cells.iter().enumerate() {
+        if possible_before + cell.possible > offset {
+            return (i, possible_before);
+        }
+        possible_before += cell.possible;
+    }
+    (cells.len(), possible_before)
+}
+
 fn hour_start(hour: i64) -> i64 {
     hour.max(0).saturating_mul(HOUR_US)
 }
 
 fn hour_end(hour: i64) -> i64 {
     hour_start(hour).saturating_add(HOUR_US - 1)
+}
+
+fn minute_start(minute: i64) -> i64 {
+    minute.max(0).saturating_mul(MINUTE_US)
+}
+
+fn minute_end(minute: i64) -> i64 {
+    minute_start(minute).saturating_add(MINUTE_US - 1)
 }

@@ -37,7 +37,7 @@ pub(crate) mod session_query;
 pub mod sessions;
 pub mod settings;
 
-pub use session_count::{count_sessions, hour_of, HourCells, HOUR_US, NEVER_HOUR};
+pub use session_count::{count_sessions, hour_of, TimeCells, HOUR_US, MINUTE_US, NEVER_HOUR};
 /// The plain `COUNT(*)` over sessions, whatever the filter: what the cell counts must agree
 /// with (the property tests' oracle).
 pub use session_query::count_sessions as count_sessions_by_scan;

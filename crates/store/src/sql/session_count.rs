@@ -42,32 +42,14 @@ mod grid {
     pub const HOUR_BY_DAY: i64 = 2;
     /// a = creation hour, b = expiry hour.
     pub const HOUR_BY_HOUR: i64 = 3;
+    /// a = creation minute, b = 0 (migration 0012/0013): the whole minutes of a partial hour.
+    pub const CREATION_MINUTE: i64 = 4;
+    /// a = expiry minute, b = 0.
+    pub const EXPIRY_MINUTE: i64 = 5;
 }
 
-/// The day of an instant, as the triggers compute it.
-pub fn day_of(at: i64) -> i64 {
-    if at < 0 {
-        -1
-    } else {
-        at / DAY_US
-    }
-}
-
-fn day_start(day: i64) -> i64 {
-    if day < 0 {
-        i64::MIN
-    } else {
-        day.saturating_mul(DAY_US)
-    }
-}
-
-fn day_end(day: i64) -> i64 {
-    if day < 0 {
-        -1
-    } else {
-        day.saturating_mul(DAY_US).saturating_add(DAY_US - 1)
-    }
-}
+/// One minute in microseconds: the resolution of the grid's minute levels.
+pub const MINUTE_US: i64 = 60_000_000;
 
 /// The first and last hour of a day (day -1, everything before 1970, is hour -1).
 fn hours_of_day(day: i64) -> (i64, i64) {
@@ -80,26 +62,40 @@ fn hours_of_day(day: i64) -> (i64, i64) {
 
 /// The hour of an instant, as the triggers compute it.
 pub fn hour_of(at: i64) -> i64 {
-    if at < 0 {
-        -1
-    } else {
-        at / HOUR_US
-    }
+    unit_of(at, HOUR_US)
 }
 
 fn hour_start(hour: i64) -> i64 {
-    if hour < 0 {
-        i64::MIN
-    } else {
-        hour.saturating_mul(HOUR_US)
-    }
+    unit_start(hour, HOUR_US)
 }
 
 fn hour_end(hour: i64) -> i64 {
-    if hour < 0 {
+    unit_end(hour, HOUR_US)
+}
+
+/// The unit of an instant, `unit` microseconds long (before 1970: -1), as the triggers compute
+/// minutes, hours and days.
+fn unit_of(at: i64, unit: i64) -> i64 {
+    if at < 0 {
         -1
     } else {
-        hour.saturating_mul(HOUR_US).saturating_add(HOUR_US - 1)
+        at / unit
+    }
+}
+
+fn unit_start(index: i64, unit: i64) -> i64 {
+    if index < 0 {
+        i64::MIN
+    } else {
+        index.saturating_mul(unit)
+    }
+}
+
+fn unit_end(index: i64, unit: i64) -> i64 {
+    if index < 0 {
+        -1
+    } else {
+        index.saturating_mul(unit).saturating_add(unit - 1)
     }
 }
 
@@ -137,32 +133,28 @@ impl Range {
 
     /// The hours wholly inside, as (first, last); `None` when there is none.
     fn full_hours(self) -> Option<(i64, i64)> {
-        let first = if self.lo == hour_start(hour_of(self.lo)) {
-            hour_of(self.lo)
+        self.full_units(HOUR_US)
+    }
+
+    /// The units (`unit` microseconds long, counted from 1970; everything before is unit -1)
+    /// wholly inside, as (first, last); `None` when there is none.
+    fn full_units(self, unit: i64) -> Option<(i64, i64)> {
+        let first = if self.lo == unit_start(unit_of(self.lo, unit), unit) {
+            unit_of(self.lo, unit)
         } else {
-            hour_of(self.lo) + 1
+            unit_of(self.lo, unit) + 1
         };
-        let last = if self.hi == i64::MAX || self.hi == hour_end(hour_of(self.hi)) {
-            hour_of(self.hi)
+        let last = if self.hi == i64::MAX || self.hi == unit_end(unit_of(self.hi, unit), unit) {
+            unit_of(self.hi, unit)
         } else {
-            hour_of(self.hi) - 1
+            unit_of(self.hi, unit) - 1
         };
         (first <= last).then_some((first, last))
     }
 
     /// The days wholly inside, as (first, last); `None` when there is none.
     fn full_days(self) -> Option<(i64, i64)> {
-        let first = if self.lo == day_start(day_of(self.lo)) {
-            day_of(self.lo)
-        } else {
-            day_of(self.lo) + 1
-        };
-        let last = if self.hi == i64::MAX || self.hi == day_end(day_of(self.hi)) {
-            day_of(self.hi)
-        } else {
-            day_of(self.hi) - 1
-        };
-        (first <= last).then_some((first, last))
+        self.full_units(DAY_US)
     }
 
     /// The range as the grid reads it: whole days, the runs of whole hours outside them (at
@@ -194,17 +186,23 @@ impl Range {
     /// What is left of the range outside its full hours: at most two pieces, each inside one
     /// or two hours.
     fn partial_pieces(self) -> Vec<Range> {
-        match self.full_hours() {
+        self.outside_units(HOUR_US)
+    }
+
+    /// What is left of the range outside its full units: at most two pieces, each inside one or
+    /// two units.
+    fn outside_units(self, unit: i64) -> Vec<Range> {
+        match self.full_units(unit) {
             None => vec![self],
             Some((first, last)) => {
                 let mut pieces = Vec::new();
-                if self.lo < hour_start(first) {
+                if self.lo < unit_start(first, unit) {
                     pieces.push(Range {
                         lo: self.lo,
-                        hi: hour_start(first) - 1,
+                        hi: unit_start(first, unit) - 1,
                     });
                 }
-                let end = hour_end(last);
+                let end = unit_end(last, unit);
                 if self.hi > end && end != i64::MAX {
                     pieces.push(Range {
                         lo: end + 1,
@@ -342,7 +340,7 @@ impl CellCount {
                 "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created WHERE created_hour BETWEEN {p1} AND {p2}{creators})"
             ));
         }
-        for piece in self.created.partial_pieces() {
+        for piece in self.minute_cells(b, terms, self.created.partial_pieces(), grid::CREATION_MINUTE) {
             let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
             let creators = self.creator_condition(b, "s.creator");
             terms.push(format!(
@@ -370,9 +368,10 @@ impl CellCount {
                 cells.join(" OR ")
             ));
         }
-        for piece in self.expires.map(Range::partial_pieces).unwrap_or_default() {
+        let pieces = self.expires.map(Range::partial_pieces).unwrap_or_default();
+        for piece in self.minute_cells(b, terms, pieces, grid::EXPIRY_MINUTE) {
             let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
-            // Less than an hour of expiries: SQLite would otherwise walk the creator's index,
+            // Less than a minute of expiries: SQLite would otherwise walk the creator's index,
             // all of the creator's sessions, because an equality looks better than a range.
             let column = match b.dialect {
                 Dialect::Sqlite => "+s.creator",
@@ -384,6 +383,26 @@ impl CellCount {
                 visible(b.dialect)
             ));
         }
+    }
+}
+
+impl CellCount {
+    /// The whole minutes of the pieces of an hour, summed from the minute cells at `level`;
+    /// returns what is left of the pieces (at most a minute at each end of each), which the
+    /// caller counts row by row.
+    fn minute_cells(&self, b: &mut Builder, terms: &mut Vec<String>, pieces: Vec<Range>, level: i64) -> Vec<Range> {
+        let mut rest = Vec::new();
+        for piece in pieces {
+            if let Some((m1, m2)) = piece.full_units(MINUTE_US) {
+                let (p1, p2) = (b.bind(Param::I64(m1)), b.bind(Param::I64(m2)));
+                let creators = self.creator_condition(b, "creator");
+                terms.push(format!(
+                    "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0)"
+                ));
+            }
+            rest.extend(piece.outside_units(MINUTE_US));
+        }
+        rest
     }
 }
 
@@ -501,21 +520,22 @@ impl CellCount {
     }
 }
 
-/// What the cells say about one creation hour of a broad search.
+/// What the cells say about one creation hour (or minute) of a broad search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HourCells {
-    pub hour: i64,
-    /// Sessions whose expiry hour meets the expiry range: at least every match of the hour.
+pub struct TimeCells {
+    /// The hour or minute, counted from 1970 (see [`hour_of`]).
+    pub index: i64,
+    /// An upper bound of the matches created in it (today: every session, see `all`).
     pub possible: u64,
-    /// Every not-revoked session created in the hour.
+    /// Every not-revoked session created in it.
     pub all: u64,
 }
 
 impl CellCount {
     /// The cells of every creation hour the search may touch, per hour in `descending` (or
-    /// ascending) order: `(hour, possible, all)` rows, read as [`HourCells`].
+    /// ascending) order: `(hour, possible, all)` rows, read as [`TimeCells`].
     /// Every creation hour the search may touch, with its not-revoked sessions, in
-    /// `descending` (or ascending) order: `(hour, possible, all)` rows, read as [`HourCells`].
+    /// `descending` (or ascending) order: `(hour, possible, all)` rows, read as [`TimeCells`].
     /// `possible` is all of them: an upper bound of the hour's matches whatever the expiry
     /// range, read from one counter row per hour.
     pub(crate) fn hours_sql(&self, dialect: Dialect, descending: bool) -> BuiltQuery {
@@ -531,6 +551,36 @@ impl CellCount {
             sql: format!(
                 "SELECT created_hour, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_created \
                  WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
+            ),
+            params: b.params,
+        }
+    }
+
+    /// The minute cells of one creation hour, as [`CellCount::hours_sql`] reads hours: `(minute,
+    /// possible, all)` rows in `descending` (or ascending) order. An offset search starts its
+    /// walk at the minute of its first row instead of the hour.
+    pub(crate) fn minutes_sql(&self, dialect: Dialect, hour: i64, descending: bool) -> BuiltQuery {
+        let mut b = Builder {
+            dialect,
+            params: Vec::new(),
+        };
+        let minutes_per_hour = HOUR_US / MINUTE_US;
+        let (first, last) = if hour < 0 {
+            (-1, -1)
+        } else {
+            (
+                hour.saturating_mul(minutes_per_hour),
+                hour.saturating_mul(minutes_per_hour) + minutes_per_hour - 1,
+            )
+        };
+        let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
+        let creators = self.creator_condition(&mut b, "creator");
+        let order = if descending { "DESC" } else { "ASC" };
+        let level = grid::CREATION_MINUTE;
+        BuiltQuery {
+            sql: format!(
+                "SELECT a, CAST(n AS BIGINT), CAST(n AS BIGINT) FROM session_counts_grid \
+                 WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0 ORDER BY a {order}"
             ),
             params: b.params,
         }
@@ -593,8 +643,76 @@ pub fn count_sessions(dialect: Dialect, filter: &SessionFilter, now: Micros) -> 
 mod tests {
     use super::*;
 
+    fn day_of(at: i64) -> i64 {
+        unit_of(at, DAY_US)
+    }
+
+    fn day_start(day: i64) -> i64 {
+        unit_start(day, DAY_US)
+    }
+
+    fn day_end(day: i64) -> i64 {
+        unit_end(day, DAY_US)
+    }
+
     fn range(lo: i64, hi: i64) -> Range {
         Range { lo, hi }
+    }
+
+    #[test]
+    fn full_minutes_and_the_rest_cover_a_piece_of_an_hour_exactly_once() {
+        let m = MINUTE_US;
+        for r in [
+            range(0, m - 1),
+            range(1, m - 1),
+            range(m / 2, 59 * m + 5),
+            range(m / 2, m / 2 + 10),
+            range(m - 1, m),
+            range(-10, 10),
+            range(i64::MIN, 3 * m),
+        ] {
+            let full = r.full_units(m);
+            let rest = r.outside_units(m);
+            assert!(rest.len() <= 2, "{r:?}");
+            assert!(rest.iter().all(|p| p.lo < 0 || p.hi - p.lo < 2 * m), "{r:?}: {rest:?}");
+            let mut probes = vec![r.lo, r.hi, 0, -1, m - 1, m, 3 * m, 59 * m + 5];
+            probes.extend(rest.iter().flat_map(|p| [p.lo, p.hi]));
+            for at in probes {
+                let in_range = (r.lo..=r.hi).contains(&at);
+                let in_full = full.is_some_and(|(a, b)| (a..=b).contains(&unit_of(at, m)));
+                let in_rest = rest.iter().filter(|p| (p.lo..=p.hi).contains(&at)).count();
+                assert_eq!(usize::from(in_full) + in_rest, usize::from(in_range), "{r:?} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_partial_hour_reads_minute_cells_and_counts_rows_only_in_partial_minutes() {
+        let filter = SessionFilter {
+            scope: Scope::NotRevoked,
+            created: vec![DateFilter {
+                method: DateMethod::Less,
+                at: Micros(10 * HOUR_US + 30 * MINUTE_US + 7),
+            }],
+            ..Default::default()
+        };
+        let query = count_sessions(Dialect::Sqlite, &filter, Micros(0));
+        assert!(
+            query.sql.contains(&format!("level = {}", grid::CREATION_MINUTE)),
+            "{}",
+            query.sql
+        );
+        // Hours 0..=9 from the hour counters, minutes 600..=629 from the minute cells, and the
+        // first 7 µs of minute 630 row by row.
+        for bound in [
+            9,
+            600,
+            629,
+            10 * HOUR_US + 30 * MINUTE_US,
+            10 * HOUR_US + 30 * MINUTE_US + 6,
+        ] {
+            assert!(query.params.contains(&Param::I64(bound)), "{bound}: {:?}", query.params);
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use crate::rows::{attach_devices, decode_device, decode_identity, decode_session};
 use crate::sql::reads::{self, SQLITE_IDS_PER_STATEMENT};
-use crate::sql::{BuiltQuery, Dialect, HourCells, Param};
+use crate::sql::{BuiltQuery, Dialect, Param, TimeCells};
 use crate::{SessionRow, StoreError, StoreResult};
 
 const SQLITE: Dialect = Dialect::Sqlite;
@@ -112,10 +112,10 @@ impl crate::search::ReadTx for SearchTx<'_> {
         count(self.0, query)
     }
 
-    async fn hours(&mut self, query: &BuiltQuery) -> StoreResult<Vec<HourCells>> {
+    async fn cells(&mut self, query: &BuiltQuery) -> StoreResult<Vec<TimeCells>> {
         all(self.0, &query.sql, rusqlite::params_from_iter(&query.params), |row| {
-            Ok(HourCells {
-                hour: row.get(0)?,
+            Ok(TimeCells {
+                index: row.get(0)?,
                 possible: u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0),
                 all: u64::try_from(row.get::<_, i64>(2)?).unwrap_or(0),
             })

@@ -33,18 +33,21 @@ impl Rng {
     }
 
     /// An instant within six hours of `NOW` (which is two hours before midnight), often right
-    /// on or next to an hour boundary, and now and then a few days away, so that ranges hold
-    /// whole days as well as hours and pieces of one.
+    /// on or next to an hour or a minute boundary, and now and then a few days away, so that
+    /// ranges hold whole days as well as hours, minutes and pieces of them.
     fn instant(&mut self) -> Micros {
         let days = match self.below(4) {
             0 => self.below(5) as i64 - 2,
             _ => 0,
         };
         let hour = NOW.0 / HOUR * HOUR + (self.below(6) as i64 - 2) * HOUR + days * 24 * HOUR;
-        let offset = match self.below(4) {
+        let offset = match self.below(6) {
             0 => 0,
             1 => HOUR - 1,
             2 => 1,
+            // On or next to a minute boundary inside the hour (the minute cells' edges).
+            3 => self.below(60) as i64 * MINUTE,
+            4 => self.below(60) as i64 * MINUTE + MINUTE - 1,
             _ => self.below(HOUR as u64) as i64,
         };
         Micros(hour + offset)
