@@ -21,7 +21,8 @@ use crate::{SearchPage, SessionRow, StoreResult};
 #[async_trait]
 pub(crate) trait ReadTx: Send {
     async fn count(&mut self, query: &BuiltQuery) -> StoreResult<u64>;
-    /// Rows of `(hour, possible, all)`, see [`CellCount::hours_sql`].
+    /// Rows of `(hour or minute, possible, all)`, see [`CellCount::hours_sql`] and
+    /// [`CellCount::minutes_sql`].
     async fn cells(&mut self, query: &BuiltQuery) -> StoreResult<Vec<TimeCells>>;
     async fn sessions(&mut self, query: &BuiltQuery, with_devices: bool) -> StoreResult<Vec<SessionRow>>;
     async fn sequence(&mut self) -> StoreResult<i64>;
