@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use lanyard_domain::{DateFilter, DateMethod, Micros, SessionPage, SessionQuery, SessionSort};
 
-use crate::sql::session_count::{self, CellCount};
+use crate::sql::session_count::{self, unit_end, unit_start, CellCount};
 use crate::sql::session_query::list_sessions_with;
 use crate::sql::{BuiltQuery, Dialect, TimeCells, HOUR_US, MINUTE_US};
 use crate::{SearchPage, SessionRow, StoreResult};
@@ -117,14 +117,14 @@ async fn seek(
     let (start, possible_before) = first_reaching(&hours, offset, 0);
     let mut boundary = None;
     if let Some(hour) = hours.get(start) {
-        boundary = (start > 0).then_some((hour_start(hour.index), hour_end(hour.index)));
+        boundary = (start > 0).then_some((unit_start(hour.index, HOUR_US), unit_end(hour.index, HOUR_US)));
         // Not with an expiry range: the count before a minute would then count the rest of
         // the hour row by row (the grid has no minutes), which costs what the walk saves.
         if offset > possible_before && hour.index >= 0 && !cells.filters_expiry() {
             let minutes = tx.cells(&cells.minutes_sql(dialect, hour.index, descending)).await?;
             let (first, _) = first_reaching(&minutes, offset, possible_before);
             if let Some(minute) = minutes.get(first).filter(|_| first > 0 || start > 0) {
-                boundary = Some((minute_start(minute.index), minute_end(minute.index)));
+                boundary = Some((unit_start(minute.index, MINUTE_US), unit_end(minute.index, MINUTE_US)));
             }
         }
     }
@@ -249,20 +249,4 @@ fn first_reaching(cells: &[TimeCells], offset: u64, mut possible_before: u64) ->
         possible_before += cell.possible;
     }
     (cells.len(), possible_before)
-}
-
-fn hour_start(hour: i64) -> i64 {
-    hour.max(0).saturating_mul(HOUR_US)
-}
-
-fn hour_end(hour: i64) -> i64 {
-    hour_start(hour).saturating_add(HOUR_US - 1)
-}
-
-fn minute_start(minute: i64) -> i64 {
-    minute.max(0).saturating_mul(MINUTE_US)
-}
-
-fn minute_end(minute: i64) -> i64 {
-    minute_start(minute).saturating_add(MINUTE_US - 1)
 }

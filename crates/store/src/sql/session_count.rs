@@ -83,7 +83,8 @@ fn unit_of(at: i64, unit: i64) -> i64 {
     }
 }
 
-fn unit_start(index: i64, unit: i64) -> i64 {
+/// The first instant of unit `index` (unit -1, before 1970, starts at `i64::MIN`).
+pub(crate) fn unit_start(index: i64, unit: i64) -> i64 {
     if index < 0 {
         i64::MIN
     } else {
@@ -91,7 +92,8 @@ fn unit_start(index: i64, unit: i64) -> i64 {
     }
 }
 
-fn unit_end(index: i64, unit: i64) -> i64 {
+/// The last instant of unit `index` (unit -1 ends at -1).
+pub(crate) fn unit_end(index: i64, unit: i64) -> i64 {
     if index < 0 {
         -1
     } else {
@@ -532,8 +534,6 @@ pub struct TimeCells {
 }
 
 impl CellCount {
-    /// The cells of every creation hour the search may touch, per hour in `descending` (or
-    /// ascending) order: `(hour, possible, all)` rows, read as [`TimeCells`].
     /// Every creation hour the search may touch, with its not-revoked sessions, in
     /// `descending` (or ascending) order: `(hour, possible, all)` rows, read as [`TimeCells`].
     /// `possible` is all of them: an upper bound of the hour's matches whatever the expiry
@@ -564,15 +564,8 @@ impl CellCount {
             dialect,
             params: Vec::new(),
         };
-        let minutes_per_hour = HOUR_US / MINUTE_US;
-        let (first, last) = if hour < 0 {
-            (-1, -1)
-        } else {
-            (
-                hour.saturating_mul(minutes_per_hour),
-                hour.saturating_mul(minutes_per_hour) + minutes_per_hour - 1,
-            )
-        };
+        let first = unit_of(unit_start(hour, HOUR_US), MINUTE_US);
+        let last = unit_of(unit_end(hour, HOUR_US), MINUTE_US);
         let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
         let creators = self.creator_condition(&mut b, "creator");
         let order = if descending { "DESC" } else { "ASC" };
