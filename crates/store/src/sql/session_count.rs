@@ -1,17 +1,20 @@
 //! Exact session counts that do not grow with the table.
 //!
 //! The broad ZITADEL searches (no query, date ranges, a creator) count sessions that are not
-//! revoked and whose identity is active or absent. Two counter tables, kept by triggers in the
-//! same transaction as every write to sessions and every change of an identity's state, hold
-//! exactly those sessions per (creation hour, creator) and per (expiry hour, creator). A count
-//! is then
+//! revoked and whose identity is active or absent. One table of counters, `session_counts_grid`,
+//! kept by triggers in the same transaction as every write to sessions and every change of an
+//! identity's state, holds exactly those sessions per creator (and under `'*'` for all) at
+//! several resolutions ([`grid`]): per creation hour and per expiry hour, per creation and
+//! expiry minute, and creation × expiry at day and hour resolutions. A count of one range is
+//! then
 //!
-//! - the cells whose hours lie wholly inside the range, plus
-//! - the sessions of the (at most two) partial hours at the ends of the range, counted through
-//!   the creation or the expiry index.
+//! - the hour cells wholly inside the range, plus
+//! - the minute cells wholly inside its (at most two) partial hours, plus
+//! - the sessions of the (at most two) partial minutes at the ends, counted through the
+//!   creation or the expiry index.
 //!
-//! A search with both a creation and an expiry range reads `session_counts_grid` instead (see
-//! [`CellCount::count_by_both`]): cells of creation × expiry at day and hour resolutions.
+//! A search with both a creation and an expiry range reads the two-dimensional levels (see
+//! [`CellCount::count_by_both`]).
 //!
 //! Everything is one statement, so it reads one snapshot. Filters that select few sessions by
 //! themselves (ids, a user, a fingerprint, a session-token caller's own sessions, `active`)
@@ -46,6 +49,11 @@ mod grid {
     pub const CREATION_MINUTE: i64 = 4;
     /// a = expiry minute, b = 0.
     pub const EXPIRY_MINUTE: i64 = 5;
+    /// a = creation hour, b = 0 (migration 0013/0014: the hour counters that had tables of
+    /// their own, moved here so that a write upserts them with the other cells).
+    pub const CREATION_HOUR: i64 = 6;
+    /// a = expiry hour, b = 0.
+    pub const EXPIRY_HOUR: i64 = 7;
 }
 
 /// One minute in microseconds: the resolution of the grid's minute levels.
@@ -333,13 +341,14 @@ impl CellCount {
         }
     }
 
-    /// Only a creation range (or nothing): `session_counts_created`.
+    /// Only a creation range (or nothing): the creation hour cells.
     fn count_by_creation(&self, b: &mut Builder, terms: &mut Vec<String>) {
         if let Some((c1, c2)) = self.created.full_hours() {
             let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
             let creators = self.creator_condition(b, "creator");
+            let level = grid::CREATION_HOUR;
             terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_created WHERE created_hour BETWEEN {p1} AND {p2}{creators})"
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0)"
             ));
         }
         for piece in self.minute_cells(b, terms, self.created.partial_pieces(), grid::CREATION_MINUTE) {
@@ -352,22 +361,21 @@ impl CellCount {
         }
     }
 
-    /// Only an expiry range: `session_counts_expires`.
+    /// Only an expiry range: the expiry hour cells.
     fn count_by_expiry(&self, b: &mut Builder, terms: &mut Vec<String>) {
-        let mut cells = Vec::new();
+        let mut hours = Vec::new();
         if let Some((e1, e2)) = self.expires.and_then(Range::full_hours) {
-            let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
-            cells.push(format!("expires_hour BETWEEN {q1} AND {q2}"));
+            hours.push((e1, e2));
         }
         if self.never {
-            let never = b.bind(Param::I64(NEVER_HOUR));
-            cells.push(format!("expires_hour = {never}"));
+            hours.push((NEVER_HOUR, NEVER_HOUR));
         }
-        if !cells.is_empty() {
+        for (e1, e2) in hours {
+            let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
             let creators = self.creator_condition(b, "creator");
+            let level = grid::EXPIRY_HOUR;
             terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_expires WHERE ({}){creators})",
-                cells.join(" OR ")
+                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {q1} AND {q2} AND b = 0)"
             ));
         }
         let pieces = self.expires.map(Range::partial_pieces).unwrap_or_default();
@@ -547,10 +555,11 @@ impl CellCount {
         let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
         let creators = self.creator_condition(&mut b, "creator");
         let order = if descending { "DESC" } else { "ASC" };
+        let level = grid::CREATION_HOUR;
         BuiltQuery {
             sql: format!(
-                "SELECT created_hour, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_created \
-                 WHERE created_hour BETWEEN {p1} AND {p2}{creators} GROUP BY created_hour ORDER BY created_hour {order}"
+                "SELECT a, CAST(n AS BIGINT), CAST(n AS BIGINT) FROM session_counts_grid \
+                 WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0 ORDER BY a {order}"
             ),
             params: b.params,
         }

@@ -631,7 +631,8 @@ async fn cleanup_waits_behind_a_session_writer_instead_of_deadlocking_with_it() 
         connection
     };
     let touch_cell = |hour: i64| {
-        sqlx::query("UPDATE session_counts_created SET n = n WHERE creator = '*' AND created_hour = $1").bind(hour)
+        sqlx::query("UPDATE session_counts_grid SET n = n WHERE creator = '*' AND level = 6 AND a = $1 AND b = 0")
+            .bind(hour)
     };
     let mut writer = connect().await;
     let writer_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
