@@ -65,7 +65,7 @@ enum Command {
 
 #[derive(Debug, Clone, Args)]
 struct DataArgs {
-    /// The database: a SQLite path or URL (default: <dir>/lanyard-bench-<sessions>.db) or
+    /// The database: a SQLite path or URL (default: `<dir>/lanyard-bench-<sessions>.db`) or
     /// postgres://… (a scratch database: it is emptied when seeded).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
@@ -167,7 +167,7 @@ struct RunArgs {
     cache_ttl: Option<String>,
     /// Only these steps (comma-separated): health, whoami_warm, admin_list_first,
     /// admin_list_deep, zitadel_search, zitadel_transports, offset (all offsets) or
-    /// offset_<n>, search_flood, create, password, search_flood_unlimited, whoami_cold, direct.
+    /// `offset_<n>`, search_flood, create, password, search_flood_unlimited, whoami_cold, direct.
     #[arg(long, value_delimiter = ',')]
     steps: Option<Vec<String>>,
     /// A shell command run right before each step's load, as

@@ -84,7 +84,7 @@ impl From<serde_json::Error> for StoreError {
 impl StoreError {
     /// Whether the database cannot serve now, as opposed to rejecting this query: the request
     /// may succeed later without any change on the caller's side, so it is answered 503, never
-    /// reported as a bug (see [`is_unavailable`]).
+    /// reported as a bug (see the private `is_unavailable` below).
     pub fn is_unavailable(&self) -> bool {
         match self {
             StoreError::Database(error) => is_unavailable(error),

@@ -2,7 +2,7 @@
 //!
 //! Every implementation must pass the conformance suite in `tests/`. Implementations hold no
 //! business rules beyond what a query needs (the definition of "active" is shared through
-//! [`sql::SessionSql`], which mirrors `Session::is_active`).
+//! the SQL of [`sql`], whose test of "active" mirrors `Session::is_active`).
 
 mod changes;
 mod check_attempts;

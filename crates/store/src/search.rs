@@ -76,7 +76,7 @@ fn walk(query: &SessionQuery, cells: &CellCount) -> (SessionQuery, CellCount) {
     }
 }
 
-/// The statements [`search`] runs for the first page of `query` when the matches are dense
+/// The statements `search` runs for the first page of `query` when the matches are dense
 /// enough to walk (the plans docs/STORAGE.md shows): the count; for a broad search the cells
 /// per creation hour and the walk; otherwise the list query.
 pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros) -> Vec<(&'static str, BuiltQuery)> {

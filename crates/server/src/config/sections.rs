@@ -263,10 +263,10 @@ pub struct RateLimitConfig {
     pub sessions_per_ip: u32,
     pub sessions_window: HumanDuration,
     /// Lists and searches one principal (API key, or the identity behind a session token) may
-    /// have running at once; unset: see [`Config::list_concurrency_per_principal`].
+    /// have running at once; unset: see [`super::Config::list_concurrency_per_principal`].
     pub list_concurrency_per_principal: Option<u32>,
     /// Lists and searches running at once, all principals together; unset: see
-    /// [`Config::list_concurrency`].
+    /// [`super::Config::list_concurrency`].
     pub list_concurrency: Option<u32>,
     /// How long a list or search waits for a free slot before it is refused with 429.
     pub list_queue_timeout: HumanDuration,

@@ -126,7 +126,7 @@ impl Store for PostgresStore {
         write::identities::delete(&self.pool, id).await
     }
 
-    /// Queued to the group-commit writer ([`super::session_writer`]), which writes concurrent
+    /// Queued to the group-commit writer (`super::session_writer`), which writes concurrent
     /// creates in one transaction.
     async fn insert_session(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
         self.session_writer.insert(session, digest).await

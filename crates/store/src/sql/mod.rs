@@ -43,7 +43,7 @@ pub use session_count::{count_sessions, hour_of, TimeCells, HOUR_US, MINUTE_US, 
 pub use session_query::count_sessions as count_sessions_by_scan;
 pub use session_query::{list_sessions, BuiltQuery, Dialect, Param};
 
-/// The columns every session read selects, in the order [`crate::rows::decode_session`]
+/// The columns every session read selects, in the order `rows::decode_session`
 /// reads them.
 pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_us, s.authenticated_us, \
      s.expires_us, s.revoked_us, s.user_checked_us, s.factors, s.metadata, s.creator, s.sequence, \
@@ -53,7 +53,7 @@ pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_
 /// to tell whether the identity is active. Only non-active identities are joined, through
 /// their small partial index (`identities_not_active`, a few thousand entries where the
 /// primary key has every identity), so `i.state` is NULL for an active identity, which
-/// [`crate::rows::decode_session`] and the filters of `session_query` read as active (a
+/// `crate::rows::decode_session` and the filters of `session_query` read as active (a
 /// session's identity always exists: the foreign key). SQLite: a page of 250 sessions took
 /// 1.3 ms with a primary-key lookup per session, 0.5 ms this way (1M sessions, 2 % of
 /// identities inactive). PostgreSQL gets the same as a LATERAL probe per session: a plain
@@ -72,18 +72,18 @@ pub fn sessions_from(dialect: Dialect) -> &'static str {
     }
 }
 
-/// An identity's columns (table alias `i`), in the order [`crate::rows::decode_identity`] reads
+/// An identity's columns (table alias `i`), in the order `crate::rows::decode_identity` reads
 /// them.
 pub const IDENTITY_COLUMNS: &str = "i.id, i.schema_id, i.traits, i.state, i.state_changed_us, \
      i.metadata_public, i.metadata_admin, i.organization_id, i.external_id, i.identifiers, \
      i.credentials, i.created_us, i.updated_us";
 
 /// A device's columns (table alias `d`), its session's id first, in the order
-/// [`crate::rows::decode_device`] reads them.
+/// `crate::rows::decode_device` reads them.
 pub const DEVICE_COLUMNS: &str =
     "d.session_id, d.id, d.ip_address, d.user_agent, d.location, d.fingerprint_id, d.headers, d.created_us";
 
-/// An API key's columns, in the order [`crate::rows::decode_api_key`] reads them.
+/// An API key's columns, in the order `crate::rows::decode_api_key` reads them.
 pub const API_KEY_COLUMNS: &str = "id, name, digest, scopes, created_us, revoked_us";
 
 /// A session's devices, oldest first, as one JSON array in the column `devices_json`, read

@@ -121,7 +121,7 @@ const NEW_DEVICE: [(&str, &str); 8] = [
 /// How many values [`insert_sessions`] binds per session on SQLite.
 pub const SESSION_VALUES: usize = NEW_SESSION.len();
 
-/// Inserts sessions (see [`NEW_SESSION`] for the columns). SQLite has no array parameter:
+/// Inserts sessions (see `NEW_SESSION` for the columns). SQLite has no array parameter:
 /// `rows` rows of values, each session's [`SESSION_VALUES`] bound in turn. PostgreSQL takes
 /// any number of rows in one statement, each column bound once as an array (`rows` does not
 /// matter).
@@ -129,7 +129,7 @@ pub fn insert_sessions(dialect: Dialect, rows: usize) -> String {
     bulk_insert(dialect, "sessions", &NEW_SESSION, rows)
 }
 
-/// Inserts devices, as [`insert_sessions`] does sessions (see [`NEW_DEVICE`]).
+/// Inserts devices, as [`insert_sessions`] does sessions (see `NEW_DEVICE`).
 pub fn insert_devices(dialect: Dialect, rows: usize) -> String {
     bulk_insert(dialect, "session_devices", &NEW_DEVICE, rows)
 }

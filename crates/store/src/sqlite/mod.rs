@@ -2,7 +2,7 @@
 //!
 //! Writes go through a pool of exactly one connection, so writers queue in Lanyard instead of
 //! contending for SQLite's lock (no SQLITE_BUSY under load); reads use a separate pool of
-//! read-only connections on threads of their own ([`read_pool`]) and never wait for writers,
+//! read-only connections on threads of their own (`read_pool`) and never wait for writers,
 //! which WAL allows.
 
 mod read_pool;

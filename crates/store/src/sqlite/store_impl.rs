@@ -119,7 +119,7 @@ impl Store for SqliteStore {
         write::identities::delete(&self.writer, id).await
     }
 
-    /// Queued to the group-commit writer ([`super::session_writer`]), which writes concurrent
+    /// Queued to the group-commit writer (`super::session_writer`), which writes concurrent
     /// creates in one transaction and answers after its commit.
     async fn insert_session(&self, session: &Session, digest: &TokenDigest) -> StoreResult<i64> {
         self.session_writer.insert(session, digest).await
