@@ -1,7 +1,180 @@
-//! The Kratos query parameters shared by several session endpoints.
+//! The Kratos query parameters: the types the handlers take, parsed with Kratos' own error
+//! messages, and documented by their `IntoParams` derives (one definition for both).
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use lanyard_service::OffsetPage;
+use utoipa::{IntoParams, ToSchema};
 
 use super::error::KratosError;
+use super::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::query::QueryParams;
+
+/// A query type parsed from the whole query string (repeated keys kept, Kratos' messages on
+/// a 400), as an extractor.
+trait FromQuery: Sized {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError>;
+}
+
+/// `impl FromRequestParts` for query types: a blanket impl over [`FromQuery`] is not allowed
+/// for a foreign trait.
+macro_rules! query_extractor {
+    ($($ty:ty),+) => {$(
+        impl<S: Send + Sync> FromRequestParts<S> for $ty {
+            type Rejection = KratosError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, KratosError> {
+                let Ok(raw) = QueryParams::from_request_parts(parts, state).await;
+                <$ty as FromQuery>::from_query(raw)
+            }
+        }
+    )+};
+}
+
+query_extractor!(SessionListQuery, ExpandQuery, OffsetPageQuery, IdentitySessionsQuery);
+
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code, reason = "documents the values `expand` takes; parsed into `Expand`")]
+pub enum ExpandOption {
+    Identity,
+    Devices,
+}
+
+/// `GET /admin/sessions`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SessionListQuery {
+    /// 1 to 1000 (default 250); anything else is a 400.
+    #[param(value_type = Option<i64>)]
+    pub page_size: u32,
+    /// The `next` token of the `Link` header (an opaque, signed keyset token).
+    pub page_token: Option<String>,
+    /// Only active (true) or inactive (false) sessions.
+    pub active: Option<bool>,
+    /// Repeatable: `identity`, `devices`.
+    #[param(value_type = Option<Vec<ExpandOption>>, inline)]
+    pub expand: Expand,
+    /// The query as sent, for the `Link` URLs.
+    #[param(ignore)]
+    pub raw: QueryParams,
+}
+
+impl FromQuery for SessionListQuery {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
+        // In the order the handler checked them before, so a request with several bad
+        // parameters still hears about the same one.
+        let page_size = paging::page_size(&raw, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let expand = expand(&raw)?;
+        Ok(SessionListQuery {
+            page_size,
+            page_token: raw.first("page_token").map(str::to_owned),
+            active: active(&raw)?,
+            expand,
+            raw,
+        })
+    }
+}
+
+/// `expand` of a single session.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExpandQuery {
+    /// Repeatable: `identity`, `devices`.
+    #[param(value_type = Option<Vec<ExpandOption>>, inline)]
+    pub expand: Expand,
+}
+
+impl FromQuery for ExpandQuery {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
+        Ok(ExpandQuery { expand: expand(&raw)? })
+    }
+}
+
+/// Offset paging: `page_token`/`page_size`, or (0-based) `page`/`per_page`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "the paging parameters are documented one by one and parsed together into page_range"
+)]
+pub struct OffsetPageQuery {
+    /// 1 to 1000 (default 250).
+    #[param(value_type = Option<i64>)]
+    page_size: (),
+    /// A token from the `Link` header.
+    #[param(value_type = Option<String>)]
+    page_token: (),
+    /// 0-based page number (with `per_page`).
+    #[param(value_type = Option<i64>)]
+    page: (),
+    /// 1 to 1000 (default 250).
+    #[param(value_type = Option<i64>)]
+    per_page: (),
+    /// The page the four parameters name.
+    #[param(ignore)]
+    pub page_range: OffsetPage,
+    /// The query as sent, for the `Link` URLs.
+    #[param(ignore)]
+    pub raw: QueryParams,
+}
+
+impl FromQuery for OffsetPageQuery {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
+        Ok(OffsetPageQuery {
+            page_size: (),
+            page_token: (),
+            page: (),
+            per_page: (),
+            page_range: paging::offset_page(&raw)?,
+            raw,
+        })
+    }
+}
+
+/// `GET /admin/identities/{id}/sessions`: offset paging and `active`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "the paging parameters are documented one by one and parsed together into page_range"
+)]
+pub struct IdentitySessionsQuery {
+    /// 1 to 1000 (default 250).
+    #[param(value_type = Option<i64>)]
+    page_size: (),
+    /// A token from the `Link` header.
+    #[param(value_type = Option<String>)]
+    page_token: (),
+    /// 0-based page number (with `per_page`).
+    #[param(value_type = Option<i64>)]
+    page: (),
+    /// 1 to 1000 (default 250).
+    #[param(value_type = Option<i64>)]
+    per_page: (),
+    /// Only active (true) or inactive (false) sessions.
+    pub active: Option<bool>,
+    /// The page the four paging parameters name.
+    #[param(ignore)]
+    pub page_range: OffsetPage,
+    /// The query as sent, for the `Link` URLs.
+    #[param(ignore)]
+    pub raw: QueryParams,
+}
+
+impl FromQuery for IdentitySessionsQuery {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
+        Ok(IdentitySessionsQuery {
+            page_size: (),
+            page_token: (),
+            page: (),
+            per_page: (),
+            active: active(&raw)?,
+            page_range: paging::offset_page(&raw)?,
+            raw,
+        })
+    }
+}
 
 /// `active`: Go's `strconv.ParseBool` spellings; anything else is a 400.
 pub fn active(query: &QueryParams) -> Result<Option<bool>, KratosError> {

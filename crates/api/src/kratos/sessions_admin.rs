@@ -8,11 +8,10 @@ use uuid::Uuid;
 
 use super::error::KratosError;
 use super::extract::{parse_uuid, AdminKey, SessionDelete, SessionRead, SessionWrite};
-use super::paging::{self, link_url, set_link, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-use super::params::{active, expand};
+use super::paging::{self, link_url, set_link};
+use super::params::{ExpandQuery, IdentitySessionsQuery, SessionListQuery};
 use super::session_bytes::sessions_response;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
-use crate::query::QueryParams;
 use crate::render::render_list;
 use crate::AppState;
 
@@ -22,7 +21,7 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
 
 /// `GET /admin/sessions`: keyset-paged, newest first.
 #[utoipa::path(get, path = "/admin/sessions", operation_id = "listSessions", tag = "kratos",
-    params(crate::openapi::SessionListQuery), security(("admin_key" = [])),
+    params(SessionListQuery), security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of sessions, newest first", body = [SessionJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
@@ -32,13 +31,17 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
 pub async fn list(
     AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
-    query: QueryParams,
+    SessionListQuery {
+        page_size,
+        page_token,
+        active,
+        expand,
+        raw: query,
+    }: SessionListQuery,
 ) -> Result<Response, KratosError> {
-    let page_size = paging::page_size(&query, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
-    let expand = expand(&query)?;
     let request = ListSessions {
-        active: active(&query)?,
-        page_token: query.first("page_token").map(str::to_owned),
+        active,
+        page_token,
         page_size,
         expand_identity: expand.identity,
         expand_devices: expand.devices,
@@ -85,7 +88,7 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/admin/sessions/{id}", operation_id = "getSession", tag = "kratos",
-    params(("id" = Uuid, Path, description = "The session id"), crate::openapi::ExpandQuery),
+    params(("id" = Uuid, Path, description = "The session id"), ExpandQuery),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The session", body = SessionJson),
@@ -96,10 +99,9 @@ pub async fn get(
     _: AdminKey<SessionRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    query: QueryParams,
+    ExpandQuery { expand }: ExpandQuery,
 ) -> Result<Response, KratosError> {
     let id = parse_uuid("the session id", &id)?;
-    let expand = expand(&query)?;
     let view = state
         .service
         .session(id, expand.identity)
@@ -165,7 +167,7 @@ pub async fn extend(
 
 /// `GET /admin/identities/{id}/sessions`: offset-paged, identity and devices expanded.
 #[utoipa::path(get, path = "/admin/identities/{id}/sessions", operation_id = "listIdentitySessions", tag = "kratos",
-    params(("id" = Uuid, Path, description = "The identity id"), crate::openapi::IdentitySessionsQuery),
+    params(("id" = Uuid, Path, description = "The identity id"), IdentitySessionsQuery),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the identity's sessions", body = [SessionJson], headers(
@@ -179,11 +181,14 @@ pub async fn list_for_identity(
     AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    query: QueryParams,
+    IdentitySessionsQuery {
+        active,
+        page_range: page,
+        raw: query,
+        ..
+    }: IdentitySessionsQuery,
 ) -> Result<Response, KratosError> {
     let identity_id = parse_uuid("the identity id", &id)?;
-    let active = active(&query)?;
-    let page = paging::offset_page(&query)?;
     // Holds the caller's list slot until the answer is rendered.
     let found = state
         .service

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::error::KratosError;
 use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
 use super::paging;
+use super::params::OffsetPageQuery;
 use super::session_bytes::sessions_response;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::query::QueryParams;
@@ -90,7 +91,7 @@ pub async fn whoami(
 
 /// `GET /sessions`: the caller's other active sessions.
 #[utoipa::path(get, path = "/sessions", operation_id = "listMySessions", tag = "kratos",
-    params(crate::openapi::OffsetPageQuery), security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
+    params(OffsetPageQuery), security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
     responses(
         (status = 200, description = "A page of the caller's other active sessions", body = [SessionJson], headers(
             ("link" = String, description = "`first`, `next`, `prev` and `last` page URLs"),
@@ -102,10 +103,13 @@ pub async fn whoami(
 pub async fn list_mine(
     State(state): State<AppState>,
     token: SessionTokenHeader,
-    query: QueryParams,
+    OffsetPageQuery {
+        page_range: page,
+        raw: query,
+        ..
+    }: OffsetPageQuery,
 ) -> Result<Response, KratosError> {
     let token = require_token(token)?;
-    let page = paging::offset_page(&query)?;
     // Holds the caller's list slot until the answer is rendered.
     let found = state
         .service
