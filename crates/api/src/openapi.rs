@@ -21,7 +21,7 @@ use utoipa::openapi::path::{HttpMethod, Operation, OperationBuilder, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, Required, Response as DocResponse, ResponseBuilder};
-use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa::{OpenApi, PartialSchema, ToSchema};
 
 use crate::kratos::wire::SessionJson;
 use crate::kratos::{identities, schemas, sessions_admin, sessions_public};
@@ -196,25 +196,6 @@ pub struct HealthStatus {
 pub struct HealthNotReady {
     /// `{"database": "…"}`.
     errors: std::collections::BTreeMap<String, String>,
-}
-
-/// `GET /admin/identities`: at most one of the filters.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub struct IdentityListQuery {
-    /// 1 to 500 (default 250).
-    page_size: Option<i64>,
-    /// The `next` token of the `Link` header (the last id of the previous page).
-    page_token: Option<String>,
-    /// Repeatable: only these identities.
-    ids: Option<Vec<uuid::Uuid>>,
-    /// The identity with exactly this identifier (e.g. an email address).
-    credentials_identifier: Option<String>,
-    /// Identities whose identifier starts with this.
-    preview_credentials_identifier_similar: Option<String>,
-    /// Identities of this organization.
-    organization_id: Option<uuid::Uuid>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::{CredentialType, IdentityState};
-use lanyard_service::IdentityFilter;
 use lanyard_service::{IdentityListRequest, IdentityWrite, PasswordInput};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -11,14 +10,11 @@ use uuid::Uuid;
 
 use super::error::KratosError;
 use super::extract::{parse_uuid, AdminKey, IdentityRead, IdentityWrite as IdentityWriteScope, KratosJson};
-use super::paging::{self, link_url, set_link};
+use super::paging::{link_url, set_link};
+use super::params::IdentityListQuery;
 use super::wire::{identity_json, Audience};
-use crate::query::QueryParams;
 use crate::render::render_list;
 use crate::AppState;
-
-const DEFAULT_IDENTITY_PAGE: u32 = 250;
-const MAX_IDENTITY_PAGE: u32 = 500;
 
 fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> KratosError + '_ {
     move |e| KratosError::from_service(e, &state.config.public_base_url)
@@ -278,37 +274,9 @@ pub async fn delete_credential(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
-    let ids: Vec<&str> = query.all("ids").filter(|v| !v.is_empty()).collect();
-    let mut filters = Vec::new();
-    if !ids.is_empty() {
-        let parsed = ids
-            .iter()
-            .map(|v| parse_uuid("ids", v))
-            .collect::<Result<Vec<Uuid>, _>>()?;
-        filters.push(IdentityFilter::Ids(parsed));
-    }
-    if let Some(identifier) = query.first("credentials_identifier") {
-        filters.push(IdentityFilter::Identifier(identifier.to_owned()));
-    }
-    if let Some(prefix) = query.first("preview_credentials_identifier_similar") {
-        filters.push(IdentityFilter::IdentifierPrefix(prefix.to_owned()));
-    }
-    if let Some(org) = query.first("organization_id") {
-        filters.push(IdentityFilter::Organization(parse_uuid("organization_id", org)?));
-    }
-    match filters.len() {
-        0 => Ok(IdentityFilter::All),
-        1 => Ok(filters.remove(0)),
-        _ => Err(KratosError::bad_request(
-            "ids, credentials_identifier, preview_credentials_identifier_similar and organization_id cannot be combined",
-        )),
-    }
-}
-
 /// `GET /admin/identities`: keyset-paged by id; the page token is the last id of the page.
 #[utoipa::path(get, path = "/admin/identities", operation_id = "listIdentities", tag = "kratos",
-    params(crate::openapi::IdentityListQuery), security(("admin_key" = [])),
+    params(IdentityListQuery), security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of identities, by id", body = [crate::kratos::wire::IdentityJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
@@ -318,17 +286,14 @@ fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
 pub async fn list(
     AdminKey { key, .. }: AdminKey<IdentityRead>,
     State(state): State<AppState>,
-    query: QueryParams,
+    IdentityListQuery {
+        page_size,
+        page_token: after,
+        filter,
+        raw: query,
+        ..
+    }: IdentityListQuery,
 ) -> Result<Response, KratosError> {
-    let page_size = paging::page_size(&query, "page_size", DEFAULT_IDENTITY_PAGE, MAX_IDENTITY_PAGE)?;
-    let after =
-        match query.first("page_token") {
-            None => None,
-            Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
-                KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
-            })?),
-        };
-    let filter = identity_filter(&query)?;
     let list = state
         .service
         .list_identities(

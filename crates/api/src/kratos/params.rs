@@ -3,10 +3,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use lanyard_service::OffsetPage;
+use lanyard_service::{IdentityFilter, OffsetPage};
 use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
 
 use super::error::KratosError;
+use super::extract::parse_uuid;
 use super::paging::{self, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::query::QueryParams;
 
@@ -31,7 +33,13 @@ macro_rules! query_extractor {
     )+};
 }
 
-query_extractor!(SessionListQuery, ExpandQuery, OffsetPageQuery, IdentitySessionsQuery);
+query_extractor!(
+    SessionListQuery,
+    ExpandQuery,
+    OffsetPageQuery,
+    IdentitySessionsQuery,
+    IdentityListQuery
+);
 
 #[derive(ToSchema)]
 #[schema(rename_all = "lowercase")]
@@ -173,6 +181,93 @@ impl FromQuery for IdentitySessionsQuery {
             page_range: paging::offset_page(&raw)?,
             raw,
         })
+    }
+}
+
+const DEFAULT_IDENTITY_PAGE: u32 = 250;
+const MAX_IDENTITY_PAGE: u32 = 500;
+
+/// `GET /admin/identities`: keyset paging by id, and at most one of the filters.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(
+    dead_code,
+    reason = "the filters are documented one by one and parsed together into filter"
+)]
+pub struct IdentityListQuery {
+    /// 1 to 500 (default 250).
+    #[param(value_type = Option<i64>)]
+    pub page_size: u32,
+    /// The `next` token of the `Link` header (the last id of the previous page).
+    #[param(value_type = Option<String>)]
+    pub page_token: Option<Uuid>,
+    /// Repeatable: only these identities.
+    #[param(value_type = Option<Vec<Uuid>>)]
+    ids: (),
+    /// The identity with exactly this identifier (e.g. an email address).
+    #[param(value_type = Option<String>)]
+    credentials_identifier: (),
+    /// Identities whose identifier starts with this.
+    #[param(value_type = Option<String>)]
+    preview_credentials_identifier_similar: (),
+    /// Identities of this organization.
+    #[param(value_type = Option<Uuid>)]
+    organization_id: (),
+    /// The one filter the parameters name.
+    #[param(ignore)]
+    pub filter: IdentityFilter,
+    /// The query as sent, for the `Link` URLs.
+    #[param(ignore)]
+    pub raw: QueryParams,
+}
+
+impl FromQuery for IdentityListQuery {
+    fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
+        let page_size = paging::page_size(&raw, "page_size", DEFAULT_IDENTITY_PAGE, MAX_IDENTITY_PAGE)?;
+        let page_token = match raw.first("page_token") {
+            None => None,
+            Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
+                KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
+            })?),
+        };
+        Ok(IdentityListQuery {
+            page_size,
+            page_token,
+            ids: (),
+            credentials_identifier: (),
+            preview_credentials_identifier_similar: (),
+            organization_id: (),
+            filter: identity_filter(&raw)?,
+            raw,
+        })
+    }
+}
+
+fn identity_filter(query: &QueryParams) -> Result<IdentityFilter, KratosError> {
+    let ids: Vec<&str> = query.all("ids").filter(|v| !v.is_empty()).collect();
+    let mut filters = Vec::new();
+    if !ids.is_empty() {
+        let parsed = ids
+            .iter()
+            .map(|v| parse_uuid("ids", v))
+            .collect::<Result<Vec<Uuid>, _>>()?;
+        filters.push(IdentityFilter::Ids(parsed));
+    }
+    if let Some(identifier) = query.first("credentials_identifier") {
+        filters.push(IdentityFilter::Identifier(identifier.to_owned()));
+    }
+    if let Some(prefix) = query.first("preview_credentials_identifier_similar") {
+        filters.push(IdentityFilter::IdentifierPrefix(prefix.to_owned()));
+    }
+    if let Some(org) = query.first("organization_id") {
+        filters.push(IdentityFilter::Organization(parse_uuid("organization_id", org)?));
+    }
+    match filters.len() {
+        0 => Ok(IdentityFilter::All),
+        1 => Ok(filters.remove(0)),
+        _ => Err(KratosError::bad_request(
+            "ids, credentials_identifier, preview_credentials_identifier_similar and organization_id cannot be combined",
+        )),
     }
 }
 
