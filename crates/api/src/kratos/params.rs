@@ -37,7 +37,7 @@ query_extractor!(
     SessionListQuery,
     ExpandQuery,
     OffsetPageQuery,
-    IdentitySessionsQuery,
+    ActiveQuery,
     IdentityListQuery
 );
 
@@ -140,47 +140,17 @@ impl FromQuery for OffsetPageQuery {
     }
 }
 
-/// `GET /admin/identities/{id}/sessions`: offset paging and `active`.
+/// `active` alone (`GET /admin/identities/{id}/sessions` takes it beside [`OffsetPageQuery`]).
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[allow(
-    dead_code,
-    reason = "the paging parameters are documented one by one and parsed together into page_range"
-)]
-pub struct IdentitySessionsQuery {
-    /// 1 to 1000 (default 250).
-    #[param(value_type = Option<i64>)]
-    page_size: (),
-    /// A token from the `Link` header.
-    #[param(value_type = Option<String>)]
-    page_token: (),
-    /// 0-based page number (with `per_page`).
-    #[param(value_type = Option<i64>)]
-    page: (),
-    /// 1 to 1000 (default 250).
-    #[param(value_type = Option<i64>)]
-    per_page: (),
+pub struct ActiveQuery {
     /// Only active (true) or inactive (false) sessions.
     pub active: Option<bool>,
-    /// The page the four paging parameters name.
-    #[param(ignore)]
-    pub page_range: OffsetPage,
-    /// The query as sent, for the `Link` URLs.
-    #[param(ignore)]
-    pub raw: QueryParams,
 }
 
-impl FromQuery for IdentitySessionsQuery {
+impl FromQuery for ActiveQuery {
     fn from_query(raw: QueryParams) -> Result<Self, KratosError> {
-        Ok(IdentitySessionsQuery {
-            page_size: (),
-            page_token: (),
-            page: (),
-            per_page: (),
-            active: active(&raw)?,
-            page_range: paging::offset_page(&raw)?,
-            raw,
-        })
+        Ok(ActiveQuery { active: active(&raw)? })
     }
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::error::KratosError;
 use super::extract::{parse_uuid, AdminKey, SessionDelete, SessionRead, SessionWrite};
 use super::paging::{self, link_url, set_link};
-use super::params::{ExpandQuery, IdentitySessionsQuery, SessionListQuery};
+use super::params::{ActiveQuery, ExpandQuery, OffsetPageQuery, SessionListQuery};
 use super::session_bytes::sessions_response;
 use super::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::render::render_list;
@@ -167,7 +167,7 @@ pub async fn extend(
 
 /// `GET /admin/identities/{id}/sessions`: offset-paged, identity and devices expanded.
 #[utoipa::path(get, path = "/admin/identities/{id}/sessions", operation_id = "listIdentitySessions", tag = "kratos",
-    params(("id" = Uuid, Path, description = "The identity id"), IdentitySessionsQuery),
+    params(("id" = Uuid, Path, description = "The identity id"), OffsetPageQuery, ActiveQuery),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "A page of the identity's sessions", body = [SessionJson], headers(
@@ -181,12 +181,13 @@ pub async fn list_for_identity(
     AdminKey { key, .. }: AdminKey<SessionRead>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-    IdentitySessionsQuery {
-        active,
+    // `active` first: a request with both malformed hears about it, as before.
+    ActiveQuery { active }: ActiveQuery,
+    OffsetPageQuery {
         page_range: page,
         raw: query,
         ..
-    }: IdentitySessionsQuery,
+    }: OffsetPageQuery,
 ) -> Result<Response, KratosError> {
     let identity_id = parse_uuid("the identity id", &id)?;
     // Holds the caller's list slot until the answer is rendered.
