@@ -89,13 +89,15 @@ impl KratosError {
         Self::unauthorized("No valid session credentials found in the request.").with_id("session_inactive")
     }
 
+    /// Kratos' answer to a page token it did not issue.
+    pub fn invalid_page_token() -> Self {
+        Self::bad_request("The page token is invalid, do not craft your own page tokens")
+    }
+
     pub fn from_service(error: ServiceError, public_base_url: &str) -> Self {
         match error {
             ServiceError::Invalid(reason) => Self::bad_request(reason),
-            ServiceError::PageToken(e) => {
-                Self::bad_request("The page token is invalid, do not craft your own page tokens")
-                    .with_debug(e.to_string())
-            }
+            ServiceError::PageToken(e) => Self::invalid_page_token().with_debug(e.to_string()),
             error @ ServiceError::SchemaViolation { .. } => Self::bad_request(error.to_string()),
             ServiceError::Conflict(reason) => Self::new(StatusCode::CONFLICT, reason),
             ServiceError::NotFound(what) => {

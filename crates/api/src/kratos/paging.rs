@@ -68,9 +68,7 @@ pub fn offset_page(query: &QueryParams) -> Result<OffsetPage, KratosError> {
             Some(token) => decode_offset_token(token)?,
         };
         if offset > MAX_OFFSET {
-            return Err(KratosError::bad_request(
-                "The page token is invalid, do not craft your own page tokens",
-            ));
+            return Err(KratosError::invalid_page_token());
         }
         return Ok(OffsetPage { offset, limit });
     }
@@ -99,7 +97,7 @@ pub fn encode_offset_token(offset: u64) -> String {
 }
 
 fn decode_offset_token(token: &str) -> Result<u64, KratosError> {
-    let invalid = || KratosError::bad_request("The page token is invalid, do not craft your own page tokens");
+    let invalid = KratosError::invalid_page_token;
     let cleaned = token.trim().replace(' ', "+");
     let bytes = URL_SAFE_NO_PAD
         .decode(cleaned.trim_end_matches('='))

@@ -196,9 +196,7 @@ impl FromQuery for IdentityListQuery {
         let page_size = paging::page_size(&raw, "page_size", DEFAULT_IDENTITY_PAGE, MAX_IDENTITY_PAGE)?;
         let page_token = match raw.first("page_token") {
             None => None,
-            Some(token) => Some(Uuid::parse_str(token).map_err(|_| {
-                KratosError::bad_request("The page token is invalid, do not craft your own page tokens")
-            })?),
+            Some(token) => Some(Uuid::parse_str(token).map_err(|_| KratosError::invalid_page_token())?),
         };
         Ok(IdentityListQuery {
             page_size,
