@@ -93,6 +93,9 @@ pub(crate) fn error_for_path(path: &str, headers: &HeaderMap, status: StatusCode
 /// The router's fallback: no route for this path.
 pub async fn not_found(uri: Uri, headers: HeaderMap) -> Response {
     let path = uri.path();
+    if let Some(response) = crate::zitadel::unknown_rpc(path, &headers) {
+        return response;
+    }
     match owner(path, &headers) {
         Owner::Kratos => crate::kratos::not_found(uri).await.into_response(),
         Owner::Zitadel(Transport::Connect) => {

@@ -1,6 +1,7 @@
 //! HTTP adapters. Each API module only translates: wire JSON to service calls, service
 //! results and errors to the protocol's own JSON.
 
+pub mod api_router;
 mod client;
 mod error_bodies;
 #[cfg(test)]
@@ -14,13 +15,14 @@ pub use request_metrics::{track_requests, RequestMetrics};
 pub mod kratos;
 pub mod lanyard;
 pub mod openapi;
+mod ports;
+pub use ports::{admin_document, admin_router, public_document, public_router};
 mod query;
 mod render;
 pub mod zitadel;
 
 use std::sync::Arc;
 
-use axum::Router;
 use lanyard_service::Lanyard;
 
 /// The `Retry-After` (seconds) of every 503: the database cannot serve now, or a request ran out
@@ -75,28 +77,4 @@ impl AppState {
             metrics: None,
         }
     }
-}
-
-/// Routes for the public port: whoami, self-service session management, schemas, health.
-pub fn public_router(state: AppState) -> Router {
-    Router::new()
-        .merge(kratos::public_routes())
-        .merge(zitadel::routes())
-        .merge(lanyard::health_routes())
-        .merge(openapi::public_routes())
-        .fallback(error_bodies::not_found)
-        .method_not_allowed_fallback(error_bodies::method_not_allowed)
-        .with_state(state)
-}
-
-/// Routes for the admin port (loopback by default): Kratos admin API and Lanyard extensions.
-pub fn admin_router(state: AppState) -> Router {
-    Router::new()
-        .merge(kratos::admin_routes(state.clone()))
-        .merge(lanyard::admin_routes(state.clone()))
-        .merge(lanyard::health_routes())
-        .merge(openapi::admin_routes())
-        .fallback(error_bodies::not_found)
-        .method_not_allowed_fallback(error_bodies::method_not_allowed)
-        .with_state(state)
 }

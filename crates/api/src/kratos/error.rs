@@ -6,7 +6,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::Aal;
 use lanyard_service::{Refusal, ServiceError};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone)]
 pub struct KratosError {
@@ -163,31 +164,46 @@ impl KratosError {
     }
 }
 
+/// Kratos's error JSON, as every Kratos or Lanyard route answers a failure.
+#[derive(Serialize, ToSchema)]
+pub struct KratosErrorBody<'a> {
+    error: KratosGenericError<'a>,
+    /// Where a browser should go next (the AAL error only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redirect_browser_to: Option<&'a str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KratosGenericError<'a> {
+    /// A machine-readable id, e.g. `session_inactive`, `session_aal2_required`, `identity_disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
+    /// The HTTP status code.
+    code: u16,
+    /// The HTTP status text.
+    status: &'a str,
+    /// What was wrong with this request.
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    debug: Option<&'a str>,
+    /// The standard message for the status.
+    message: &'a str,
+}
+
 impl IntoResponse for KratosError {
     fn into_response(self) -> Response {
-        let mut error = Map::new();
-        if let Some(id) = self.id {
-            error.insert("id".into(), json!(id));
-        }
-        error.insert("code".into(), json!(self.status.as_u16()));
-        error.insert(
-            "status".into(),
-            json!(self.status.canonical_reason().unwrap_or("Error")),
-        );
-        error.insert("reason".into(), json!(self.reason));
-        if let Some(debug) = self.debug {
-            error.insert("debug".into(), json!(debug));
-        }
-        error.insert(
-            "message".into(),
-            json!(self.message.unwrap_or_else(|| standard_message(self.status).to_owned())),
-        );
-        let mut body = Map::new();
-        body.insert("error".into(), Value::Object(error));
-        if let Some(to) = self.redirect_browser_to {
-            body.insert("redirect_browser_to".into(), json!(&*to));
-        }
-        let mut response = (self.status, Json(Value::Object(body))).into_response();
+        let body = KratosErrorBody {
+            error: KratosGenericError {
+                id: self.id,
+                code: self.status.as_u16(),
+                status: self.status.canonical_reason().unwrap_or("Error"),
+                reason: &self.reason,
+                debug: self.debug.as_deref(),
+                message: self.message.as_deref().unwrap_or_else(|| standard_message(self.status)),
+            },
+            redirect_browser_to: self.redirect_browser_to.as_deref(),
+        };
+        let mut response = (self.status, Json(body)).into_response();
         if let Some(seconds) = self.retry_after_seconds {
             response
                 .headers_mut()

@@ -123,8 +123,8 @@ impl IdentityBody {
     request_body = IdentityBody, security(("admin_key" = [])),
     responses(
         (status = 201, description = "The new identity", body = crate::kratos::wire::IdentityJson),
-        (status = 400, description = "The body is malformed or violates the identity schema", body = crate::openapi::KratosErrorBody),
-        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The body is malformed or violates the identity schema", body = crate::kratos::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn create(
     _: AdminKey<IdentityWriteScope>,
@@ -144,9 +144,9 @@ pub async fn create(
     request_body = IdentityBody, security(("admin_key" = [])),
     responses(
         (status = 200, description = "The replaced identity", body = crate::kratos::wire::IdentityJson),
-        (status = 400, description = "The id is not a UUID, or the body is malformed or violates the identity schema", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
-        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or the body is malformed or violates the identity schema", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn replace(
     _: AdminKey<IdentityWriteScope>,
@@ -165,13 +165,13 @@ pub async fn replace(
 
 #[utoipa::path(patch, path = "/admin/identities/{id}", operation_id = "patchIdentity", tag = "kratos",
     params(("id" = Uuid, Path, description = "The identity id")),
-    request_body(content = Vec<crate::openapi::JsonPatchOperation>, description = "An RFC 6902 JSON Patch"),
+    request_body(content = Vec<JsonPatchOperation>, description = "An RFC 6902 JSON Patch"),
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The patched identity", body = crate::kratos::wire::IdentityJson),
-        (status = 400, description = "The id is not a UUID, or the patch is malformed, fails, or yields an invalid identity", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
-        (status = 409, description = "An identifier or the external id is taken", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or the patch is malformed, fails, or yields an invalid identity", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
+        (status = 409, description = "An identifier or the external id is taken", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn patch(
     _: AdminKey<IdentityWriteScope>,
@@ -193,12 +193,39 @@ mod json_patch_wire {
     pub use lanyard_service::JsonPatch as Patch;
 }
 
+/// One RFC 6902 operation.
+// Documents the items of `json_patch_wire::Patch`, which come from the `json-patch` crate and
+// carry no schema of their own.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code, reason = "documents a third-party type; never built")]
+pub struct JsonPatchOperation {
+    op: JsonPatchOp,
+    /// A JSON Pointer, e.g. `/traits/email`.
+    path: String,
+    /// For `move` and `copy`.
+    from: Option<String>,
+    /// For `add`, `replace` and `test`.
+    value: Option<Value>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code, reason = "documents a third-party type; never built")]
+pub enum JsonPatchOp {
+    Add,
+    Remove,
+    Replace,
+    Move,
+    Copy,
+    Test,
+}
+
 #[utoipa::path(get, path = "/admin/identities/{id}", operation_id = "getIdentity", tag = "kratos",
     params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
     responses(
         (status = 200, description = "The identity, credentials without secrets", body = crate::kratos::wire::IdentityJson),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn get(
     _: AdminKey<IdentityRead>,
@@ -214,7 +241,7 @@ pub async fn get(
     params(("external_id" = String, Path, description = "The identity's external id")), security(("admin_key" = [])),
     responses(
         (status = 200, description = "The identity, credentials without secrets", body = crate::kratos::wire::IdentityJson),
-        (status = 404, description = "No identity has this external id", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No identity has this external id", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn get_by_external_id(
     _: AdminKey<IdentityRead>,
@@ -233,8 +260,8 @@ pub async fn get_by_external_id(
     params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
     responses(
         (status = 204, description = "The identity and its sessions are deleted"),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn delete(
     _: AdminKey<IdentityWriteScope>,
@@ -252,8 +279,8 @@ pub async fn delete(
     security(("admin_key" = [])),
     responses(
         (status = 204, description = "The credential is removed"),
-        (status = 400, description = "The id is not a UUID, or the type is unknown", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity, or it has no credential of this type", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or the type is unknown", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity, or it has no credential of this type", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn delete_credential(
     _: AdminKey<IdentityWriteScope>,
@@ -280,8 +307,8 @@ pub async fn delete_credential(
     responses(
         (status = 200, description = "A page of identities, by id", body = [crate::kratos::wire::IdentityJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
-        (status = 400, description = "A malformed parameter, or filters that cannot be combined", body = crate::openapi::KratosErrorBody),
-        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "A malformed parameter, or filters that cannot be combined", body = crate::kratos::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn list(
     AdminKey { key, .. }: AdminKey<IdentityRead>,

@@ -12,53 +12,41 @@ pub(crate) mod sessions_admin;
 pub(crate) mod sessions_public;
 pub mod wire;
 
-use axum::routing::{any, delete, get, patch};
-use axum::Router;
+use utoipa_axum::router::UtoipaMethodRouterExt;
+use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::api_router::ApiRouter;
 
-pub use error::KratosError;
+pub use error::{KratosError, KratosErrorBody};
 
-pub fn admin_routes(_state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/admin/sessions", get(sessions_admin::list))
-        .route(
-            "/admin/sessions/{id}",
-            get(sessions_admin::get).delete(sessions_admin::disable),
-        )
-        .route("/admin/sessions/{id}/extend", patch(sessions_admin::extend))
-        .route(
-            "/admin/identities/{id}/sessions",
-            get(sessions_admin::list_for_identity).delete(sessions_admin::delete_for_identity),
-        )
-        .route("/admin/identities", get(identities::list).post(identities::create))
-        .route(
-            "/admin/identities/{id}",
-            get(identities::get)
-                .put(identities::replace)
-                .patch(identities::patch)
-                .delete(identities::delete),
-        )
-        .route(
-            "/admin/identities/by/external/{external_id}",
-            get(identities::get_by_external_id),
-        )
-        .route(
-            "/admin/identities/{id}/credentials/{kind}",
-            delete(identities::delete_credential),
-        )
+pub fn admin_routes() -> ApiRouter {
+    ApiRouter::default()
+        .routes(routes!(sessions_admin::list))
+        .routes(routes!(sessions_admin::get, sessions_admin::disable))
+        .routes(routes!(sessions_admin::extend))
+        .routes(routes!(
+            sessions_admin::list_for_identity,
+            sessions_admin::delete_for_identity
+        ))
+        .routes(routes!(identities::list, identities::create))
+        .routes(routes!(
+            identities::get,
+            identities::replace,
+            identities::patch,
+            identities::delete
+        ))
+        .routes(routes!(identities::get_by_external_id))
+        .routes(routes!(identities::delete_credential))
         .merge(schemas::routes())
 }
 
-pub fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/sessions/whoami", any(sessions_public::whoami))
-        .route(
-            "/sessions",
-            get(sessions_public::list_mine).delete(sessions_public::revoke_my_others),
-        )
-        .route("/sessions/{id}", delete(sessions_public::revoke_mine))
-        .route("/self-service/logout/api", delete(sessions_public::logout))
+pub fn public_routes() -> ApiRouter {
+    ApiRouter::default()
+        // Kratos answers whoami on every method; it is documented as the GET it is used as.
+        .routes(routes!(sessions_public::whoami).map(|get| get.fallback(sessions_public::whoami)))
+        .routes(routes!(sessions_public::list_mine, sessions_public::revoke_my_others))
+        .routes(routes!(sessions_public::revoke_mine))
+        .routes(routes!(sessions_public::logout))
         .merge(schemas::routes())
 }
 

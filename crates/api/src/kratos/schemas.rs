@@ -1,29 +1,42 @@
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use super::error::KratosError;
+use utoipa_axum::routes;
+
+use crate::api_router::ApiRouter;
 use crate::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/schemas", get(list))
-        .route("/schemas/{id}", get(get_one))
+pub fn routes() -> ApiRouter {
+    ApiRouter::default().routes(routes!(list)).routes(routes!(get_one))
 }
 
 #[utoipa::path(get, path = "/schemas", operation_id = "listIdentitySchemas", tag = "kratos",
-    responses((status = 200, description = "Every identity schema", body = [crate::openapi::IdentitySchemaContainer])))]
-pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
-    let all: Vec<Value> = state
-        .service
-        .schemas()
-        .all()
-        .map(|s| json!({ "id": s.id, "schema": s.raw }))
-        .collect();
-    Json(Value::Array(all))
+    responses((status = 200, description = "Every identity schema", body = [IdentitySchemaContainer])))]
+pub(crate) async fn list(State(state): State<AppState>) -> Json<Vec<IdentitySchemaContainer>> {
+    let schemas = state.service.schemas();
+    Json(
+        schemas
+            .all()
+            .map(|s| IdentitySchemaContainer {
+                id: s.id.clone(),
+                schema: s.raw.clone(),
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentitySchemaContainer {
+    id: String,
+    /// The JSON Schema.
+    #[schema(value_type = Object)]
+    schema: Value,
 }
 
 /// Accepts the raw id or its base64url form (which is what `schema_url` contains).
@@ -31,7 +44,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Json<Value> {
     params(("id" = String, Path, description = "The schema id, or its base64url form")),
     responses(
         (status = 200, description = "The JSON Schema", body = serde_json::Value),
-        (status = 404, description = "No such schema", body = crate::openapi::KratosErrorBody),
+        (status = 404, description = "No such schema", body = crate::kratos::KratosErrorBody),
     ))]
 pub(crate) async fn get_one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, KratosError> {
     let schemas = state.service.schemas();

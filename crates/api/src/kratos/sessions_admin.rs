@@ -25,8 +25,8 @@ fn service_error(state: &AppState) -> impl Fn(lanyard_service::ServiceError) -> 
     responses(
         (status = 200, description = "A page of sessions, newest first", body = [SessionJson],
             headers(("link" = String, description = "`first` and `next` page URLs"))),
-        (status = 400, description = "Malformed page_size, page_token, active or expand", body = crate::openapi::KratosErrorBody),
-        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "Malformed page_size, page_token, active or expand", body = crate::kratos::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn list(
     AdminKey { key, .. }: AdminKey<SessionRead>,
@@ -92,8 +92,8 @@ pub async fn list(
     security(("admin_key" = [])),
     responses(
         (status = 200, description = "The session", body = SessionJson),
-        (status = 400, description = "The id is not a UUID, or expand is unknown", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or expand is unknown", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn get(
     _: AdminKey<SessionRead>,
@@ -122,8 +122,8 @@ pub async fn get(
     params(("id" = Uuid, Path, description = "The session id")), security(("admin_key" = [])),
     responses(
         (status = 204, description = "Disabled (the session stays, inactive)"),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn disable(
     _: AdminKey<SessionDelete>,
@@ -142,8 +142,8 @@ pub async fn disable(
     responses(
         (status = 200, description = "Extended; the session, identity and devices expanded", body = SessionJson),
         (status = 204, description = "Extended (with `session.extend_response = \"no_content\"`)"),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such session", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such session", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn extend(
     _: AdminKey<SessionWrite>,
@@ -173,9 +173,9 @@ pub async fn extend(
         (status = 200, description = "A page of the identity's sessions", body = [SessionJson], headers(
             ("link" = String, description = "`first`, `next`, `prev` and `last` page URLs"),
             ("x-total-count" = u64, description = "Sessions matching the filter"))),
-        (status = 400, description = "The id is not a UUID, or a paging parameter or active is malformed", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
-        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or a paging parameter or active is malformed", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn list_for_identity(
     AdminKey { key, .. }: AdminKey<SessionRead>,
@@ -219,8 +219,8 @@ pub async fn list_for_identity(
     params(("id" = Uuid, Path, description = "The identity id")), security(("admin_key" = [])),
     responses(
         (status = 204, description = "Every session of the identity is deleted (also when it had none)"),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn delete_for_identity(
     _: AdminKey<SessionDelete>,

@@ -5,7 +5,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::error::KratosError;
 use super::extract::{parse_uuid, KratosJson, SessionTokenHeader};
@@ -42,9 +43,9 @@ struct RenderedWhoami(Bytes);
     responses(
         (status = 200, description = "The session, identity and devices expanded", body = SessionJson,
             headers(("x-kratos-authenticated-identity-id" = String, description = "The session's identity"))),
-        (status = 400, description = "tokenize_as was given (not supported)", body = crate::openapi::KratosErrorBody),
-        (status = 401, description = "No token, or it is unknown, expired or revoked (`error.id` = `session_inactive`)", body = crate::openapi::KratosErrorBody),
-        (status = 403, description = "The identity has a second factor the session lacks (`error.id` = `session_aal2_required`)", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "tokenize_as was given (not supported)", body = crate::kratos::KratosErrorBody),
+        (status = 401, description = "No token, or it is unknown, expired or revoked (`error.id` = `session_inactive`)", body = crate::kratos::KratosErrorBody),
+        (status = 403, description = "The identity has a second factor the session lacks (`error.id` = `session_aal2_required`)", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn whoami(
     State(state): State<AppState>,
@@ -96,9 +97,9 @@ pub async fn whoami(
         (status = 200, description = "A page of the caller's other active sessions", body = [SessionJson], headers(
             ("link" = String, description = "`first`, `next`, `prev` and `last` page URLs"),
             ("x-total-count" = u64, description = "The caller's other active sessions"))),
-        (status = 400, description = "A paging parameter is malformed", body = crate::openapi::KratosErrorBody),
-        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
-        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "A paging parameter is malformed", body = crate::kratos::KratosErrorBody),
+        (status = 401, description = "No valid session token", body = crate::kratos::KratosErrorBody),
+        (status = 429, description = "Too many list or search requests at once from this caller, or on this node (`Retry-After`)", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn list_mine(
     State(state): State<AppState>,
@@ -126,8 +127,8 @@ pub async fn list_mine(
 #[utoipa::path(delete, path = "/sessions", operation_id = "disableMyOtherSessions", tag = "kratos",
     security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
     responses(
-        (status = 200, description = "How many sessions changed from active to revoked", body = crate::openapi::RevokedCount),
-        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+        (status = 200, description = "How many sessions changed from active to revoked", body = RevokedCount),
+        (status = 401, description = "No valid session token", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn revoke_my_others(
     State(state): State<AppState>,
@@ -139,7 +140,13 @@ pub async fn revoke_my_others(
         .revoke_my_other_sessions(&token)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    Ok(Json(json!({ "count": count })).into_response())
+    Ok(Json(RevokedCount { count }).into_response())
+}
+
+/// `DELETE /sessions`: how many sessions changed from active to revoked.
+#[derive(Serialize, ToSchema)]
+pub struct RevokedCount {
+    count: u64,
 }
 
 /// `DELETE /sessions/{id}`: revoke one of my other sessions.
@@ -147,8 +154,8 @@ pub async fn revoke_my_others(
     params(("id" = uuid::Uuid, Path, description = "One of the caller's other sessions")), security(("session_token" = []), ("session_cookie" = []), ("session_bearer" = [])),
     responses(
         (status = 204, description = "Revoked (also when it is not one of the caller's sessions)"),
-        (status = 400, description = "The id is not a UUID, or it is the current session", body = crate::openapi::KratosErrorBody),
-        (status = 401, description = "No valid session token", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID, or it is the current session", body = crate::kratos::KratosErrorBody),
+        (status = 401, description = "No valid session token", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn revoke_mine(
     State(state): State<AppState>,
@@ -176,8 +183,8 @@ pub struct LogoutBody {
     request_body = LogoutBody,
     responses(
         (status = 204, description = "The session is revoked"),
-        (status = 400, description = "The body is not `{\"session_token\": …}`, or the token is empty or too long", body = crate::openapi::KratosErrorBody),
-        (status = 403, description = "The token is unknown, expired or already logged out", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The body is not `{\"session_token\": …}`, or the token is empty or too long", body = crate::kratos::KratosErrorBody),
+        (status = 403, description = "The token is unknown, expired or already logged out", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn logout(
     State(state): State<AppState>,

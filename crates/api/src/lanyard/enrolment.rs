@@ -15,8 +15,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
 use crate::kratos::extract::{parse_uuid, AdminKey, IdentityWrite};
 use crate::kratos::KratosError;
@@ -54,7 +53,7 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalK
 }
 
 /// Secrets are shown once: no cache may keep them.
-fn secret_response(body: Value) -> Response {
+fn secret_response(body: impl Serialize) -> Response {
     let mut response = (StatusCode::OK, Json(body)).into_response();
     response
         .headers_mut()
@@ -68,9 +67,9 @@ fn secret_response(body: Value) -> Response {
     request_body(content = Option<TotpBody>, description = "Optional: `{\"secret\": \"BASE32\"}` to import a secret"),
     security(("admin_key" = [])),
     responses(
-        (status = 200, description = "The secret, shown once (`Cache-Control: no-store`)", body = crate::openapi::TotpEnrolment),
-        (status = 400, description = "The id is not a UUID, or the body or secret is malformed", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 200, description = "The secret, shown once (`Cache-Control: no-store`)", body = TotpEnrolment),
+        (status = 400, description = "The id is not a UUID, or the body or secret is malformed", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn enrol_totp(
     _: AdminKey<IdentityWrite>,
@@ -84,10 +83,18 @@ pub async fn enrol_totp(
         .enrol_totp(id, body.secret)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    Ok(secret_response(json!({
-        "secret": enrolment.secret,
-        "otpauth_url": enrolment.otpauth_url,
-    })))
+    Ok(secret_response(TotpEnrolment {
+        secret: enrolment.secret,
+        otpauth_url: enrolment.otpauth_url,
+    }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TotpEnrolment {
+    /// Base32.
+    secret: String,
+    /// `otpauth://totp/…` for authenticator apps.
+    otpauth_url: String,
 }
 
 #[utoipa::path(post, path = "/admin/lanyard/identities/{id}/credentials/lookup_secret", operation_id = "lanyardGenerateLookupSecrets", tag = "lanyard",
@@ -95,9 +102,9 @@ pub async fn enrol_totp(
     params(("id" = uuid::Uuid, Path, description = "The identity id")),
     security(("admin_key" = [])),
     responses(
-        (status = 200, description = "The codes, shown once (`Cache-Control: no-store`)", body = crate::openapi::LookupSecrets),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 200, description = "The codes, shown once (`Cache-Control: no-store`)", body = LookupSecrets),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn generate_lookup_secrets(
     _: AdminKey<IdentityWrite>,
@@ -110,7 +117,12 @@ pub async fn generate_lookup_secrets(
         .generate_recovery_codes(id)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    Ok(secret_response(json!({ "codes": codes })))
+    Ok(secret_response(LookupSecrets { codes }))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LookupSecrets {
+    codes: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/admin/lanyard/identities/{id}/unlock", operation_id = "lanyardUnlockIdentity", tag = "lanyard",
@@ -119,8 +131,8 @@ pub async fn generate_lookup_secrets(
     security(("admin_key" = [])),
     responses(
         (status = 204, description = "The identity's password checks are allowed again"),
-        (status = 400, description = "The id is not a UUID", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 400, description = "The id is not a UUID", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn unlock_identity(
     _: AdminKey<IdentityWrite>,

@@ -2,13 +2,14 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::AppState;
 
 /// Static liveness: no I/O, so it doubles as the throughput baseline in benchmarks.
 #[utoipa::path(get, path = "/health/alive", operation_id = "isAlive", tag = "health",
-    responses((status = 200, description = "The process is serving", body = crate::openapi::HealthStatus)))]
+    responses((status = 200, description = "The process is serving", body = HealthStatus)))]
 pub async fn alive() -> Response {
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -20,12 +21,12 @@ pub async fn alive() -> Response {
 /// Ready when the store answers (and so its migrations have run, which happens before serving).
 #[utoipa::path(get, path = "/health/ready", operation_id = "isReady", tag = "health",
     responses(
-        (status = 200, description = "The store answers", body = crate::openapi::HealthStatus),
-        (status = 503, description = "The store is unreachable", body = crate::openapi::HealthNotReady),
+        (status = 200, description = "The store answers", body = HealthStatus),
+        (status = 503, description = "The store is unreachable", body = HealthNotReady),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     match state.service.ready().await {
-        Ok(()) => Json(json!({ "status": "ok" })).into_response(),
+        Ok(()) => Json(HealthStatus { status: "ok" }).into_response(),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (
@@ -34,9 +35,30 @@ pub async fn ready(State(state): State<AppState>) -> Response {
                     axum::http::header::RETRY_AFTER,
                     crate::UNAVAILABLE_RETRY_AFTER_SECONDS.to_string(),
                 )],
-                Json(json!({ "errors": { "database": "the session store is unreachable" } })),
+                Json(HealthNotReady {
+                    errors: NotReadyReasons {
+                        database: "the session store is unreachable",
+                    },
+                }),
             )
                 .into_response()
         }
     }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok`.
+    status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthNotReady {
+    errors: NotReadyReasons,
+}
+
+/// What is not ready, each with why.
+#[derive(Serialize, ToSchema)]
+pub struct NotReadyReasons {
+    database: &'static str,
 }

@@ -8,12 +8,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::{Aal, Method, Micros};
 use lanyard_service::{DeviceInput, FactorInput, IssueSession, Principal};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::kratos::extract::{parse_uuid, AdminKey, KratosJson, SessionWrite};
-use crate::kratos::wire::{session_json, Audience, HiddenDevices, SessionOptions};
+use crate::kratos::wire::{session_json, Audience, HiddenDevices, SessionJson, SessionOptions};
 use crate::kratos::KratosError;
 use crate::AppState;
 
@@ -101,9 +100,9 @@ fn lifespan(value: Option<&str>) -> Result<Option<time::Duration>, KratosError> 
     description = "Issues a session for an identity the caller has authenticated by its own means. The token is shown only here.",
     request_body = IssueBody, security(("admin_key" = [])),
     responses(
-        (status = 201, description = "The session (identity and devices expanded) and its token", body = crate::openapi::IssuedSession),
-        (status = 400, description = "Malformed body, unknown method or aal, bad lifespan, or the identity is disabled (`error.id` = `identity_disabled`)", body = crate::openapi::KratosErrorBody),
-        (status = 404, description = "No such identity", body = crate::openapi::KratosErrorBody),
+        (status = 201, description = "The session (identity and devices expanded) and its token", body = IssuedSession),
+        (status = 400, description = "Malformed body, unknown method or aal, bad lifespan, or the identity is disabled (`error.id` = `identity_disabled`)", body = crate::kratos::KratosErrorBody),
+        (status = 404, description = "No such identity", body = crate::kratos::KratosErrorBody),
     ))]
 pub async fn issue_session(
     admin: AdminKey<SessionWrite>,
@@ -148,9 +147,16 @@ pub async fn issue_session(
         hidden_devices: HiddenDevices::Empty,
         public_base_url: &state.config.public_base_url,
     };
-    let body = json!({
-        "session": session_json(&issued.view, &options),
-        "session_token": issued.token.expose(),
-    });
+    let body = IssuedSession {
+        session: session_json(&issued.view, &options),
+        session_token: issued.token.expose(),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The session and, this once, its token.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssuedSession<'a> {
+    session: SessionJson,
+    session_token: &'a str,
 }

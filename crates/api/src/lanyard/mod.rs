@@ -5,31 +5,21 @@ pub(crate) mod health;
 pub(crate) mod issue;
 pub(crate) mod metrics;
 
-use axum::routing::{get, post};
-use axum::Router;
+use utoipa_axum::routes;
 
-use crate::AppState;
+use crate::api_router::ApiRouter;
 
-pub fn health_routes() -> Router<AppState> {
-    Router::new()
-        .route("/health/alive", get(health::alive))
-        .route("/health/ready", get(health::ready))
+pub fn health_routes() -> ApiRouter {
+    ApiRouter::default()
+        .routes(routes!(health::alive))
+        .routes(routes!(health::ready))
 }
 
-pub fn admin_routes(_state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/admin/lanyard/sessions", post(issue::issue_session))
-        .route(
-            "/admin/lanyard/identities/{id}/credentials/totp",
-            post(enrolment::enrol_totp),
-        )
-        .route(
-            "/admin/lanyard/identities/{id}/credentials/lookup_secret",
-            post(enrolment::generate_lookup_secrets),
-        )
-        .route(
-            "/admin/lanyard/identities/{id}/unlock",
-            post(enrolment::unlock_identity),
-        )
-        .route("/metrics", get(metrics::metrics))
+pub fn admin_routes() -> ApiRouter {
+    ApiRouter::default()
+        .routes(routes!(issue::issue_session))
+        .routes(routes!(enrolment::enrol_totp))
+        .routes(routes!(enrolment::generate_lookup_secrets))
+        .routes(routes!(enrolment::unlock_identity))
+        .routes(routes!(metrics::metrics))
 }

@@ -7,6 +7,7 @@
 mod codec;
 pub mod error;
 mod grpc;
+pub(crate) mod openapi;
 #[cfg(test)]
 mod proptests;
 mod protocol;
@@ -16,12 +17,13 @@ mod rpc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::Uri;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 use lanyard_proto::zitadel::session::v2 as session;
+use utoipa_axum::routes;
 
+use crate::api_router::ApiRouter;
 use crate::client::ClientIp;
 use crate::query::QueryParams;
 use crate::AppState;
@@ -50,22 +52,39 @@ pub const RPC_CONTENT_TYPES: [&str; 5] = [
     "application/json",
 ];
 
-pub fn routes() -> Router<AppState> {
-    let mut router = Router::new();
-    for version in ["v2", "v2beta"] {
-        router = router
-            .route(&format!("/{version}/sessions"), post(rest_create))
-            .route(&format!("/{version}/sessions/search"), post(rest_list))
-            .route(
-                &format!("/{version}/sessions/{{id}}"),
-                get(rest_get).patch(rest_set).delete(rest_delete),
-            )
-            .route(
-                &format!("/zitadel.session.{version}.SessionService/{{rpc}}"),
-                post(rpc_path),
-            );
-    }
-    router
+/// The Session Service's REST and RPC paths, `v2` and (deprecated) `v2beta`. A path under the
+/// service that names no RPC reaches the router's fallback, which answers `unimplemented` in
+/// the caller's protocol.
+pub fn routes() -> ApiRouter {
+    let v2 = [
+        routes!(rest_create),
+        routes!(rest_list),
+        routes!(rest_get, rest_set, rest_delete),
+        openapi::rpc_routes(),
+    ];
+    let v2beta: Vec<_> = v2.iter().map(openapi::v2beta_copy).collect();
+    v2.into_iter()
+        .chain(v2beta)
+        .fold(ApiRouter::default(), ApiRouter::routes)
+}
+
+/// A path under a served service that names none of its RPCs answers `unimplemented`, as
+/// gRPC and Connect servers answer an unknown method (the router's fallback asks here first).
+pub(crate) fn unknown_rpc(path: &str, headers: &HeaderMap) -> Option<Response> {
+    let name = [
+        "/zitadel.session.v2.SessionService/",
+        "/zitadel.session.v2beta.SessionService/",
+    ]
+    .iter()
+    .find_map(|service| path.strip_prefix(service))?;
+    Some(
+        ZitadelError::new(
+            error::Code::Unimplemented,
+            "LANYARD-unimplemented",
+            format!("unknown RPC {name}"),
+        )
+        .render(rpc_transport(headers)),
+    )
 }
 
 /// How errors on the RPC paths travel for a request with these headers: gRPC and gRPC-Web by
@@ -158,7 +177,7 @@ fn json_response(reply: &Reply, transport: Transport) -> Response {
 /// Connect unary with the JSON or the protobuf codec, told apart by the content type.
 async fn rpc_path(
     State(state): State<AppState>,
-    Path(rpc): Path<String>,
+    uri: Uri,
     version: axum::http::Version,
     headers: HeaderMap,
     peer: ClientIp,
@@ -175,11 +194,14 @@ async fn rpc_path(
         )
         .render(transport);
     }
-    let Some(rpc) = Rpc::from_name(&rpc) else {
+    // The router sends only the RPC paths here (`openapi::rpc_routes`), so the last segment is
+    // an RPC's name.
+    let name = uri.path().rsplit('/').next().unwrap_or_default();
+    let Some(rpc) = Rpc::from_name(name) else {
         return ZitadelError::new(
             error::Code::Unimplemented,
             "LANYARD-unimplemented",
-            format!("unknown RPC {rpc}"),
+            format!("unknown RPC {name}"),
         )
         .render(transport);
     };
@@ -227,11 +249,11 @@ async fn rpc_path(
 }
 
 #[utoipa::path(post, path = "/v2/sessions/search", operation_id = "SessionService_ListSessions", tag = "zitadel",
-    request_body(content = crate::openapi::zitadel::ListSessionsRequest, description = "An empty body is an empty request"),
+    request_body(content = crate::zitadel::openapi::ListSessionsRequest, description = "An empty body is an empty request"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The matching sessions the caller may see", body = crate::openapi::zitadel::ListSessionsResponse),
-        (status = 400, description = "Malformed request (`QUERY-4M0fs`: limit above 1000)", body = crate::openapi::zitadel::RestError),
+        (status = 200, description = "The matching sessions the caller may see", body = crate::zitadel::openapi::ListSessionsResponse),
+        (status = 400, description = "Malformed request (`QUERY-4M0fs`: limit above 1000)", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_list(
     State(state): State<AppState>,
@@ -244,13 +266,13 @@ pub(crate) async fn rest_list(
 }
 
 #[utoipa::path(post, path = "/v2/sessions", operation_id = "SessionService_CreateSession", tag = "zitadel",
-    request_body(content = crate::openapi::zitadel::CreateSessionRequest, description = "An empty body is an empty request"),
+    request_body(content = crate::zitadel::openapi::CreateSessionRequest, description = "An empty body is an empty request"),
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "The new session and its token", body = crate::openapi::zitadel::CreateSessionResponse),
-        (status = 400, description = "Malformed request, or a failed check", body = crate::openapi::zitadel::RestError),
-        (status = 404, description = "The checked user does not exist", body = crate::openapi::zitadel::RestError),
-        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::openapi::zitadel::RestError),
+        (status = 201, description = "The new session and its token", body = crate::zitadel::openapi::CreateSessionResponse),
+        (status = 400, description = "Malformed request, or a failed check", body = crate::zitadel::openapi::RestError),
+        (status = 404, description = "The checked user does not exist", body = crate::zitadel::openapi::RestError),
+        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_create(
     State(state): State<AppState>,
@@ -279,9 +301,9 @@ fn with_session_id(request: Result<Request, ZitadelError>, id: String) -> Result
         ("sessionToken" = Option<String>, Query, description = "The session's token (needed unless the caller may read every session)")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The session", body = crate::openapi::zitadel::GetSessionResponse),
-        (status = 400, description = "Malformed request", body = crate::openapi::zitadel::RestError),
-        (status = 404, description = "No such session (`QUERY-SFeaa`), or the caller may not see it", body = crate::openapi::zitadel::RestError),
+        (status = 200, description = "The session", body = crate::zitadel::openapi::GetSessionResponse),
+        (status = 400, description = "Malformed request", body = crate::zitadel::openapi::RestError),
+        (status = 404, description = "No such session (`QUERY-SFeaa`), or the caller may not see it", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_get(
     State(state): State<AppState>,
@@ -300,13 +322,13 @@ pub(crate) async fn rest_get(
 
 #[utoipa::path(patch, path = "/v2/sessions/{id}", operation_id = "SessionService_SetSession", tag = "zitadel",
     params(("id" = String, Path, description = "The session id")),
-    request_body(content = crate::openapi::zitadel::SetSessionRequest, description = "The path id wins over a body `sessionId`"),
+    request_body(content = crate::zitadel::openapi::SetSessionRequest, description = "The path id wins over a body `sessionId`"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Updated; a new token when checks were added", body = crate::openapi::zitadel::SetSessionResponse),
-        (status = 400, description = "Malformed request, or a failed check", body = crate::openapi::zitadel::RestError),
-        (status = 404, description = "No such session", body = crate::openapi::zitadel::RestError),
-        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::openapi::zitadel::RestError),
+        (status = 200, description = "Updated; a new token when checks were added", body = crate::zitadel::openapi::SetSessionResponse),
+        (status = 400, description = "Malformed request, or a failed check", body = crate::zitadel::openapi::RestError),
+        (status = 404, description = "No such session", body = crate::zitadel::openapi::RestError),
+        (status = 501, description = "WebAuthN, IdP intent, OTP checks or challenges", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_set(
     State(state): State<AppState>,
@@ -321,12 +343,12 @@ pub(crate) async fn rest_set(
 
 #[utoipa::path(delete, path = "/v2/sessions/{id}", operation_id = "SessionService_DeleteSession", tag = "zitadel",
     params(("id" = String, Path, description = "The session id")),
-    request_body(content = Option<crate::openapi::zitadel::DeleteSessionRequest>, description = "Optional: `{\"sessionToken\": …}`"),
+    request_body(content = Option<crate::zitadel::openapi::DeleteSessionRequest>, description = "Optional: `{\"sessionToken\": …}`"),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Deleted", body = crate::openapi::zitadel::DeleteSessionResponse),
-        (status = 400, description = "Malformed request", body = crate::openapi::zitadel::RestError),
-        (status = 404, description = "No such session", body = crate::openapi::zitadel::RestError),
+        (status = 200, description = "Deleted", body = crate::zitadel::openapi::DeleteSessionResponse),
+        (status = 400, description = "Malformed request", body = crate::zitadel::openapi::RestError),
+        (status = 404, description = "No such session", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_delete(
     State(state): State<AppState>,

@@ -1,0 +1,212 @@
+//! The ZITADEL routes' documentation: the Session Service messages, whose schemas come from
+//! the compiled protos (`proto_schemas`, the definitions the handlers decode with: one model
+//! of the wire, never kept by hand), the error shapes of each transport (written here, they are
+//! not protobuf messages), the operations of the RPC paths, and the `v2beta` copies.
+
+mod proto_schemas;
+
+use std::borrow::Cow;
+
+use axum::routing::post;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, Paths};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::security::SecurityRequirement;
+use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::ToSchema;
+use utoipa_axum::router::UtoipaMethodRouter;
+
+use super::RPC_NAMES;
+use crate::openapi::{error_response, error_schema, operations_mut};
+use crate::AppState;
+
+/// grpc-gateway's error JSON, on the REST paths.
+#[derive(ToSchema)]
+#[schema(as = ZitadelRestError)]
+#[allow(dead_code, reason = "documents the JSON that error.rs writes")]
+pub struct RestError {
+    /// The gRPC status code, e.g. 5 (not found).
+    code: i32,
+    /// The message, ending with ZITADEL's error id in parentheses.
+    message: String,
+    details: Vec<RestErrorDetail>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ZitadelRestErrorDetail)]
+#[allow(dead_code, reason = "documents the JSON that error.rs writes")]
+pub struct RestErrorDetail {
+    /// `type.googleapis.com/zitadel.v1.ErrorDetail`.
+    #[schema(rename = "@type")]
+    type_url: String,
+    /// ZITADEL's error id, e.g. `QUERY-SFeaa`.
+    id: String,
+    message: String,
+}
+
+/// Connect's error JSON, on the Connect paths.
+#[derive(ToSchema)]
+#[schema(as = ZitadelConnectError)]
+#[allow(dead_code, reason = "documents the JSON that error.rs writes")]
+pub struct ConnectError {
+    /// The Connect code, e.g. `not_found`, `invalid_argument`, `unauthenticated`.
+    code: String,
+    message: String,
+    details: Vec<ConnectErrorDetail>,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ZitadelConnectErrorDetail)]
+#[allow(dead_code, reason = "documents the JSON that error.rs writes")]
+pub struct ConnectErrorDetail {
+    /// `zitadel.v1.ErrorDetail`.
+    #[schema(rename = "type")]
+    type_name: String,
+    /// The detail in protobuf binary, base64 without padding.
+    value: String,
+    debug: ConnectErrorDebug,
+}
+
+#[derive(ToSchema)]
+#[schema(as = ZitadelConnectErrorDebug)]
+#[allow(dead_code, reason = "documents the JSON that error.rs writes")]
+pub struct ConnectErrorDebug {
+    id: String,
+    message: String,
+}
+
+// --- messages ------------------------------------------------------------------------------
+
+/// Declares a type per ZITADEL message that the paths name as a body; its schema is derived
+/// from the compiled protos (`proto_schemas`), so the document describes exactly what the
+/// handlers decode.
+macro_rules! proto_message {
+    ($($marker:ident => $full:literal),* $(,)?) => {$(
+        #[doc = concat!("`", $full, "` in proto3 JSON.")]
+        #[allow(dead_code, reason = "a marker for `body = …`; GetSession's request is named only by its Connect path")]
+        pub struct $marker;
+
+        impl utoipa::PartialSchema for $marker {
+            fn schema() -> RefOr<Schema> {
+                proto_schemas::schema_of($full)
+            }
+        }
+
+        impl utoipa::ToSchema for $marker {
+            fn name() -> Cow<'static, str> {
+                Cow::Owned(proto_schemas::component_name($full))
+            }
+        }
+    )*
+
+    /// Every message above, by full proto name.
+    const MESSAGES: &[&str] = &[$($full),*];
+    };
+}
+
+proto_message!(
+    ListSessionsRequest => ".zitadel.session.v2.ListSessionsRequest",
+    ListSessionsResponse => ".zitadel.session.v2.ListSessionsResponse",
+    GetSessionRequest => ".zitadel.session.v2.GetSessionRequest",
+    GetSessionResponse => ".zitadel.session.v2.GetSessionResponse",
+    CreateSessionRequest => ".zitadel.session.v2.CreateSessionRequest",
+    CreateSessionResponse => ".zitadel.session.v2.CreateSessionResponse",
+    SetSessionRequest => ".zitadel.session.v2.SetSessionRequest",
+    SetSessionResponse => ".zitadel.session.v2.SetSessionResponse",
+    DeleteSessionRequest => ".zitadel.session.v2.DeleteSessionRequest",
+    DeleteSessionResponse => ".zitadel.session.v2.DeleteSessionResponse",
+);
+
+pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
+    let mut out = proto_schemas::schemas_of(MESSAGES);
+    macro_rules! add {
+        ($($t:ty),*) => {$(
+            out.push((<$t as utoipa::ToSchema>::name().into_owned(), <$t as utoipa::PartialSchema>::schema()));
+            let mut nested = Vec::new();
+            <$t as utoipa::ToSchema>::schemas(&mut nested);
+            out.extend(nested);
+        )*};
+    }
+    add!(RestError, ConnectError);
+    out
+}
+
+/// `POST /zitadel.session.v2.SessionService/<Rpc>` for each RPC, each documented with its own
+/// messages. The same paths take gRPC, gRPC-Web and Connect's binary codec, which OpenAPI
+/// cannot describe; the schemas are the JSON codec's.
+pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
+    let mut paths = Paths::new();
+    for rpc in RPC_NAMES {
+        let path = format!("/zitadel.session.v2.SessionService/{rpc}");
+        let request = RequestBodyBuilder::new()
+            .description(Some(format!(
+                "The {rpc}Request message (proto3 JSON); an empty body is an empty message"
+            )))
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name(format!("zitadel.{rpc}Request")))),
+            )
+            .required(Some(Required::False))
+            .build();
+        let ok = ResponseBuilder::new()
+            .description(format!("The {rpc}Response message (always 200 on success)"))
+            .content(
+                "application/json",
+                Content::new(Some(Ref::from_schema_name(format!("zitadel.{rpc}Response")))),
+            )
+            .build();
+        let schema = error_schema(&path);
+        let operation = OperationBuilder::new()
+            .operation_id(Some(format!("zitadel.session.v2.SessionService.{rpc}")))
+            .tag("zitadel")
+            .summary(Some(format!(
+                "{rpc} (Connect, JSON codec; gRPC and gRPC-Web on the same path)"
+            )))
+            .request_body(Some(request))
+            .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+            .response("200", ok)
+            .response(
+                "400",
+                error_response("`invalid_argument` or `failed_precondition`", schema),
+            )
+            .response("404", error_response("`not_found`", schema))
+            .response(
+                "415",
+                error_response(
+                    "The content type is none of gRPC's, gRPC-Web's or Connect's (`unimplemented`)",
+                    schema,
+                ),
+            )
+            .response(
+                "501",
+                error_response(
+                    "`unimplemented`: WebAuthN, IdP intents, OTP by SMS or email, challenges",
+                    schema,
+                ),
+            )
+            .build();
+        paths.add_path_operation(path, vec![HttpMethod::Post], operation);
+    }
+    (schemas(), paths, post(super::rpc_path))
+}
+
+/// The `v2beta` paths of `v2` routes: the same handlers and operations, marked deprecated.
+pub(super) fn v2beta_copy(routes: &UtoipaMethodRouter<AppState>) -> UtoipaMethodRouter<AppState> {
+    let (schemas, paths, method_router) = routes.clone();
+    let mut copies = Paths::new();
+    for (path, mut item) in paths.paths {
+        let beta = if let Some(rest) = path.strip_prefix("/v2/") {
+            format!("/v2beta/{rest}")
+        } else if let Some(rest) = path.strip_prefix("/zitadel.session.v2.") {
+            format!("/zitadel.session.v2beta.{rest}")
+        } else {
+            path
+        };
+        for operation in operations_mut(&mut item) {
+            operation.deprecated = Some(utoipa::openapi::Deprecated::True);
+            operation.operation_id = operation.operation_id.as_ref().map(|id| format!("v2beta.{id}"));
+        }
+        copies.paths.insert(beta, item);
+    }
+    (schemas, copies, method_router)
+}
