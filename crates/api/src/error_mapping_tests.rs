@@ -33,6 +33,7 @@ fn every_error() -> Vec<ServiceError> {
         ServiceError::CheckFailed(FailedCheck::Password),
         ServiceError::CheckFailed(FailedCheck::Totp),
         ServiceError::CheckFailed(FailedCheck::RecoveryCode),
+        ServiceError::CheckFailed(FailedCheck::IdpIntent),
         ServiceError::Refused(Refusal::UserLocked),
         ServiceError::Refused(Refusal::UserInactive),
         ServiceError::Refused(Refusal::ReadDenied),

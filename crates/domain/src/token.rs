@@ -11,6 +11,8 @@ use subtle::ConstantTimeEq;
 
 pub const SESSION_TOKEN_PREFIX: &str = "lanyard_st_";
 pub const API_KEY_PREFIX: &str = "lanyard_ak_";
+/// The token of an IdP intent (`POST /admin/lanyard/idp-intents`).
+pub const IDP_INTENT_TOKEN_PREFIX: &str = "lanyard_it_";
 /// Longest token accepted on lookup; longer input is rejected without hashing.
 pub const MAX_TOKEN_LEN: usize = 200;
 

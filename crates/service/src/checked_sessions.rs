@@ -13,6 +13,7 @@ use lanyard_domain::{
 use lanyard_store::{AttemptLimits, AttemptOutcome, AttemptReservation, SessionRow};
 use uuid::Uuid;
 
+use crate::idp_intents::IdpIntentCheck;
 use crate::secrets::new_token;
 use crate::{DeviceInput, FailedCheck, Lanyard, Missing, Principal, Refusal, ServiceError, ServiceResult, SessionView};
 
@@ -30,6 +31,7 @@ pub struct Checks {
     pub password: Option<String>,
     pub totp: Option<String>,
     pub recovery_code: Option<String>,
+    pub idp_intent: Option<IdpIntentCheck>,
     pub unsupported: Option<&'static str>,
 }
 
@@ -157,7 +159,7 @@ impl Lanyard {
 
     /// Settles a reservation: a failed check keeps its attempt counted, a passed one (or one
     /// that never reached a verdict) gives it back.
-    async fn settle_check(&self, reservation: CheckReservation, verdict: &ServiceResult<Vec<Method>>) {
+    async fn settle_check(&self, reservation: CheckReservation, verdict: &ServiceResult<Vec<Factor>>) {
         let failed = matches!(verdict, Err(ServiceError::CheckFailed(_)));
         if !failed {
             if let Some(ip) = reservation.ip {
@@ -243,7 +245,10 @@ impl Lanyard {
             *identity = Some(user);
             changed = true;
         }
-        let needs_user = checks.password.is_some() || checks.totp.is_some() || checks.recovery_code.is_some();
+        let needs_user = checks.password.is_some()
+            || checks.totp.is_some()
+            || checks.recovery_code.is_some()
+            || checks.idp_intent.is_some();
         if !needs_user {
             return Ok(changed);
         }
@@ -251,27 +256,27 @@ impl Lanyard {
             Some(user) => user.clone(),
             None => {
                 return Err(ServiceError::PreconditionFailed(
-                    "a user check is needed before password, TOTP or recovery code checks".into(),
+                    "a user check is needed before password, TOTP, recovery code or IdP intent checks".into(),
                 ))
             }
         };
         let password_checked = checks.password.is_some();
         let reservation = self.reserve_check(user.id, ip, password_checked, now).await?;
-        let verdict = self.run_credential_checks(&user, checks).await;
+        let verdict = self.run_credential_checks(&user, checks, now).await;
         self.settle_check(reservation, &verdict).await;
         let verified = verdict?;
-        for method in verified {
+        for factor in verified {
             // Re-running a check overwrites its time, as in ZITADEL.
-            session.factors.retain(|f| f.method != method);
-            session.factors.push(Factor::new(method, now));
+            session.factors.retain(|f| f.method != factor.method);
+            session.factors.push(factor);
             session.authenticated_at = now;
         }
         Ok(true)
     }
 
-    /// Password, TOTP and recovery code checks, in that order; the methods that passed, or
-    /// `CheckFailed` at the first that did not.
-    async fn run_credential_checks(&self, user: &Identity, checks: Checks) -> ServiceResult<Vec<Method>> {
+    /// Password, TOTP, recovery code and IdP intent checks, in that order; the factors that
+    /// passed, or `CheckFailed` at the first that did not.
+    async fn run_credential_checks(&self, user: &Identity, checks: Checks, now: Micros) -> ServiceResult<Vec<Factor>> {
         let mut verified = Vec::new();
         if let Some(password) = checks.password {
             let hash = user
@@ -286,19 +291,28 @@ impl Lanyard {
             if !ok {
                 return Err(ServiceError::CheckFailed(FailedCheck::Password));
             }
-            verified.push(Method::Password);
+            verified.push(Factor::new(Method::Password, now));
         }
         if let Some(code) = checks.totp {
             if !self.verify_totp(user, &code).await? {
                 return Err(ServiceError::CheckFailed(FailedCheck::Totp));
             }
-            verified.push(Method::Totp);
+            verified.push(Factor::new(Method::Totp, now));
         }
         if let Some(code) = checks.recovery_code {
             if !self.consume_recovery_code(user, &code).await? {
                 return Err(ServiceError::CheckFailed(FailedCheck::RecoveryCode));
             }
-            verified.push(Method::LookupSecret);
+            verified.push(Factor::new(Method::LookupSecret, now));
+        }
+        if let Some(check) = checks.idp_intent {
+            let Some(intent) = self.consume_idp_intent(user, &check).await? else {
+                return Err(ServiceError::CheckFailed(FailedCheck::IdpIntent));
+            };
+            // Kratos shows it as an `oidc` method with the provider the caller named.
+            let mut factor = Factor::new(Method::Oidc, now);
+            factor.provider = Some(intent.idp_id);
+            verified.push(factor);
         }
         Ok(verified)
     }

@@ -76,6 +76,8 @@ pub enum FailedCheck {
     Totp,
     #[error("the recovery code is invalid or already used")]
     RecoveryCode,
+    #[error("the IdP intent is unknown, already used, expired, for another user, or its token is wrong")]
+    IdpIntent,
 }
 
 /// Why a checked session could not be created, read, deleted or searched. Each is its own

@@ -7,6 +7,7 @@ mod clock;
 mod error;
 mod factors;
 mod identities;
+mod idp_intents;
 mod key_cache;
 mod keys;
 mod list_limit;
@@ -38,6 +39,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{totp_code_at, TotpEnrolment, TOTP_ISSUER};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
+pub use idp_intents::{IdpIntentCheck, RecordIdpIntent, RecordedIdpIntent, IDP_INTENT_LIFETIME};
 /// An RFC 6902 JSON Patch, as `patch_identity` takes it.
 pub use json_patch::Patch as JsonPatch;
 pub use keys::{NewApiKey, Principal};

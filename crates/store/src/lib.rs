@@ -18,7 +18,9 @@ pub mod sqlite;
 mod write;
 
 use async_trait::async_trait;
-use lanyard_domain::{ApiKey, Identity, IdentityState, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{
+    ApiKey, Identity, IdentityState, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest,
+};
 use uuid::Uuid;
 
 pub use changes::Change;
@@ -199,4 +201,11 @@ pub trait Store: Send + Sync + 'static {
     async fn api_key_by_digest(&self, digest: &TokenDigest) -> StoreResult<Option<ApiKey>>;
     async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: Uuid, now: Micros) -> StoreResult<bool>;
+
+    /// Records an IdP intent, first forgetting those that expired at or before `now`.
+    async fn insert_idp_intent(&self, intent: &IdpIntent, now: Micros) -> StoreResult<()>;
+    async fn idp_intent(&self, id: Uuid) -> StoreResult<Option<IdpIntent>>;
+    /// Uses up an intent: `true` when it still existed with this digest. Of concurrent callers,
+    /// exactly one gets `true`.
+    async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool>;
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_domain::{ApiKey, Device, Identity, IdentityState, Micros, Scope, Session, TokenDigest};
+use lanyard_domain::{ApiKey, Device, Identity, IdentityState, IdpIntent, Micros, Scope, Session, TokenDigest};
 use uuid::Uuid;
 
 use crate::{SessionRow, StoreError};
@@ -230,19 +230,34 @@ pub(crate) fn encode_scopes(scopes: &[Scope]) -> String {
 }
 
 /// A row of [`crate::sql::API_KEY_COLUMNS`].
+fn digest(row: &impl ReadRow, column: usize) -> Result<TokenDigest, StoreError> {
+    let bytes = row.bytes(column)?.ok_or_else(|| missing(column))?;
+    Ok(TokenDigest(bytes.try_into().map_err(|_| {
+        StoreError::Corrupt(format!("the digest in column {column} is not 32 bytes"))
+    })?))
+}
+
 pub(crate) fn decode_api_key(row: &impl ReadRow) -> Result<ApiKey, StoreError> {
-    let digest = row.bytes(2)?.ok_or_else(|| missing(2))?;
     Ok(ApiKey {
         id: uuid(row, 0)?,
         name: text(row, 1)?.to_owned(),
-        digest: TokenDigest(
-            digest
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("api key digest is not 32 bytes".into()))?,
-        ),
+        digest: digest(row, 2)?,
         scopes: parse_scopes(text(row, 3)?)?,
         created_at: micros(row, 4)?,
         revoked_at: opt_micros(row, 5)?,
+    })
+}
+
+/// A row of [`crate::sql::idp_intents::IDP_INTENT_COLUMNS`].
+pub(crate) fn decode_idp_intent(row: &impl ReadRow) -> Result<IdpIntent, StoreError> {
+    Ok(IdpIntent {
+        id: uuid(row, 0)?,
+        digest: digest(row, 1)?,
+        identity_id: uuid(row, 2)?,
+        idp_id: text(row, 3)?.to_owned(),
+        idp_user_id: text(row, 4)?.to_owned(),
+        created_at: micros(row, 5)?,
+        expires_at: micros(row, 6)?,
     })
 }
 

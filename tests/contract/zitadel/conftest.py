@@ -327,6 +327,26 @@ def make_user(target: Target) -> Callable[..., User]:
         raw_request("DELETE", f"{target.admin_url}/admin/identities/{ident}", headers=auth)
 
 
+@pytest.fixture(name="record_intent")
+def record_intent_fixture(target: Target) -> Callable[[User, str], Dict[str, str]]:
+    """Record a sign-in at an external identity provider for `user` (the Lanyard extension
+    that stands in for ZITADEL's own IdP exchange); returns {"idpIntentId", "idpIntentToken"}."""
+
+    def record(user: User, idp_id: str = "google") -> Dict[str, str]:
+        status, body = raw_request(
+            "POST",
+            f"{target.admin_url}/admin/lanyard/idp-intents",
+            {"identity_id": user.id, "idp_id": idp_id, "idp_user_id": f"{user.username}-at-{idp_id}"},
+            {"Authorization": f"Bearer {target.admin_key}"},
+        )
+        assert status == 201 and isinstance(body, dict) and body.get("idpIntentToken"), (
+            f"record IdP intent: HTTP {status}: {body}"
+        )
+        return {"idpIntentId": body["idpIntentId"], "idpIntentToken": body["idpIntentToken"]}
+
+    return record
+
+
 @pytest.fixture(scope="session", name="totp_code")
 def totp_code_fixture() -> Callable[..., str]:
     """`totp_code(secret, at=None)`: the RFC 6238 code (a fixture, so the tests need not import conftest)."""

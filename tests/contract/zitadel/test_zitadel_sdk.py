@@ -493,6 +493,45 @@ def test_recovery_code_works_once(admin, make_user, whoami):
     assert get(admin, other.session_id).factors.recovery_code is not None
 
 
+def test_idp_intent_check_works_once_and_only_for_its_user(admin, make_user, whoami, record_intent):
+    user = make_user("intent")
+    other = make_user("intent-other")
+    recorded = record_intent(user)
+
+    def intent_check(intent: Dict[str, str]) -> SessionServiceCheckIDPIntent:
+        return SessionServiceCheckIDPIntent(
+            idp_intent_id=intent["idpIntentId"], idp_intent_token=intent["idpIntentToken"]
+        )
+
+    # another user's session, or a wrong token: refused, and the intent is not spent
+    expect_error(CHECK_FAILED, admin.sessions.create_session,
+                 SessionServiceCreateSessionRequest(
+                     checks=SessionServiceChecks(user=user_check(other), idp_intent=intent_check(recorded))))
+    wrong = dict(recorded, idpIntentToken="lanyard_it_guess")
+    expect_error(CHECK_FAILED, admin.sessions.create_session,
+                 SessionServiceCreateSessionRequest(
+                     checks=SessionServiceChecks(user=user_check(user), idp_intent=intent_check(wrong))))
+
+    before = utcnow()
+    created = admin.sessions.create_session(SessionServiceCreateSessionRequest(
+        checks=SessionServiceChecks(user=user_check(user), idp_intent=intent_check(recorded))))
+    session = get(admin, created.session_id)
+    assert session.factors.intent is not None, session.factors
+    near(session.factors.intent.verified_at, before, "factors.intent.verifiedAt")
+    assert whoami(created.session_token) == 200
+
+    # used up
+    expect_error(CHECK_FAILED, admin.sessions.create_session,
+                 SessionServiceCreateSessionRequest(
+                     checks=SessionServiceChecks(user=user_check(user), idp_intent=intent_check(recorded))))
+    # a fresh one steps an existing session up
+    password_session = login(admin, user)
+    stepped = set_session(admin, password_session.session_id,
+                          checks=SessionServiceChecks(idp_intent=intent_check(record_intent(user))))
+    assert stepped.session_token != password_session.session_token
+    assert get(admin, password_session.session_id).factors.intent is not None
+
+
 def test_set_session_metadata_empty_value_deletes_and_lifetime_moves_expiry(admin, make_user):
     user = make_user("meta")
     created = login(admin, user, metadata={"keep": b64(b"kept"), "drop": b64(b"dropped"), "change": b64(b"old")})
@@ -532,10 +571,6 @@ def test_set_session_without_changes_returns_no_token_and_keeps_the_old_one(admi
 # JSON name -> (SDK field of SessionServiceChecks, factory of the check)
 UNSUPPORTED_CHECKS = {
     "webAuthN": ("web_auth_n", lambda: SessionServiceCheckWebAuthN(credential_assertion_data={"id": "AAAA"})),
-    "idpIntent": (
-        "idp_intent",
-        lambda: SessionServiceCheckIDPIntent(idp_intent_id="intent-1", idp_intent_token="intent-token"),
-    ),
     "otpSms": ("otp_sms", lambda: SessionServiceCheckOTP(code="123456")),
     "otpEmail": ("otp_email", lambda: SessionServiceCheckOTP(code="123456")),
 }

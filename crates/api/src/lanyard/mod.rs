@@ -2,6 +2,7 @@
 
 pub(crate) mod enrolment;
 pub(crate) mod health;
+pub(crate) mod idp_intents;
 pub(crate) mod issue;
 pub(crate) mod metrics;
 
@@ -18,6 +19,7 @@ pub fn health_routes() -> ApiRouter {
 pub fn admin_routes() -> ApiRouter {
     ApiRouter::default()
         .routes(routes!(issue::issue_session))
+        .routes(routes!(idp_intents::record_idp_intent))
         .routes(routes!(enrolment::enrol_totp))
         .routes(routes!(enrolment::generate_lookup_secrets))
         .routes(routes!(enrolment::unlock_identity))

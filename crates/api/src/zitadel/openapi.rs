@@ -180,7 +180,7 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
             .response(
                 "501",
                 error_response(
-                    "`unimplemented`: WebAuthN, IdP intents, OTP by SMS or email, challenges",
+                    "`unimplemented`: WebAuthN and OTP (SMS, email) checks, and challenges",
                     schema,
                 ),
             )

@@ -8,7 +8,9 @@ use std::collections::{BTreeMap, HashMap};
 use lanyard_domain::{DateFilter, DateMethod, Micros};
 use lanyard_proto::zitadel::session::v2 as session;
 use lanyard_proto::Timestamp;
-use lanyard_service::{Checks, CreateCheckedSession, DeviceInput, SearchSessions, SetCheckedSession, UserCheck};
+use lanyard_service::{
+    Checks, CreateCheckedSession, DeviceInput, IdpIntentCheck, SearchSessions, SetCheckedSession, UserCheck,
+};
 use session::search_query::Query;
 
 use super::error::{Code, ZitadelError};
@@ -225,9 +227,14 @@ pub fn checks(checks: Option<&session::Checks>) -> Result<Checks, ZitadelError> 
     if let Some(recovery) = &checks.recovery_code {
         out.recovery_code = Some(required("checks.recoveryCode.code", &recovery.code, 200)?);
     }
+    if let Some(intent) = &checks.idp_intent {
+        out.idp_intent = Some(IdpIntentCheck {
+            id: required("checks.idpIntent.idpIntentId", &intent.idp_intent_id, 200)?,
+            token: required("checks.idpIntent.idpIntentToken", &intent.idp_intent_token, 200)?,
+        });
+    }
     for (set, label) in [
         (checks.web_auth_n.is_some(), "WebAuthN"),
-        (checks.idp_intent.is_some(), "IdP intent"),
         (checks.otp_sms.is_some(), "OTP SMS"),
         (checks.otp_email.is_some(), "OTP email"),
     ] {

@@ -38,3 +38,4 @@ mod two_nodes;
 mod typescript;
 mod zitadel;
 mod zitadel_grpc;
+mod zitadel_idp_intents;

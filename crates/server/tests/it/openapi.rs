@@ -35,6 +35,7 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/schemas"),
     ("GET", "/schemas/{id}"),
     ("POST", "/admin/lanyard/sessions"),
+    ("POST", "/admin/lanyard/idp-intents"),
     ("POST", "/admin/lanyard/identities/{id}/credentials/totp"),
     ("POST", "/admin/lanyard/identities/{id}/credentials/lookup_secret"),
     ("POST", "/admin/lanyard/identities/{id}/unlock"),

@@ -9,7 +9,7 @@ use crate::harness::*;
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
 impl TestApp {
-    async fn connect(&self, rpc: &str, body: Value, bearer: &str) -> (u16, Value) {
+    pub(crate) async fn connect(&self, rpc: &str, body: Value, bearer: &str) -> (u16, Value) {
         exchange(
             self.public(Method::POST, &format!("/zitadel.session.v2.SessionService/{rpc}"))
                 .bearer_auth(bearer)
@@ -18,7 +18,7 @@ impl TestApp {
         .await
     }
 
-    async fn rest(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn rest(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut request = self.public(method, path).bearer_auth(&self.key);
         if let Some(body) = body {
             request = request.json(&body);
@@ -207,7 +207,6 @@ async fn unsupported_checks_and_challenges_are_unimplemented_never_silent() {
     let app = TestApp::start().await;
     for body in [
         json!({"checks": {"webAuthN": {"credentialAssertionData": {}}}}),
-        json!({"checks": {"idpIntent": {"idpIntentId": "a", "idpIntentToken": "b"}}}),
         json!({"checks": {"otpSms": {"code": "123"}}}),
         json!({"challenges": {"otpEmail": {"returnCode": {}}}}),
     ] {

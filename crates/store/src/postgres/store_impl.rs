@@ -1,7 +1,7 @@
 //! [`Store`] on PostgreSQL: the reads are here; the writes are shared with SQLite
 //! ([`crate::write`]).
 
-use lanyard_domain::{ApiKey, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{ApiKey, Identity, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use sqlx::postgres::PgRow;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -320,5 +320,17 @@ impl Store for PostgresStore {
 
     async fn revoke_api_key(&self, id: Uuid, now: Micros) -> StoreResult<bool> {
         write::api_keys::revoke(&self.pool, id, now).await
+    }
+
+    async fn insert_idp_intent(&self, intent: &IdpIntent, now: Micros) -> StoreResult<()> {
+        write::idp_intents::insert(&self.pool, intent, now).await
+    }
+
+    async fn idp_intent(&self, id: Uuid) -> StoreResult<Option<IdpIntent>> {
+        write::idp_intents::by_id(&self.pool, id).await
+    }
+
+    async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool> {
+        write::idp_intents::consume(&self.pool, id, digest).await
     }
 }

@@ -30,6 +30,7 @@ pub mod api_keys;
 pub mod changes;
 pub mod check_attempts;
 pub mod identities;
+pub mod idp_intents;
 pub mod leases;
 pub mod reads;
 pub(crate) mod session_count;

@@ -1,7 +1,7 @@
 //! [`Store`] on SQLite: the reads are here, each one job on the read pool; the writes are
 //! shared with PostgreSQL ([`crate::write`]) and go through the single writer connection.
 
-use lanyard_domain::{ApiKey, Identity, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{ApiKey, Identity, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
 use rusqlite::Row;
 use uuid::Uuid;
 
@@ -281,5 +281,17 @@ impl Store for SqliteStore {
 
     async fn revoke_api_key(&self, id: Uuid, now: Micros) -> StoreResult<bool> {
         write::api_keys::revoke(&self.writer, id, now).await
+    }
+
+    async fn insert_idp_intent(&self, intent: &IdpIntent, now: Micros) -> StoreResult<()> {
+        write::idp_intents::insert(&self.writer, intent, now).await
+    }
+
+    async fn idp_intent(&self, id: Uuid) -> StoreResult<Option<IdpIntent>> {
+        write::idp_intents::by_id(&self.writer, id).await
+    }
+
+    async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool> {
+        write::idp_intents::consume(&self.writer, id, digest).await
     }
 }

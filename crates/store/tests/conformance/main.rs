@@ -29,6 +29,7 @@ mod common;
 mod counting;
 mod filters;
 mod identities;
+mod idp_intents;
 mod keys;
 mod leases;
 mod paging;
@@ -122,6 +123,12 @@ macro_rules! conformance_tests {
                 rows_inserted_while_paging_are_never_repeated_or_skipped,
                 offset_paging_returns_the_same_order,
                 keyset_paging_property,
+            ],
+            idp_intents: [
+                idp_intents_round_trip_and_are_used_up_once,
+                concurrent_uses_of_one_intent_let_exactly_one_win,
+                recording_an_intent_forgets_the_expired_ones,
+                deleting_the_identity_deletes_its_intents,
             ],
             keys: [
                 api_keys_round_trip_list_and_revoke,
