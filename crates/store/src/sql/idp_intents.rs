@@ -1,7 +1,7 @@
 //! IdP intents: recorded, read and used up on the writer (they are few, and a check reads one
 //! right before using it up).
 
-/// The columns [`crate::rows::decode_idp_intent`] reads, in order.
+/// The columns of an IdP intent row, in the order the store decodes them.
 pub const IDP_INTENT_COLUMNS: &str = "id, digest, identity_id, idp_id, idp_user_id, created_us, expires_us";
 
 statement!(
