@@ -19,7 +19,8 @@ mod write;
 
 use async_trait::async_trait;
 use lanyard_domain::{
-    ApiKey, Identity, IdentityState, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest,
+    ApiKey, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery,
+    TokenDigest,
 };
 use uuid::Uuid;
 
@@ -208,4 +209,17 @@ pub trait Store: Send + Sync + 'static {
     /// Uses up an intent: `true` when it still existed with this digest. Of concurrent callers,
     /// exactly one gets `true`.
     async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool>;
+
+    /// Sets a session's one-time-code challenge on its channel, replacing the one it had, and
+    /// forgets every challenge that expired at or before `now`.
+    async fn put_otp_challenge(&self, challenge: &OtpChallenge, now: Micros) -> StoreResult<()>;
+    async fn otp_challenge(&self, session_id: Uuid, channel: OtpChannel) -> StoreResult<Option<OtpChallenge>>;
+    /// Uses up a challenge: `true` when it still existed with this digest. Of concurrent callers,
+    /// exactly one gets `true`.
+    async fn consume_otp_challenge(
+        &self,
+        session_id: Uuid,
+        channel: OtpChannel,
+        digest: &TokenDigest,
+    ) -> StoreResult<bool>;
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use lanyard_domain::{ApiKey, Device, Identity, IdentityState, IdpIntent, Micros, Scope, Session, TokenDigest};
+use lanyard_domain::{
+    ApiKey, Device, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, Scope, Session, TokenDigest,
+};
 use uuid::Uuid;
 
 use crate::{SessionRow, StoreError};
@@ -258,6 +260,18 @@ pub(crate) fn decode_idp_intent(row: &impl ReadRow) -> Result<IdpIntent, StoreEr
         idp_user_id: text(row, 4)?.to_owned(),
         created_at: micros(row, 5)?,
         expires_at: micros(row, 6)?,
+    })
+}
+
+/// A row of [`crate::sql::otp_challenges::OTP_CHALLENGE_COLUMNS`].
+pub(crate) fn decode_otp_challenge(row: &impl ReadRow) -> Result<OtpChallenge, StoreError> {
+    let channel = text(row, 1)?;
+    Ok(OtpChallenge {
+        session_id: uuid(row, 0)?,
+        channel: OtpChannel::parse(channel)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown one-time-code channel {channel:?}")))?,
+        digest: digest(row, 2)?,
+        expires_at: micros(row, 3)?,
     })
 }
 

@@ -1,7 +1,9 @@
 //! [`Store`] on PostgreSQL: the reads are here; the writes are shared with SQLite
 //! ([`crate::write`]).
 
-use lanyard_domain::{ApiKey, Identity, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{
+    ApiKey, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery, TokenDigest,
+};
 use sqlx::postgres::PgRow;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -332,5 +334,22 @@ impl Store for PostgresStore {
 
     async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool> {
         write::idp_intents::consume(&self.pool, id, digest).await
+    }
+
+    async fn put_otp_challenge(&self, challenge: &OtpChallenge, now: Micros) -> StoreResult<()> {
+        write::otp_challenges::upsert(&self.pool, challenge, now).await
+    }
+
+    async fn otp_challenge(&self, session_id: Uuid, channel: OtpChannel) -> StoreResult<Option<OtpChallenge>> {
+        write::otp_challenges::get(&self.pool, session_id, channel).await
+    }
+
+    async fn consume_otp_challenge(
+        &self,
+        session_id: Uuid,
+        channel: OtpChannel,
+        digest: &TokenDigest,
+    ) -> StoreResult<bool> {
+        write::otp_challenges::consume(&self.pool, session_id, channel, digest).await
     }
 }

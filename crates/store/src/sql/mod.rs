@@ -32,6 +32,7 @@ pub mod check_attempts;
 pub mod identities;
 pub mod idp_intents;
 pub mod leases;
+pub mod otp_challenges;
 pub mod reads;
 pub(crate) mod session_count;
 pub(crate) mod session_query;

@@ -1,7 +1,9 @@
 //! [`Store`] on SQLite: the reads are here, each one job on the read pool; the writes are
 //! shared with PostgreSQL ([`crate::write`]) and go through the single writer connection.
 
-use lanyard_domain::{ApiKey, Identity, IdpIntent, Micros, Session, SessionFilter, SessionQuery, TokenDigest};
+use lanyard_domain::{
+    ApiKey, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery, TokenDigest,
+};
 use rusqlite::Row;
 use uuid::Uuid;
 
@@ -293,5 +295,22 @@ impl Store for SqliteStore {
 
     async fn consume_idp_intent(&self, id: Uuid, digest: &TokenDigest) -> StoreResult<bool> {
         write::idp_intents::consume(&self.writer, id, digest).await
+    }
+
+    async fn put_otp_challenge(&self, challenge: &OtpChallenge, now: Micros) -> StoreResult<()> {
+        write::otp_challenges::upsert(&self.writer, challenge, now).await
+    }
+
+    async fn otp_challenge(&self, session_id: Uuid, channel: OtpChannel) -> StoreResult<Option<OtpChallenge>> {
+        write::otp_challenges::get(&self.writer, session_id, channel).await
+    }
+
+    async fn consume_otp_challenge(
+        &self,
+        session_id: Uuid,
+        channel: OtpChannel,
+        digest: &TokenDigest,
+    ) -> StoreResult<bool> {
+        write::otp_challenges::consume(&self.writer, session_id, channel, digest).await
     }
 }

@@ -7,6 +7,7 @@ pub(crate) mod api_keys;
 pub(crate) mod identities;
 pub(crate) mod idp_intents;
 pub(crate) mod leases;
+pub(crate) mod otp_challenges;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 

@@ -32,6 +32,7 @@ mod identities;
 mod idp_intents;
 mod keys;
 mod leases;
+mod otp_challenges;
 mod paging;
 mod pg;
 mod sessions;
@@ -129,6 +130,11 @@ macro_rules! conformance_tests {
                 concurrent_uses_of_one_intent_let_exactly_one_win,
                 recording_an_intent_forgets_the_expired_ones,
                 deleting_the_identity_deletes_its_intents,
+            ],
+            otp_challenges: [
+                otp_challenges_are_kept_per_channel_replaced_and_used_up_once,
+                concurrent_uses_of_one_code_let_exactly_one_win,
+                setting_a_challenge_forgets_the_expired_ones,
             ],
             keys: [
                 api_keys_round_trip_list_and_revoke,
