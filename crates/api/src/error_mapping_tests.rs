@@ -34,6 +34,7 @@ fn every_error() -> Vec<ServiceError> {
         ServiceError::CheckFailed(FailedCheck::Totp),
         ServiceError::CheckFailed(FailedCheck::RecoveryCode),
         ServiceError::CheckFailed(FailedCheck::IdpIntent),
+        ServiceError::CheckFailed(FailedCheck::OneTimeCode),
         ServiceError::Refused(Refusal::UserLocked),
         ServiceError::Refused(Refusal::UserInactive),
         ServiceError::Refused(Refusal::ReadDenied),

@@ -78,7 +78,7 @@ impl Method {
     /// The level a method grants by default, as Kratos assigns it.
     pub fn default_aal(self) -> Aal {
         match self {
-            Method::Totp | Method::LookupSecret | Method::Webauthn => Aal::Aal2,
+            Method::Totp | Method::LookupSecret | Method::Webauthn | Method::OtpSms | Method::OtpEmail => Aal::Aal2,
             _ => Aal::Aal1,
         }
     }

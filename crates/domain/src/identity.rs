@@ -78,7 +78,7 @@ impl CredentialType {
     pub fn is_second_factor(self) -> bool {
         matches!(
             self,
-            CredentialType::Totp | CredentialType::LookupSecret | CredentialType::Webauthn
+            CredentialType::Totp | CredentialType::LookupSecret | CredentialType::Webauthn | CredentialType::Code
         )
     }
 }

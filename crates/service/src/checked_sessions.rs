@@ -7,12 +7,13 @@ use std::net::IpAddr;
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
 use lanyard_domain::{
-    CredentialType, Device, Factor, Identity, Method, Micros, OwnedBy, Scope, Session, SessionFilter, SessionPage,
-    SessionQuery, SessionSort, SessionToken, TokenDigest,
+    CredentialType, Device, Factor, Identity, Method, Micros, OtpChannel, OwnedBy, Scope, Session, SessionFilter,
+    SessionPage, SessionQuery, SessionSort, SessionToken, TokenDigest,
 };
 use lanyard_store::{AttemptLimits, AttemptOutcome, AttemptReservation, SessionRow};
 use uuid::Uuid;
 
+use crate::factors::{OtpChallengeRequest, OtpCodes};
 use crate::idp_intents::IdpIntentCheck;
 use crate::secrets::new_token;
 use crate::{DeviceInput, FailedCheck, Lanyard, Missing, Principal, Refusal, ServiceError, ServiceResult, SessionView};
@@ -32,12 +33,16 @@ pub struct Checks {
     pub totp: Option<String>,
     pub recovery_code: Option<String>,
     pub idp_intent: Option<IdpIntentCheck>,
+    pub otp_sms: Option<String>,
+    pub otp_email: Option<String>,
     pub unsupported: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct CreateCheckedSession {
     pub checks: Checks,
+    /// One-time codes to issue once the checks passed.
+    pub challenges: Vec<OtpChallengeRequest>,
     pub metadata: BTreeMap<String, Vec<u8>>,
     pub user_agent: Option<DeviceInput>,
     pub lifetime: Option<time::Duration>,
@@ -47,6 +52,8 @@ pub struct CreateCheckedSession {
 pub struct SetCheckedSession {
     pub id: String,
     pub checks: Checks,
+    /// One-time codes to issue once the checks passed.
+    pub challenges: Vec<OtpChallengeRequest>,
     /// An empty value deletes the key.
     pub metadata: BTreeMap<String, Vec<u8>>,
     pub lifetime: Option<time::Duration>,
@@ -80,6 +87,8 @@ pub struct CheckedSession {
     pub view: SessionView,
     /// A new token when anything changed; the previous token no longer works.
     pub token: Option<SessionToken>,
+    /// The one-time codes the request asked to have returned.
+    pub otp_codes: OtpCodes,
 }
 
 /// A check attempt taken before credentials are checked: on this node for the end-user IP,
@@ -248,21 +257,23 @@ impl Lanyard {
         let needs_user = checks.password.is_some()
             || checks.totp.is_some()
             || checks.recovery_code.is_some()
-            || checks.idp_intent.is_some();
+            || checks.idp_intent.is_some()
+            || checks.otp_sms.is_some()
+            || checks.otp_email.is_some();
         if !needs_user {
             return Ok(changed);
         }
-        let user = match identity {
-            Some(user) => user.clone(),
-            None => {
-                return Err(ServiceError::PreconditionFailed(
-                    "a user check is needed before password, TOTP, recovery code or IdP intent checks".into(),
-                ))
-            }
-        };
+        let user =
+            match identity {
+                Some(user) => user.clone(),
+                None => return Err(ServiceError::PreconditionFailed(
+                    "a user check is needed before password, TOTP, recovery code, IdP intent or one-time code checks"
+                        .into(),
+                )),
+            };
         let password_checked = checks.password.is_some();
         let reservation = self.reserve_check(user.id, ip, password_checked, now).await?;
-        let verdict = self.run_credential_checks(&user, checks, now).await;
+        let verdict = self.run_credential_checks(&user, session.id, checks, now).await;
         self.settle_check(reservation, &verdict).await;
         let verified = verdict?;
         for factor in verified {
@@ -276,7 +287,13 @@ impl Lanyard {
 
     /// Password, TOTP, recovery code and IdP intent checks, in that order; the factors that
     /// passed, or `CheckFailed` at the first that did not.
-    async fn run_credential_checks(&self, user: &Identity, checks: Checks, now: Micros) -> ServiceResult<Vec<Factor>> {
+    async fn run_credential_checks(
+        &self,
+        user: &Identity,
+        session_id: Uuid,
+        checks: Checks,
+        now: Micros,
+    ) -> ServiceResult<Vec<Factor>> {
         let mut verified = Vec::new();
         if let Some(password) = checks.password {
             let hash = user
@@ -304,6 +321,13 @@ impl Lanyard {
                 return Err(ServiceError::CheckFailed(FailedCheck::RecoveryCode));
             }
             verified.push(Factor::new(Method::LookupSecret, now));
+        }
+        for (channel, code) in [(OtpChannel::Sms, checks.otp_sms), (OtpChannel::Email, checks.otp_email)] {
+            let Some(code) = code else { continue };
+            if !self.check_otp(session_id, channel, &code).await? {
+                return Err(ServiceError::CheckFailed(FailedCheck::OneTimeCode));
+            }
+            verified.push(Factor::new(channel.method(), now));
         }
         if let Some(check) = checks.idp_intent {
             let Some(intent) = self.consume_idp_intent(user, &check).await? else {
@@ -388,6 +412,9 @@ impl Lanyard {
         let mut identity = None;
         self.apply_checks(&mut session, &mut identity, request.checks, end_user_ip, now)
             .await?;
+        let otp_codes = self
+            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
+            .await?;
         let reservation = match session.identity_id {
             Some(identity_id) => Some(self.reserve_creation(identity_id, end_user_ip)?),
             None => None,
@@ -415,6 +442,7 @@ impl Lanyard {
         Ok(CheckedSession {
             view,
             token: Some(token),
+            otp_codes,
         })
     }
 
@@ -460,6 +488,11 @@ impl Lanyard {
         let mut changed = self
             .apply_checks(&mut session, &mut identity, request.checks, end_user_ip, now)
             .await?;
+        // A challenge is stored beside the session, so on its own it changes neither the
+        // session nor its token.
+        let otp_codes = self
+            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
+            .await?;
         changed |= Self::apply_metadata(&mut session, request.metadata);
         if let Some(lifetime) = request.lifetime {
             session.expires_at = Some(Self::lifetime_end(now, lifetime)?);
@@ -477,6 +510,7 @@ impl Lanyard {
                     now,
                 ),
                 token: None,
+                otp_codes,
             });
         }
         session.changed_at = now;
@@ -501,6 +535,7 @@ impl Lanyard {
                 now,
             ),
             token: Some(token),
+            otp_codes,
         })
     }
 

@@ -78,6 +78,8 @@ pub enum FailedCheck {
     RecoveryCode,
     #[error("the IdP intent is unknown, already used, expired, for another user, or its token is wrong")]
     IdpIntent,
+    #[error("the one-time code is wrong, already used or expired")]
+    OneTimeCode,
 }
 
 /// Why a checked session could not be created, read, deleted or searched. Each is its own

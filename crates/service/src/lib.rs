@@ -37,7 +37,10 @@ pub use cleanup::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
-pub use factors::{totp_code_at, TotpEnrolment, TOTP_ISSUER};
+pub use factors::{
+    totp_code_at, OtpChallengeRequest, OtpCodes, OtpDelivery, TotpEnrolment, OTP_CODE_DIGITS, OTP_CODE_LIFETIME,
+    TOTP_ISSUER,
+};
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 pub use idp_intents::{IdpIntentCheck, RecordIdpIntent, RecordedIdpIntent, IDP_INTENT_LIFETIME};
 /// An RFC 6902 JSON Patch, as `patch_identity` takes it.

@@ -347,6 +347,25 @@ def record_intent_fixture(target: Target) -> Callable[[User, str], Dict[str, str
     return record
 
 
+@pytest.fixture(name="enable_otp")
+def enable_otp_fixture(target: Target) -> Callable[[User, str], str]:
+    """Enable one-time codes on a channel (`sms`, `email`) for `user`; returns the address."""
+
+    def enable(user: User, channel: str) -> str:
+        status, body = raw_request(
+            "POST",
+            f"{target.admin_url}/admin/lanyard/identities/{user.id}/credentials/code",
+            {"channel": channel},
+            {"Authorization": f"Bearer {target.admin_key}"},
+        )
+        assert status == 200 and isinstance(body, dict) and body.get("address"), (
+            f"enable one-time codes by {channel}: HTTP {status}: {body}"
+        )
+        return body["address"]
+
+    return enable
+
+
 @pytest.fixture(scope="session", name="totp_code")
 def totp_code_fixture() -> Callable[..., str]:
     """`totp_code(secret, at=None)`: the RFC 6238 code (a fixture, so the tests need not import conftest)."""

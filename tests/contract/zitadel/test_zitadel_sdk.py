@@ -20,6 +20,9 @@ from zitadel_client.exceptions import ApiError
 from zitadel_client.models import (
     SessionServiceCheckIDPIntent,
     SessionServiceCheckOTP,
+    SessionServiceOTPEmail,
+    SessionServiceOTPSMS,
+    SessionServiceRequestChallenges,
     SessionServiceCheckPassword,
     SessionServiceCheckRecoveryCode,
     SessionServiceChecks,
@@ -532,6 +535,37 @@ def test_idp_intent_check_works_once_and_only_for_its_user(admin, make_user, who
     assert get(admin, password_session.session_id).factors.intent is not None
 
 
+def test_otp_email_code_returned_by_a_challenge_checks_once(admin, make_user, whoami, enable_otp):
+    user = make_user("otp")
+    enable_otp(user, "email")
+    created = login(admin, user, challenges=SessionServiceRequestChallenges(
+        otp_email=SessionServiceOTPEmail(return_code={})))
+    code = created.challenges.otp_email
+    assert code and len(code) == 8 and code.isdigit(), created.challenges
+    assert whoami(created.session_token) == 403, "codes are enabled: whoami asks for AAL2"
+
+    before = utcnow()
+    checked = set_session(admin, created.session_id,
+                          checks=SessionServiceChecks(otp_email=SessionServiceCheckOTP(code=code)))
+    session = get(admin, created.session_id)
+    assert session.factors.otp_email is not None, session.factors
+    near(session.factors.otp_email.verified_at, before, "factors.otpEmail.verifiedAt")
+    assert whoami(checked.session_token) == 200
+    expect_error(CHECK_FAILED, admin.sessions.set_session,
+                 SessionServiceSetSessionRequest(
+                     session_id=created.session_id,
+                     checks=SessionServiceChecks(otp_email=SessionServiceCheckOTP(code=code))))
+
+
+def test_otp_sms_needs_an_enabled_phone(admin, make_user, enable_otp):
+    user = make_user("otp-sms")
+    created = login(admin, user)
+    expect_error("failed_precondition", admin.sessions.set_session,
+                 SessionServiceSetSessionRequest(
+                     session_id=created.session_id,
+                     challenges=SessionServiceRequestChallenges(otp_sms=SessionServiceOTPSMS(return_code=True))))
+
+
 def test_set_session_metadata_empty_value_deletes_and_lifetime_moves_expiry(admin, make_user):
     user = make_user("meta")
     created = login(admin, user, metadata={"keep": b64(b"kept"), "drop": b64(b"dropped"), "change": b64(b"old")})
@@ -571,8 +605,6 @@ def test_set_session_without_changes_returns_no_token_and_keeps_the_old_one(admi
 # JSON name -> (SDK field of SessionServiceChecks, factory of the check)
 UNSUPPORTED_CHECKS = {
     "webAuthN": ("web_auth_n", lambda: SessionServiceCheckWebAuthN(credential_assertion_data={"id": "AAAA"})),
-    "otpSms": ("otp_sms", lambda: SessionServiceCheckOTP(code="123456")),
-    "otpEmail": ("otp_email", lambda: SessionServiceCheckOTP(code="123456")),
 }
 
 

@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use lanyard_domain::{Device, Factor, Identity, Micros};
+use lanyard_domain::{CredentialType, Device, Factor, Identity, Micros};
 use lanyard_service::SessionView;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -129,8 +129,9 @@ pub fn identity_json(identity: &Identity, audience: Audience, public_base_url: &
                 let value = serde_json::json!({
                     "type": c.kind.as_str(),
                     "identifiers": c.identifiers,
-                    // Hashes and secrets never leave the service.
-                    "config": {},
+                    // Hashes and secrets never leave the service; the `code` credential holds
+                    // only the addresses codes go to, which Kratos shows too.
+                    "config": if c.kind == CredentialType::Code { c.config.clone() } else { serde_json::json!({}) },
                     "version": c.version,
                     "created_at": at(c.created_at).format(&time::format_description::well_known::Rfc3339).ok(),
                     "updated_at": at(c.updated_at).format(&time::format_description::well_known::Rfc3339).ok(),

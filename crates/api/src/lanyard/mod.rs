@@ -5,6 +5,7 @@ pub(crate) mod health;
 pub(crate) mod idp_intents;
 pub(crate) mod issue;
 pub(crate) mod metrics;
+pub(crate) mod otp_enrolment;
 
 use utoipa_axum::routes;
 
@@ -23,5 +24,7 @@ pub fn admin_routes() -> ApiRouter {
         .routes(routes!(enrolment::enrol_totp))
         .routes(routes!(enrolment::generate_lookup_secrets))
         .routes(routes!(enrolment::unlock_identity))
+        .routes(routes!(otp_enrolment::enable_otp))
+        .routes(routes!(otp_enrolment::disable_otp))
         .routes(routes!(metrics::metrics))
 }

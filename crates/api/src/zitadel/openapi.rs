@@ -180,7 +180,7 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
             .response(
                 "501",
                 error_response(
-                    "`unimplemented`: WebAuthN and OTP (SMS, email) checks, and challenges",
+                    "`unimplemented`: WebAuthN checks and challenges, sending one-time codes",
                     schema,
                 ),
             )

@@ -5,11 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use lanyard_domain::{DateFilter, DateMethod, Micros};
+use lanyard_domain::{DateFilter, DateMethod, Micros, OtpChannel};
 use lanyard_proto::zitadel::session::v2 as session;
 use lanyard_proto::Timestamp;
 use lanyard_service::{
-    Checks, CreateCheckedSession, DeviceInput, IdpIntentCheck, SearchSessions, SetCheckedSession, UserCheck,
+    Checks, CreateCheckedSession, DeviceInput, IdpIntentCheck, OtpChallengeRequest, OtpDelivery, SearchSessions,
+    SetCheckedSession, UserCheck,
 };
 use session::search_query::Query;
 
@@ -161,8 +162,8 @@ pub fn search(request: &session::ListSessionsRequest) -> Result<SearchSessions, 
 
 /// A CreateSession request as the service takes it.
 pub fn create(request: &session::CreateSessionRequest) -> Result<CreateCheckedSession, ZitadelError> {
-    reject_challenges(request.challenges.as_ref())?;
     Ok(CreateCheckedSession {
+        challenges: challenges(request.challenges.as_ref())?,
         checks: checks(request.checks.as_ref())?,
         metadata: metadata(&request.metadata)?,
         user_agent: user_agent(request.user_agent.as_ref())?,
@@ -172,8 +173,8 @@ pub fn create(request: &session::CreateSessionRequest) -> Result<CreateCheckedSe
 
 /// A SetSession request as the service takes it.
 pub fn set(request: &session::SetSessionRequest) -> Result<SetCheckedSession, ZitadelError> {
-    reject_challenges(request.challenges.as_ref())?;
     Ok(SetCheckedSession {
+        challenges: challenges(request.challenges.as_ref())?,
         id: session_id(&request.session_id)?,
         checks: checks(request.checks.as_ref())?,
         metadata: metadata(&request.metadata)?,
@@ -233,28 +234,52 @@ pub fn checks(checks: Option<&session::Checks>) -> Result<Checks, ZitadelError> 
             token: required("checks.idpIntent.idpIntentToken", &intent.idp_intent_token, 200)?,
         });
     }
-    for (set, label) in [
-        (checks.web_auth_n.is_some(), "WebAuthN"),
-        (checks.otp_sms.is_some(), "OTP SMS"),
-        (checks.otp_email.is_some(), "OTP email"),
-    ] {
-        if set {
-            out.unsupported = Some(label);
-        }
+    let code = |field: &str, otp: &Option<session::CheckOtp>| match otp {
+        Some(otp) => required(field, otp.code.trim(), 20).map(Some),
+        None => Ok(None),
+    };
+    out.otp_sms = code("checks.otpSms.code", &checks.otp_sms)?;
+    out.otp_email = code("checks.otpEmail.code", &checks.otp_email)?;
+    if checks.web_auth_n.is_some() {
+        out.unsupported = Some("WebAuthN");
     }
     Ok(out)
 }
 
-/// Challenges (WebAuthN, OTP by SMS or email) need delivery Lanyard does not have.
-pub fn reject_challenges(challenges: Option<&session::RequestChallenges>) -> Result<(), ZitadelError> {
-    match challenges {
-        Some(c) if c.web_auth_n.is_some() || c.otp_sms.is_some() || c.otp_email.is_some() => Err(ZitadelError::new(
+/// The one-time codes a request asks for. A WebAuthN challenge is not implemented yet.
+pub fn challenges(challenges: Option<&session::RequestChallenges>) -> Result<Vec<OtpChallengeRequest>, ZitadelError> {
+    use session::request_challenges::otp_email::DeliveryType;
+    let Some(challenges) = challenges else {
+        return Ok(Vec::new());
+    };
+    if challenges.web_auth_n.is_some() {
+        return Err(ZitadelError::new(
             Code::Unimplemented,
             "LANYARD-unimplemented",
-            "challenges (WebAuthN, OTP by SMS or email) are not implemented by Lanyard",
-        )),
-        _ => Ok(()),
+            "WebAuthN challenges are not implemented by Lanyard yet",
+        ));
     }
+    let mut out = Vec::new();
+    if let Some(sms) = &challenges.otp_sms {
+        out.push(OtpChallengeRequest {
+            channel: OtpChannel::Sms,
+            delivery: if sms.return_code {
+                OtpDelivery::ReturnCode
+            } else {
+                OtpDelivery::Send
+            },
+        });
+    }
+    if let Some(email) = &challenges.otp_email {
+        out.push(OtpChallengeRequest {
+            channel: OtpChannel::Email,
+            delivery: match email.delivery_type {
+                Some(DeliveryType::ReturnCode(_)) => OtpDelivery::ReturnCode,
+                Some(DeliveryType::SendCode(_)) | None => OtpDelivery::Send,
+            },
+        });
+    }
+    Ok(out)
 }
 
 pub fn metadata(metadata: &HashMap<String, Vec<u8>>) -> Result<BTreeMap<String, Vec<u8>>, ZitadelError> {

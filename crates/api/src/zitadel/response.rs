@@ -117,6 +117,18 @@ pub fn details(view: &SessionView) -> Option<Details> {
     })
 }
 
+/// The codes a Create or Set asked to have returned (`returnCode`), if any.
+pub fn challenges(codes: lanyard_service::OtpCodes) -> Option<session::Challenges> {
+    if codes.sms.is_none() && codes.email.is_none() {
+        return None;
+    }
+    Some(session::Challenges {
+        web_auth_n: None,
+        otp_sms: codes.sms,
+        otp_email: codes.email,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

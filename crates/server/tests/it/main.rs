@@ -39,3 +39,4 @@ mod typescript;
 mod zitadel;
 mod zitadel_grpc;
 mod zitadel_idp_intents;
+mod zitadel_otp;

@@ -36,6 +36,8 @@ const ADMIN_ROUTES: &[(&str, &str)] = &[
     ("GET", "/schemas/{id}"),
     ("POST", "/admin/lanyard/sessions"),
     ("POST", "/admin/lanyard/idp-intents"),
+    ("POST", "/admin/lanyard/identities/{id}/credentials/code"),
+    ("DELETE", "/admin/lanyard/identities/{id}/credentials/code/{channel}"),
     ("POST", "/admin/lanyard/identities/{id}/credentials/totp"),
     ("POST", "/admin/lanyard/identities/{id}/credentials/lookup_secret"),
     ("POST", "/admin/lanyard/identities/{id}/unlock"),
@@ -204,6 +206,7 @@ fn concrete(path: &str) -> String {
     path.replace("{id}", &Uuid::now_v7().to_string())
         .replace("{type}", "totp")
         .replace("{external_id}", "no-such-external-id")
+        .replace("{channel}", "sms")
 }
 
 /// Whether the router answered from a handler rather than its 404/405 fallbacks.

@@ -6,8 +6,11 @@
 //! ([`Identity::highest_available_aal`]), so enrolling one makes `whoami` demand AAL2 of the
 //! identity's sessions under the default `whoami_required_aal`.
 
+mod otp;
 mod recovery;
 mod totp;
+
+pub use otp::{OtpChallengeRequest, OtpCodes, OtpDelivery, OTP_CODE_DIGITS, OTP_CODE_LIFETIME};
 
 use lanyard_domain::{Credential, CredentialType, Identity, Micros};
 use serde::de::DeserializeOwned;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use lanyard_domain::OtpChannel;
 use serde_json::Value;
 
 use crate::{ServiceError, ServiceResult};
@@ -24,6 +25,9 @@ pub struct IdentitySchema {
     validator: jsonschema::Validator,
     /// JSON pointers (relative to the traits) of the login identifiers.
     identifier_pointers: Vec<String>,
+    /// JSON pointers (relative to the traits) of the addresses one-time codes may be sent to,
+    /// with their channel (`ory.sh/kratos.credentials.code.via`).
+    code_address_pointers: Vec<(OtpChannel, String)>,
 }
 
 impl std::fmt::Debug for IdentitySchema {
@@ -41,16 +45,32 @@ fn is_identifier(property: &Value) -> bool {
         .any(|kind| credentials[kind]["identifier"] == Value::Bool(true))
 }
 
-fn collect_identifier_pointers(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+/// The channel one-time codes travel by to this property's value, if the schema says so.
+fn code_channel(property: &Value) -> Option<OtpChannel> {
+    property["ory.sh/kratos"]["credentials"]["code"]["via"]
+        .as_str()
+        .and_then(OtpChannel::parse)
+}
+
+#[derive(Default)]
+struct MarkedPointers {
+    identifiers: Vec<String>,
+    code_addresses: Vec<(OtpChannel, String)>,
+}
+
+fn collect_marked_pointers(schema: &Value, prefix: &str, out: &mut MarkedPointers) {
     let Some(properties) = schema.get("properties").and_then(Value::as_object) else {
         return;
     };
     for (name, property) in properties {
         let pointer = format!("{prefix}/{}", name.replace('~', "~0").replace('/', "~1"));
         if is_identifier(property) {
-            out.push(pointer.clone());
+            out.identifiers.push(pointer.clone());
         }
-        collect_identifier_pointers(property, &pointer, out);
+        if let Some(channel) = code_channel(property) {
+            out.code_addresses.push((channel, pointer.clone()));
+        }
+        collect_marked_pointers(property, &pointer, out);
     }
 }
 
@@ -63,14 +83,30 @@ impl IdentitySchema {
         let traits = raw.pointer("/properties/traits").ok_or_else(|| {
             format!("identity schema {id:?} has no properties.traits; Kratos-style schemas describe traits there")
         })?;
-        let mut identifier_pointers = Vec::new();
-        collect_identifier_pointers(traits, "", &mut identifier_pointers);
+        let mut marked = MarkedPointers::default();
+        collect_marked_pointers(traits, "", &mut marked);
         Ok(IdentitySchema {
             id: id.to_owned(),
             raw,
             validator,
-            identifier_pointers,
+            identifier_pointers: marked.identifiers,
+            code_address_pointers: marked.code_addresses,
         })
+    }
+
+    /// The first address in `traits` that one-time codes may be sent to on `channel`.
+    pub fn code_address(&self, traits: &Value, channel: OtpChannel) -> Option<String> {
+        self.code_address_pointers
+            .iter()
+            .filter(|(marked, _)| *marked == channel)
+            .find_map(|(_, pointer)| {
+                traits
+                    .pointer(pointer)
+                    .and_then(Value::as_str)
+                    .map(str::trim)
+                    .filter(|address| !address.is_empty())
+                    .map(str::to_owned)
+            })
     }
 
     /// Checks `traits` and returns its login identifiers.
