@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use lanyard_domain::{Aal, PageTokenError};
-use lanyard_service::{FailedCheck, Limit, Missing, Refusal, ServiceError};
+use lanyard_service::{DeliveryError, FailedCheck, Limit, Missing, Refusal, ServiceError};
 
 use crate::kratos::error::KratosError;
 use crate::zitadel::error::{Code, ZitadelError};
@@ -35,6 +35,14 @@ fn every_error() -> Vec<ServiceError> {
         ServiceError::CheckFailed(FailedCheck::RecoveryCode),
         ServiceError::CheckFailed(FailedCheck::IdpIntent),
         ServiceError::CheckFailed(FailedCheck::OneTimeCode),
+        ServiceError::Delivery(DeliveryError::NotConfigured {
+            channel: "email",
+            setting: "smtp.host",
+        }),
+        ServiceError::Delivery(DeliveryError::Failed {
+            channel: "sms",
+            reason: "the provider answered 500".into(),
+        }),
         ServiceError::Refused(Refusal::UserLocked),
         ServiceError::Refused(Refusal::UserInactive),
         ServiceError::Refused(Refusal::ReadDenied),
@@ -78,6 +86,7 @@ fn every_error() -> Vec<ServiceError> {
             | ServiceError::IdentityDisabled
             | ServiceError::PreconditionFailed(_)
             | ServiceError::CheckFailed(_)
+            | ServiceError::Delivery(_)
             | ServiceError::Refused(_)
             | ServiceError::Unimplemented(_)
             | ServiceError::RateLimited { .. }
@@ -88,8 +97,12 @@ fn every_error() -> Vec<ServiceError> {
     errors
 }
 
+/// Failures of the server or of a provider it depends on (a code that could not be sent).
 fn is_server_failure(error: &ServiceError) -> bool {
-    matches!(error, ServiceError::Unavailable(_) | ServiceError::Internal(_))
+    matches!(
+        error,
+        ServiceError::Unavailable(_) | ServiceError::Internal(_) | ServiceError::Delivery(DeliveryError::Failed { .. })
+    )
 }
 
 /// The 5xx a Kratos answer may have: the server's own failures, and 501 for what Lanyard does
@@ -97,7 +110,9 @@ fn is_server_failure(error: &ServiceError) -> bool {
 fn expected_5xx(error: &ServiceError) -> Option<StatusCode> {
     match error {
         ServiceError::Internal(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
-        ServiceError::Unavailable(_) => Some(StatusCode::SERVICE_UNAVAILABLE),
+        ServiceError::Unavailable(_) | ServiceError::Delivery(DeliveryError::Failed { .. }) => {
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        }
         ServiceError::Unimplemented(_) => Some(StatusCode::NOT_IMPLEMENTED),
         _ => None,
     }

@@ -40,13 +40,11 @@ pub async fn build_service(
     let schemas = SchemaRegistry::new(sources, Some(config.identity.default_schema_id.clone()))
         .map_err(|e| anyhow!("invalid identity schema configuration: {e}"))?;
     let page_keys = crate::database::page_token_keys(config, store.as_ref()).await?;
-    Ok(Arc::new(Lanyard::new(
-        store,
-        clock,
-        config.service_settings(),
-        schemas,
-        page_keys,
-    )))
+    let delivery = crate::code_delivery::Delivery::from_config(config)?;
+    Ok(Arc::new(
+        Lanyard::new(store, clock, config.service_settings(), schemas, page_keys)
+            .with_code_delivery(Arc::new(delivery)),
+    ))
 }
 
 /// What the HTTP layer needs from the configuration.

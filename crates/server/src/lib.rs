@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cleanup;
 pub mod cli;
+pub mod code_delivery;
 pub mod config;
 pub mod connections;
 pub mod database;

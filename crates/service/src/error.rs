@@ -30,6 +30,9 @@ pub enum ServiceError {
     /// failed-check limits.
     #[error("{0}")]
     CheckFailed(FailedCheck),
+    /// A one-time code could not be sent.
+    #[error(transparent)]
+    Delivery(#[from] crate::DeliveryError),
     /// A checked-session request refused for a reason the ZITADEL API names with an id of its
     /// own (see `Refusal`).
     #[error(transparent)]

@@ -4,6 +4,7 @@ mod cache_refresh;
 mod checked_sessions;
 mod cleanup;
 mod clock;
+mod delivery;
 mod error;
 mod factors;
 mod identities;
@@ -36,6 +37,7 @@ pub use cleanup::{
     CleanupOptions, CleanupOutcome, CleanupReport, CLEANUP_LEASE, CLEANUP_LEASE_TTL, MAX_CLEANUP_BATCH_SIZE,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use delivery::{CodeDelivery, CodeMessage, DeliveryError, NoDelivery};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{
     totp_code_at, OtpChallengeRequest, OtpCodes, OtpDelivery, TotpEnrolment, OTP_CODE_DIGITS, OTP_CODE_LIFETIME,
@@ -81,6 +83,8 @@ pub struct Lanyard {
     cache_refresh: cache_refresh::CacheRefresh,
     /// On whenever the token cache is, with the same lifetime.
     api_key_cache: Option<key_cache::ApiKeyCache>,
+    /// Sends one-time codes; nothing is configured by default.
+    code_delivery: Arc<dyn CodeDelivery>,
 }
 
 impl Lanyard {
@@ -124,7 +128,14 @@ impl Lanyard {
             token_cache,
             cache_refresh: cache_refresh::CacheRefresh::default(),
             api_key_cache,
+            code_delivery: Arc::new(NoDelivery),
         }
+    }
+
+    /// Sends one-time codes with `delivery` (SMTP, an SMS provider) instead of refusing to.
+    pub fn with_code_delivery(mut self, delivery: Arc<dyn CodeDelivery>) -> Self {
+        self.code_delivery = delivery;
+        self
     }
 
     pub fn settings(&self) -> &Settings {

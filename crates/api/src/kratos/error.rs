@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lanyard_domain::Aal;
-use lanyard_service::{Refusal, ServiceError};
+use lanyard_service::{DeliveryError, Refusal, ServiceError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -127,6 +127,11 @@ impl KratosError {
                 .with_message("identity is disabled"),
             ServiceError::PreconditionFailed(reason) => Self::bad_request(reason),
             ServiceError::CheckFailed(check) => Self::unauthorized(check.to_string()),
+            ServiceError::Delivery(error @ DeliveryError::NotConfigured { .. }) => Self::bad_request(error.to_string()),
+            ServiceError::Delivery(error @ DeliveryError::Failed { .. }) => KratosError {
+                retry_after_seconds: Some(crate::UNAVAILABLE_RETRY_AFTER_SECONDS),
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, error.to_string())
+            },
             ServiceError::Refused(Refusal::CurrentSession) => {
                 Self::bad_request("cannot revoke current session").with_debug("use the logout flow instead")
             }

@@ -12,7 +12,7 @@ use lanyard_proto::google::rpc::{RetryInfo, Status};
 use lanyard_proto::well_known::{Any, Duration as ProtoDuration};
 use lanyard_proto::zitadel::v1::ErrorDetail;
 use lanyard_proto::Message;
-use lanyard_service::{Missing, Refusal, ServiceError};
+use lanyard_service::{DeliveryError, Missing, Refusal, ServiceError};
 use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde_json::{json, Value};
 
@@ -313,6 +313,13 @@ impl From<ServiceError> for ZitadelError {
                 ZitadelError::new(Code::InvalidArgument, "COMMAND-3M0fs", check.to_string())
             }
             ServiceError::Refused(reason) => refusal(reason),
+            ServiceError::Delivery(error @ DeliveryError::NotConfigured { .. }) => {
+                ZitadelError::new(Code::FailedPrecondition, "LANYARD-delivery", error.to_string())
+            }
+            ServiceError::Delivery(error @ DeliveryError::Failed { .. }) => ZitadelError {
+                id: "LANYARD-delivery".into(),
+                ..ZitadelError::unavailable(error.to_string())
+            },
             ServiceError::Unimplemented(m) => ZitadelError::new(Code::Unimplemented, "LANYARD-unimplemented", m),
             error @ ServiceError::RateLimited {
                 retry_after_seconds, ..

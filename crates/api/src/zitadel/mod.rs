@@ -272,7 +272,7 @@ pub(crate) async fn rest_list(
         (status = 201, description = "The new session and its token", body = crate::zitadel::openapi::CreateSessionResponse),
         (status = 400, description = "Malformed request, or a failed check", body = crate::zitadel::openapi::RestError),
         (status = 404, description = "The checked user does not exist", body = crate::zitadel::openapi::RestError),
-        (status = 501, description = "WebAuthN checks or challenges, or sending a one-time code (ask for returnCode)", body = crate::zitadel::openapi::RestError),
+        (status = 501, description = "WebAuthN checks or challenges", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_create(
     State(state): State<AppState>,
@@ -328,7 +328,7 @@ pub(crate) async fn rest_get(
         (status = 200, description = "Updated; a new token when checks were added", body = crate::zitadel::openapi::SetSessionResponse),
         (status = 400, description = "Malformed request, or a failed check", body = crate::zitadel::openapi::RestError),
         (status = 404, description = "No such session", body = crate::zitadel::openapi::RestError),
-        (status = 501, description = "WebAuthN checks or challenges, or sending a one-time code (ask for returnCode)", body = crate::zitadel::openapi::RestError),
+        (status = 501, description = "WebAuthN checks or challenges", body = crate::zitadel::openapi::RestError),
     ))]
 pub(crate) async fn rest_set(
     State(state): State<AppState>,

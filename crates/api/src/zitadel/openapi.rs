@@ -179,10 +179,7 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
             )
             .response(
                 "501",
-                error_response(
-                    "`unimplemented`: WebAuthN checks and challenges, sending one-time codes",
-                    schema,
-                ),
+                error_response("`unimplemented`: WebAuthN checks and challenges", schema),
             )
             .build();
         paths.add_path_operation(path, vec![HttpMethod::Post], operation);

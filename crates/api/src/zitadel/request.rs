@@ -266,16 +266,22 @@ pub fn challenges(challenges: Option<&session::RequestChallenges>) -> Result<Vec
             delivery: if sms.return_code {
                 OtpDelivery::ReturnCode
             } else {
-                OtpDelivery::Send
+                OtpDelivery::Send { url_template: None }
             },
         });
     }
     if let Some(email) = &challenges.otp_email {
         out.push(OtpChallengeRequest {
             channel: OtpChannel::Email,
-            delivery: match email.delivery_type {
+            delivery: match &email.delivery_type {
                 Some(DeliveryType::ReturnCode(_)) => OtpDelivery::ReturnCode,
-                Some(DeliveryType::SendCode(_)) | None => OtpDelivery::Send,
+                Some(DeliveryType::SendCode(send)) => OtpDelivery::Send {
+                    url_template: match send.url_template.as_deref().map(str::trim) {
+                        None | Some("") => None,
+                        Some(template) => Some(bounded("challenges.otpEmail.sendCode.urlTemplate", template, 2000)?),
+                    },
+                },
+                None => OtpDelivery::Send { url_template: None },
             },
         });
     }

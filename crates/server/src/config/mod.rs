@@ -45,7 +45,7 @@ pub const CONFIG_FILE_ENV: &str = "LANYARD_CONFIG";
 pub const SECRETS_ENV: &str = "LANYARD_SECRETS";
 
 /// Top-level keys. Environment variables are only read when they start with one of these.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 11] = [
     "secrets",
     "database",
     "serve",
@@ -55,6 +55,8 @@ const SECTIONS: [&str; 9] = [
     "rate_limits",
     "identity",
     "log",
+    "smtp",
+    "sms",
 ];
 
 /// The whole configuration, as loaded and validated by [`Config::load`].
@@ -72,6 +74,8 @@ pub struct Config {
     pub cleanup: CleanupConfig,
     pub identity: IdentityConfig,
     pub log: LogConfig,
+    pub smtp: SmtpConfig,
+    pub sms: SmsConfig,
 }
 
 /// Values from command-line flags; they override every other source.

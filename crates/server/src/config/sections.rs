@@ -10,7 +10,7 @@ use lanyard_service::{SchemaSource, Settings};
 use super::schemas::load_schema;
 use serde::Deserialize;
 
-use super::values::{listen_address, BaseUrl, DatabaseUrl, HumanDuration};
+use super::values::{listen_address, BaseUrl, DatabaseUrl, HumanDuration, SecretString};
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -367,4 +367,50 @@ impl Default for LogConfig {
 pub enum LogFormat {
     Json,
     Text,
+}
+
+/// Email delivery of one-time codes (ZITADEL `challenges.otpEmail.sendCode`). Without `host`,
+/// codes are not sent by email: a challenge must ask for `returnCode`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: Option<String>,
+    /// By default 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub port: Option<u16>,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// The sender, e.g. `Lanyard <no-reply@example.com>`; needed with `host`.
+    pub from: Option<String>,
+}
+
+impl SmtpConfig {
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// Plain text: only for a relay on the same host or network.
+    None,
+    /// Plain connection upgraded with STARTTLS, which must succeed.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS).
+    Tls,
+}
+
+/// SMS delivery of one-time codes through an HTTP provider (ZITADEL `challenges.otpSms` without
+/// `returnCode`). Without `http_url`, codes are not sent by SMS.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Receives a JSON POST per code (see the README); `http` or `https`.
+    pub http_url: Option<String>,
 }

@@ -65,6 +65,8 @@ fn the_example_file_is_the_defaults() {
     }
     assert_eq!(config.serve, Config::default().serve);
     assert_eq!(config.log, Config::default().log);
+    assert_eq!(config.smtp.host.as_deref(), Some("smtp.example.org"));
+    assert_eq!(config.sms.http_url.as_deref(), Some("https://sms.example.org/lanyard"));
 }
 
 fn is_setting_line(line: &str) -> bool {
@@ -329,6 +331,15 @@ fn other_invalid_values_are_rejected_clearly() {
         ("[log]\nformat = \"xml\"", "log.format"),
         ("[log]\nlevel = \"lanyard=loud\"", "log.level"),
         ("secrets = [\"\"]", "secrets[0]"),
+        ("[smtp]\nhost = \"mail.example.org\"", "smtp.from is needed"),
+        (
+            "[smtp]\nhost = \"mail.example.org\"\nfrom = \"nobody\"",
+            "smtp.from \"nobody\"",
+        ),
+        ("[smtp]\nhost = \"\"", "smtp.host is empty"),
+        ("[smtp]\ntls = \"ssl\"", "smtp.tls"),
+        ("[smtp]\npassword = \"x\"", "smtp.password is set without smtp.username"),
+        ("[sms]\nhttp_url = \"ftp://sms.example.org/\"", "sms.http_url"),
         (
             "[serve.public]\nlisten = \"127.0.0.1:9\"\n[serve.admin]\nlisten = \"127.0.0.1:9\"",
             "own port",
@@ -398,8 +409,24 @@ fn a_non_loopback_admin_address_is_warned_about() {
 
 #[test]
 fn debug_output_hides_secrets() {
-    let config = Config::from_toml_str("secrets = [\"hunter2-hunter2-hunter2\"]").unwrap();
-    assert!(!format!("{config:?}").contains("hunter2"));
+    let config = Config::from_toml_str(
+        "secrets = [\"hunter2-hunter2-hunter2\"]\n[smtp]\nhost = \"mail.example.org\"\nfrom = \"a@example.org\"\nusername = \"a\"\npassword = \"swordfish\"",
+    )
+    .unwrap();
+    let printed = format!("{config:?}");
+    assert!(
+        !printed.contains("hunter2") && !printed.contains("swordfish"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn smtp_ports_follow_the_tls_mode() {
+    let port = |toml: &str| Config::from_toml_str(toml).unwrap().smtp.port();
+    assert_eq!(port(""), 587);
+    assert_eq!(port("[smtp]\ntls = \"tls\""), 465);
+    assert_eq!(port("[smtp]\ntls = \"none\""), 25);
+    assert_eq!(port("[smtp]\ntls = \"none\"\nport = 2525"), 2525);
 }
 
 const SCHEMA: &str = r#"{

@@ -8,6 +8,33 @@ use anyhow::anyhow;
 use super::Config;
 
 impl Config {
+    /// The `smtp` and `sms` sections: complete when used, addresses that parse.
+    fn delivery_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let smtp = &self.smtp;
+        match smtp.host.as_deref().map(str::trim) {
+            Some("") => problems.push("smtp.host is empty; leave it out to send no email".into()),
+            Some(_) => match smtp.from.as_deref() {
+                None => problems.push("smtp.from is needed with smtp.host (the sender of the codes)".into()),
+                Some(from) if from.parse::<lettre::message::Mailbox>().is_err() => problems.push(format!(
+                    "smtp.from {from:?} is not an email address (e.g. \"Lanyard <no-reply@example.com>\")"
+                )),
+                Some(_) => {}
+            },
+            None => {}
+        }
+        if smtp.password.is_some() && smtp.username.is_none() {
+            problems.push("smtp.password is set without smtp.username".into());
+        }
+        if let Some(url) = &self.sms.http_url {
+            match url::Url::parse(url) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+                _ => problems.push(format!("sms.http_url {url:?} is not an http or https URL")),
+            }
+        }
+        problems
+    }
+
     /// Checks what the types alone cannot; reports every problem at once.
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
@@ -17,6 +44,8 @@ impl Config {
                 problems.push(format!("secrets[{i}] is empty"));
             }
         }
+
+        problems.extend(self.delivery_problems());
 
         if self.database.read_connections == 0 {
             problems.push("database.read_connections must be at least 1".into());

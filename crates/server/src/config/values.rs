@@ -25,6 +25,17 @@ impl fmt::Debug for Secrets {
     }
 }
 
+/// A password or other secret from the configuration. Never printed: `Debug` redacts it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(pub String);
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString(redacted)")
+    }
+}
+
 pub(super) fn split_list(value: &str) -> Vec<String> {
     value
         .split(',')

@@ -138,22 +138,56 @@ impl TestApp {
         app
     }
 
+    /// An app on a manual clock that sends one-time codes as the `[smtp]` and `[sms]` sections
+    /// of `delivery_toml` say (the production senders).
+    pub async fn start_with_delivery(delivery_toml: &str) -> Self {
+        let config = lanyard::config::Config::from_toml_str(delivery_toml).expect("delivery config");
+        let delivery = lanyard::code_delivery::Delivery::from_config(&config).expect("delivery");
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
+            .await
+            .expect("open SQLite store");
+        let store: Arc<dyn Store> = Arc::new(store);
+        let service = Lanyard::new(
+            store.clone(),
+            clock.clone(),
+            test_settings(),
+            SchemaRegistry::builtin(),
+            test_page_keys(),
+        )
+        .with_code_delivery(Arc::new(delivery));
+        let mut app = Self::serve(Arc::new(service), store, Some(clock), ApiConfig::default(), None).await;
+        app._dir = Some(dir);
+        app
+    }
+
     async fn start_on_store(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         manual: Option<Arc<ManualClock>>,
         settings: Settings,
-        mut api: ApiConfig,
+        api: ApiConfig,
         schema: Option<DropSchema>,
     ) -> Self {
-        let keys = PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key");
         let service = Arc::new(Lanyard::new(
             store.clone(),
             clock,
             settings,
             SchemaRegistry::builtin(),
-            keys,
+            test_page_keys(),
         ));
+        Self::serve(service, store, manual, api, schema).await
+    }
+
+    /// Serves `service` on both ports, as the binary does.
+    async fn serve(
+        service: Arc<Lanyard>,
+        store: Arc<dyn Store>,
+        manual: Option<Arc<ManualClock>>,
+        mut api: ApiConfig,
+        schema: Option<DropSchema>,
+    ) -> Self {
         let key = service
             .create_api_key("integration tests", vec![])
             .await
@@ -362,4 +396,8 @@ pub fn links(response: &Response) -> Vec<(String, String)> {
 
 pub fn link(response: &Response, rel: &str) -> Option<String> {
     links(response).into_iter().find(|(r, _)| r == rel).map(|(_, url)| url)
+}
+
+fn test_page_keys() -> PageTokenKeys {
+    PageTokenKeys::new(vec![b"integration-test-secret".to_vec()]).expect("page token key")
 }

@@ -1,8 +1,16 @@
 //! One-time codes by SMS and email: enrolment on the admin port, ZITADEL challenges that return
-//! a code, checks that use it up, and what Kratos then shows.
+//! a code or send it (to an SMTP server and an HTTP SMS receiver the tests start), checks that
+//! use it up, and what Kratos then shows.
 
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use axum::Json;
 use reqwest::Method;
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::harness::*;
@@ -176,7 +184,7 @@ async fn challenges_say_what_is_missing() {
     let (status, error) = app.enable_otp(user, "pigeon").await;
     assert_kratos_error(status, &error, 400);
 
-    // Enabled, but Lanyard does not send codes yet: asked to, it says so.
+    // Enabled, but no SMTP server is configured: asked to send, it says what is missing.
     assert_eq!(app.enable_otp(user, "email").await.0, 200);
     let (status, error) = app
         .connect(
@@ -185,7 +193,8 @@ async fn challenges_say_what_is_missing() {
             &app.key,
         )
         .await;
-    assert_connect_error(status, &error, 501, "unimplemented");
+    assert_connect_error(status, &error, 400, "failed_precondition");
+    assert!(error["message"].as_str().unwrap().contains("smtp.host"), "{error}");
 
     // Disabled again: challenges are refused, and a second disable finds nothing.
     let path = format!("/admin/lanyard/identities/{user}/credentials/code/email");
@@ -211,6 +220,170 @@ async fn challenges_say_what_is_missing() {
     assert_connect_error(status, &error, 400, "invalid_argument");
     assert!(
         error["message"].as_str().unwrap().contains("checks.otpSms.code"),
+        "{error}"
+    );
+}
+
+/// An SMTP server on loopback that takes every message: (recipient, message text) per email.
+async fn smtp_sink() -> (u16, mpsc::UnboundedReceiver<(String, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (sent, received) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                let mut recipient = String::new();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let verb = line.to_ascii_uppercase();
+                    let reply: &[u8] = if verb.starts_with("EHLO") || verb.starts_with("HELO") {
+                        b"250 sink\r\n"
+                    } else if verb.starts_with("RCPT TO:") {
+                        recipient = line[8..].trim().trim_matches(['<', '>']).to_owned();
+                        b"250 OK\r\n"
+                    } else if verb == "DATA" {
+                        write.write_all(b"354 end with .\r\n").await.ok();
+                        let mut text = String::new();
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            if line == "." {
+                                break;
+                            }
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                        sent.send((recipient.clone(), text)).ok();
+                        b"250 queued\r\n"
+                    } else if verb == "QUIT" {
+                        write.write_all(b"221 bye\r\n").await.ok();
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    write.write_all(reply).await.ok();
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+/// An HTTP SMS provider on loopback answering `status`: its URL and the JSON bodies it got.
+async fn sms_receiver(status: u16) -> (String, mpsc::UnboundedReceiver<Value>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (sent, received) = mpsc::unbounded_channel();
+    let router = axum::Router::new().route(
+        "/sms",
+        post(move |Json(body): Json<Value>| {
+            let sent = sent.clone();
+            async move {
+                sent.send(body).ok();
+                axum::http::StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await.ok() });
+    (format!("http://{addr}/sms"), received)
+}
+
+async fn next<T>(received: &mut mpsc::UnboundedReceiver<T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("delivered within 10 s")
+        .expect("the receiver is running")
+}
+
+fn eight_digits(text: &str) -> String {
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 8)
+        .unwrap_or_else(|| panic!("no 8-digit code in {text}"))
+        .to_owned();
+    code
+}
+
+/// An app that sends SMS to `url`, and a password session (created with `extra`) of a user
+/// with SMS codes enabled.
+async fn sms_session(url: &str, extra: Value) -> (TestApp, String) {
+    let app = TestApp::start_with_delivery(&format!("[sms]\nhttp_url = \"{url}\"\n")).await;
+    let (user, email) = app.user_with_phone("+4915112345678").await;
+    assert_eq!(app.enable_otp(user, "sms").await.0, 200);
+    let (id, _) = app.checked_session(&email, extra).await;
+    (app, id)
+}
+
+#[tokio::test]
+async fn email_codes_go_out_by_smtp_with_the_link_of_the_template() {
+    let (port, mut inbox) = smtp_sink().await;
+    let app = TestApp::start_with_delivery(&format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"Lanyard <no-reply@example.org>\"\n"
+    ))
+    .await;
+    let (user, email) = app.zitadel_user().await;
+    assert_eq!(app.enable_otp(user, "email").await.0, 200);
+    let template = "https://login.example.org/otp?code={{.Code}}&user={{.UserID}}";
+    let (id, _) = app
+        .checked_session(
+            &email,
+            json!({"challenges": {"otpEmail": {"sendCode": {"urlTemplate": template}}}}),
+        )
+        .await;
+    let (recipient, text) = next(&mut inbox).await;
+    // The body is quoted-printable: soft line breaks, `=` as `=3D`.
+    let text = text.replace("=\n", "").replace("=3D", "=");
+    assert_eq!(recipient, email);
+    assert!(text.contains("From: Lanyard <no-reply@example.org>"), "{text}");
+    let body = text.split_once("\n\n").map_or("", |(_, body)| body);
+    let code = eight_digits(body);
+    assert!(
+        text.contains(&format!("https://login.example.org/otp?code={code}&user={user}")),
+        "{text}"
+    );
+    let (_, got) = app.connect("GetSession", json!({"sessionId": id}), &app.key).await;
+    assert!(got["session"]["factors"].get("otpEmail").is_none());
+    let (status, checked) = app.set(&id, json!({"checks": {"otpEmail": {"code": code}}})).await;
+    assert_eq!(status, 200, "{checked}");
+}
+
+#[tokio::test]
+async fn sms_codes_are_posted_to_the_http_provider() {
+    let (url, mut outbox) = sms_receiver(200).await;
+    let (app, id) = sms_session(&url, json!({"challenges": {"otpSms": {}}})).await;
+    let body = next(&mut outbox).await;
+    assert_eq!(body["contextInfo"]["recipientPhoneNumber"], "+4915112345678", "{body}");
+    let code = body["args"]["code"].as_str().unwrap().to_owned();
+    assert_eq!(eight_digits(&code), code);
+    assert!(body["templateData"]["text"].as_str().unwrap().contains(&code), "{body}");
+    let (status, checked) = app.set(&id, json!({"checks": {"otpSms": {"code": code}}})).await;
+    assert_eq!(status, 200, "{checked}");
+}
+
+#[tokio::test]
+async fn a_provider_that_fails_is_a_prompt_503_after_three_tries() {
+    let (url, mut outbox) = sms_receiver(500).await;
+    let (app, id) = sms_session(&url, json!({})).await;
+    let started = Instant::now();
+    let (status, error) = app.set(&id, json!({"challenges": {"otpSms": {}}})).await;
+    assert_connect_error(status, &error, 503, "unavailable");
+    assert!(error["message"].as_str().unwrap().contains("HTTP 500"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    for _ in 0..3 {
+        next(&mut outbox).await;
+    }
+    assert!(outbox.try_recv().is_err(), "three tries, no more");
+
+    // A provider nobody listens on: the same, promptly.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let (app, id) = sms_session(&format!("http://127.0.0.1:{port}/sms"), json!({})).await;
+    let (status, error) = app.set(&id, json!({"challenges": {"otpSms": {}}})).await;
+    assert_connect_error(status, &error, 503, "unavailable");
+    assert!(
+        error["message"].as_str().unwrap().contains("could not be reached"),
         "{error}"
     );
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{factor_credential, lock, read_config, to_config};
-use crate::{Lanyard, Missing, ServiceError, ServiceResult};
+use crate::{CodeMessage, Lanyard, Missing, ServiceError, ServiceResult};
 
 /// Digits in a code, as ZITADEL's default OTP SMS and email generators make them.
 pub const OTP_CODE_DIGITS: usize = 8;
@@ -41,8 +41,20 @@ struct CodeAddress {
 pub enum OtpDelivery {
     /// In the response, for a login UI that delivers it itself.
     ReturnCode,
-    /// Sent by Lanyard to the enrolled address.
-    Send,
+    /// Sent by Lanyard to the enrolled address; an email may carry a link made from
+    /// `url_template` (`{{.Code}}`, `{{.UserID}}`, `{{.SessionID}}` and `{{.LoginName}}` are
+    /// filled in, as in ZITADEL's templates).
+    Send { url_template: Option<String> },
+}
+
+/// The link of an email: `template` with its placeholders filled in.
+fn fill_template(template: &str, code: &str, user: &Identity, session_id: Uuid) -> String {
+    let login_name = user.identifiers.first().map(String::as_str).unwrap_or_default();
+    template
+        .replace("{{.Code}}", code)
+        .replace("{{.UserID}}", &user.id.to_string())
+        .replace("{{.SessionID}}", &session_id.to_string())
+        .replace("{{.LoginName}}", login_name)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,22 +193,17 @@ impl Lanyard {
                 "a user check is needed before a one-time code challenge".into(),
             ));
         };
+        let mut addresses = Vec::with_capacity(requests.len());
         for request in requests {
-            if otp_address(user, request.channel).is_none() {
+            let Some(address) = otp_address(user, request.channel) else {
                 return Err(ServiceError::PreconditionFailed(format!(
                     "the user has not enabled one-time codes by {} (Errors.User.MFA.OTP.NotReady)",
                     request.channel.as_str()
                 )));
-            }
-            if request.delivery == OtpDelivery::Send {
-                return Err(ServiceError::Unimplemented(format!(
-                    "Lanyard cannot send codes by {} yet; ask for the code to be returned (returnCode) \
-                     and deliver it yourself",
-                    request.channel.as_str()
-                )));
-            }
+            };
+            addresses.push(address);
         }
-        for request in requests {
+        for (request, address) in requests.iter().zip(addresses) {
             let code = new_code();
             let challenge = OtpChallenge {
                 session_id,
@@ -205,8 +212,23 @@ impl Lanyard {
                 expires_at: now.plus(OTP_CODE_LIFETIME),
             };
             self.store.put_otp_challenge(&challenge, now).await?;
-            if request.delivery == OtpDelivery::ReturnCode {
-                codes.set(request.channel, code);
+            match &request.delivery {
+                OtpDelivery::ReturnCode => codes.set(request.channel, code),
+                OtpDelivery::Send { url_template } => {
+                    let message = CodeMessage {
+                        channel: request.channel,
+                        url: url_template
+                            .as_deref()
+                            .map(|template| fill_template(template, &code, user, session_id)),
+                        address,
+                        code,
+                        valid_for: OTP_CODE_LIFETIME,
+                    };
+                    self.code_delivery.deliver(&message).await.inspect_err(|error| {
+                        tracing::warn!(%error, session_id = %session_id, channel = request.channel.as_str(), "one-time code not delivered");
+                    })?;
+                    tracing::info!(session_id = %session_id, channel = request.channel.as_str(), "one-time code sent");
+                }
             }
         }
         Ok(codes)
