@@ -70,6 +70,10 @@ fn every_error() -> Vec<ServiceError> {
             limit: Limit::NodeSearches,
             retry_after_seconds: 1,
         },
+        ServiceError::RateLimited {
+            limit: Limit::CodeResends,
+            retry_after_seconds: 30,
+        },
         ServiceError::Unavailable(lanyard_store::StoreError::Corrupt("down".into())),
         ServiceError::Internal("bug".into()),
     ];

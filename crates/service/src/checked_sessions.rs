@@ -25,6 +25,10 @@ pub enum UserCheck {
     LoginName(String),
 }
 
+/// Why a credential check cannot run yet.
+const NEEDS_USER: &str =
+    "a user check is needed before password, TOTP, recovery code, IdP intent or one-time code checks";
+
 /// The checks one request asks for. `unsupported` names a check Lanyard cannot run.
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
@@ -263,14 +267,9 @@ impl Lanyard {
         if !needs_user {
             return Ok(changed);
         }
-        let user =
-            match identity {
-                Some(user) => user.clone(),
-                None => return Err(ServiceError::PreconditionFailed(
-                    "a user check is needed before password, TOTP, recovery code, IdP intent or one-time code checks"
-                        .into(),
-                )),
-            };
+        let Some(user) = identity.clone() else {
+            return Err(ServiceError::PreconditionFailed(NEEDS_USER.into()));
+        };
         let password_checked = checks.password.is_some();
         let reservation = self.reserve_check(user.id, ip, password_checked, now).await?;
         let verdict = self.run_credential_checks(&user, session.id, checks, now).await;
@@ -285,8 +284,8 @@ impl Lanyard {
         Ok(true)
     }
 
-    /// Password, TOTP, recovery code and IdP intent checks, in that order; the factors that
-    /// passed, or `CheckFailed` at the first that did not.
+    /// Password, TOTP, recovery code, one-time code (SMS, then email) and IdP intent checks, in
+    /// that order; the factors that passed, or `CheckFailed` at the first that did not.
     async fn run_credential_checks(
         &self,
         user: &Identity,
@@ -412,12 +411,22 @@ impl Lanyard {
         let mut identity = None;
         self.apply_checks(&mut session, &mut identity, request.checks, end_user_ip, now)
             .await?;
-        let otp_codes = self
-            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
-            .await?;
         let reservation = match session.identity_id {
             Some(identity_id) => Some(self.reserve_creation(identity_id, end_user_ip)?),
             None => None,
+        };
+        // After the creation allowance, so that a refused creation sends no code.
+        let otp_codes = match self
+            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
+            .await
+        {
+            Ok(codes) => codes,
+            Err(error) => {
+                if let Some(reservation) = reservation {
+                    self.give_back_creation(reservation);
+                }
+                return Err(error);
+            }
         };
         let token = new_token(SESSION_TOKEN_PREFIX);
         session.sequence = match self.store.insert_session(&session, &token.digest()).await {

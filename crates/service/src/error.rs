@@ -126,6 +126,9 @@ pub enum Limit {
     CallerSearches,
     /// Lists and searches running at once on this node, all callers together.
     NodeSearches,
+    /// Codes sent to one session on one channel: each SMS or email costs, and a caller must not
+    /// be able to turn Lanyard into a message pump.
+    CodeResends,
 }
 
 impl Limit {
@@ -135,6 +138,7 @@ impl Limit {
             Limit::NewSessions => "too many new sessions for this identity or address",
             Limit::CallerSearches => "too many list or search requests at once from this caller",
             Limit::NodeSearches => "the server is busy with other list and search requests",
+            Limit::CodeResends => "a code was sent to this session on this channel moments ago",
         }
     }
 }

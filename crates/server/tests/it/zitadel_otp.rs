@@ -357,6 +357,13 @@ async fn sms_codes_are_posted_to_the_http_provider() {
     let code = body["args"]["code"].as_str().unwrap().to_owned();
     assert_eq!(eight_digits(&code), code);
     assert!(body["templateData"]["text"].as_str().unwrap().contains(&code), "{body}");
+    // Another SMS within 30 s of the last is refused, so a caller cannot pump messages.
+    let (status, error) = app.set(&id, json!({"challenges": {"otpSms": {}}})).await;
+    assert_connect_error(status, &error, 429, "resource_exhausted");
+    app.advance(time::Duration::seconds(30));
+    let (status, resent) = app.set(&id, json!({"challenges": {"otpSms": {}}})).await;
+    assert_eq!(status, 200, "{resent}");
+    let code = next(&mut outbox).await["args"]["code"].as_str().unwrap().to_owned();
     let (status, checked) = app.set(&id, json!({"checks": {"otpSms": {"code": code}}})).await;
     assert_eq!(status, 200, "{checked}");
 }
@@ -374,6 +381,10 @@ async fn a_provider_that_fails_is_a_prompt_503_after_three_tries() {
         next(&mut outbox).await;
     }
     assert!(outbox.try_recv().is_err(), "three tries, no more");
+    // Nothing went out, so asking again at once is not a resend: the provider is tried again.
+    let (status, _) = app.set(&id, json!({"challenges": {"otpSms": {}}})).await;
+    assert_eq!(status, 503);
+    next(&mut outbox).await;
 
     // A provider nobody listens on: the same, promptly.
     let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -12,13 +12,16 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{factor_credential, lock, read_config, to_config};
-use crate::{CodeMessage, Lanyard, Missing, ServiceError, ServiceResult};
+use crate::{CodeMessage, Lanyard, Limit, Missing, ServiceError, ServiceResult};
 
 /// Digits in a code, as ZITADEL's default OTP SMS and email generators make them.
 pub const OTP_CODE_DIGITS: usize = 8;
 
 /// How long a code can be used.
 pub const OTP_CODE_LIFETIME: time::Duration = time::Duration::minutes(5);
+
+/// The shortest time between two codes sent to one session on one channel.
+pub const OTP_RESEND_INTERVAL: time::Duration = time::Duration::seconds(30);
 
 /// Keeps these digests apart from every other use of the server's secret.
 const DIGEST_PURPOSE: &str = "lanyard one-time code v1";
@@ -201,6 +204,9 @@ impl Lanyard {
                     request.channel.as_str()
                 )));
             };
+            if matches!(request.delivery, OtpDelivery::Send { .. }) {
+                self.check_resend_interval(session_id, request.channel, now).await?;
+            }
             addresses.push(address);
         }
         for (request, address) in requests.iter().zip(addresses) {
@@ -211,9 +217,13 @@ impl Lanyard {
                 digest: self.otp_digest(session_id, request.channel, &code),
                 expires_at: now.plus(OTP_CODE_LIFETIME),
             };
-            self.store.put_otp_challenge(&challenge, now).await?;
             match &request.delivery {
-                OtpDelivery::ReturnCode => codes.set(request.channel, code),
+                OtpDelivery::ReturnCode => {
+                    self.store.put_otp_challenge(&challenge, now).await?;
+                    codes.set(request.channel, code);
+                }
+                // Stored once sent: a failed delivery neither replaces the code the user may
+                // already have nor counts against the resend interval.
                 OtpDelivery::Send { url_template } => {
                     let message = CodeMessage {
                         channel: request.channel,
@@ -228,10 +238,28 @@ impl Lanyard {
                         tracing::warn!(%error, session_id = %session_id, channel = request.channel.as_str(), "one-time code not delivered");
                     })?;
                     tracing::info!(session_id = %session_id, channel = request.channel.as_str(), "one-time code sent");
+                    self.store.put_otp_challenge(&challenge, now).await?;
                 }
             }
         }
         Ok(codes)
+    }
+
+    /// Refuses to send another code while the last one of this session and channel is younger
+    /// than [`OTP_RESEND_INTERVAL`].
+    async fn check_resend_interval(&self, session_id: Uuid, channel: OtpChannel, now: Micros) -> ServiceResult<()> {
+        let Some(previous) = self.store.otp_challenge(session_id, channel).await? else {
+            return Ok(());
+        };
+        let issued_at = previous.expires_at.plus(-OTP_CODE_LIFETIME);
+        let wait_micros = issued_at.plus(OTP_RESEND_INTERVAL).0 - now.0;
+        if wait_micros <= 0 {
+            return Ok(());
+        }
+        Err(ServiceError::RateLimited {
+            limit: Limit::CodeResends,
+            retry_after_seconds: u64::try_from(wait_micros).map_or(1, |micros| micros.div_ceil(1_000_000)),
+        })
     }
 
     /// Uses up the code of `session_id` on `channel`: `true` once, when it matches the latest
