@@ -18,6 +18,7 @@ import {
   createUser,
   deleteUser,
   expectConnectError,
+  httpJson,
   PASSWORD,
   replacer,
   requireEnvironment,
@@ -119,6 +120,51 @@ for (const spec of TRANSPORTS) {
       if (!basePromise) return;
       const b = await basePromise.catch(() => null);
       for (const id of b?.users ?? []) await deleteUser(b.target, id).catch(() => {});
+    });
+
+    it("an IdP intent and a one-time email code step a session up (CreateSession, SetSession)", TEST_OPTIONS, async () => {
+      const b = await base();
+      const user = await createUser(b.target, `otp-${b.tag}`);
+      b.users.push(user.id);
+      const admin = (path, body) =>
+        httpJson(b.target, "POST", `${b.target.adminUrl}${path}`, {
+          headers: { authorization: `Bearer ${b.target.adminKey}` },
+          body,
+        });
+      const enabled = await admin(`/admin/lanyard/identities/${user.id}/credentials/code`, { channel: "email" });
+      assert.equal(enabled.status, 200, show(enabled.body));
+      const intent = await admin("/admin/lanyard/idp-intents", {
+        identity_id: user.id,
+        idp_id: "google",
+        idp_user_id: `g-${user.id}`,
+      });
+      assert.equal(intent.status, 201, show(intent.body));
+
+      const created = await b.admin.sessions.createSession({
+        checks: {
+          user: userCheck(user),
+          idpIntent: { idpIntentId: intent.body.idpIntentId, idpIntentToken: intent.body.idpIntentToken },
+        },
+        challenges: { otpEmail: { deliveryType: { case: "returnCode", value: {} } } },
+      });
+      const code = created.challenges?.otpEmail;
+      assert.match(code ?? "", /^[0-9]{8}$/, `challenges.otpEmail: ${show(created)}`);
+
+      const stepped = await b.admin.sessions.setSession({
+        sessionId: created.sessionId,
+        checks: { otpEmail: { code } },
+      });
+      assert.ok(stepped.sessionToken && stepped.sessionToken !== created.sessionToken, show(stepped));
+      const { session } = await b.admin.sessions.getSession({ sessionId: created.sessionId });
+      assert.ok(session.factors?.intent?.verifiedAt, `factors.intent: ${show(session.factors)}`);
+      assert.ok(session.factors?.otpEmail?.verifiedAt, `factors.otpEmail: ${show(session.factors)}`);
+      assert.equal(await whoamiStatus(b.target, stepped.sessionToken), 200);
+
+      // Used up: the same code again is a failed check.
+      await expectConnectError(
+        b.admin.sessions.setSession({ sessionId: created.sessionId, checks: { otpEmail: { code } } }),
+        Code.InvalidArgument,
+      );
     });
 
     it("CreateSession with user (login name) and password checks, metadata, user agent and lifetime", TEST_OPTIONS, async () => {
