@@ -398,3 +398,33 @@ async fn a_provider_that_fails_is_a_prompt_503_after_three_tries() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn wrong_codes_count_toward_the_failed_check_limit() {
+    let app = TestApp::start().await;
+    let (user, email) = app.zitadel_user().await;
+    assert_eq!(app.enable_otp(user, "email").await.0, 200);
+    let (id, _) = app
+        .checked_session(&email, json!({"challenges": {"otpEmail": {"returnCode": {}}}}))
+        .await;
+    let (_, challenged) = app
+        .set(&id, json!({"challenges": {"otpEmail": {"returnCode": {}}}}))
+        .await;
+    let code = code_of(&challenged, "otpEmail");
+    let wrong = if code == "00000000" { "11111111" } else { "00000000" };
+    // The password check of the creation passed; ten wrong codes use up the identity's
+    // allowance of failed checks (10 per 5 minutes by default).
+    for _ in 0..10 {
+        let (status, error) = app.set(&id, json!({"checks": {"otpEmail": {"code": wrong}}})).await;
+        assert_connect_error(status, &error, 400, "invalid_argument");
+    }
+    let (status, error) = app.set(&id, json!({"checks": {"otpEmail": {"code": code}}})).await;
+    assert_connect_error(status, &error, 429, "resource_exhausted");
+    app.advance(time::Duration::minutes(5));
+    let (status, error) = app.set(&id, json!({"checks": {"otpEmail": {"code": code}}})).await;
+    assert_connect_error(status, &error, 400, "invalid_argument");
+    assert!(
+        error["message"].as_str().unwrap().contains("expired"),
+        "the window passed, and with it the code: {error}"
+    );
+}
