@@ -284,6 +284,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn templates_get_the_code_and_the_ids_and_nothing_else() {
+        let user = Identity {
+            id: Uuid::now_v7(),
+            schema_id: "default".into(),
+            traits: serde_json::json!({"email": "ada@example.org"}),
+            state: lanyard_domain::IdentityState::Active,
+            state_changed_at: None,
+            metadata_public: None,
+            metadata_admin: None,
+            organization_id: None,
+            external_id: None,
+            identifiers: vec!["ada@example.org".into()],
+            credentials: Default::default(),
+            created_at: Micros(0),
+            updated_at: Micros(0),
+        };
+        let session = Uuid::now_v7();
+        let link = fill_template(
+            "https://x/otp?c={{.Code}}&u={{.UserID}}&s={{.SessionID}}&n={{.LoginName}}&o={{.Other}}",
+            "12345678",
+            &user,
+            session,
+        );
+        assert_eq!(
+            link,
+            format!(
+                "https://x/otp?c=12345678&u={}&s={session}&n=ada@example.org&o={{{{.Other}}}}",
+                user.id
+            )
+        );
+    }
+
+    #[test]
     fn codes_have_eight_digits_and_vary() {
         let codes: Vec<String> = (0..50).map(|_| new_code()).collect();
         assert!(codes
