@@ -10,13 +10,12 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use super::shown_once;
 use crate::kratos::extract::{parse_uuid, AdminKey, IdentityWrite};
 use crate::kratos::KratosError;
 use crate::AppState;
@@ -52,15 +51,6 @@ impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalK
     }
 }
 
-/// Secrets are shown once: no cache may keep them.
-fn secret_response(body: impl Serialize) -> Response {
-    let mut response = (StatusCode::OK, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
-
 #[utoipa::path(post, path = "/admin/lanyard/identities/{id}/credentials/totp", operation_id = "lanyardEnrolTotp", tag = "lanyard",
     description = "Enrols (or replaces) the identity's TOTP credential. The body is optional.",
     params(("id" = uuid::Uuid, Path, description = "The identity id")),
@@ -83,10 +73,13 @@ pub async fn enrol_totp(
         .enrol_totp(id, body.secret)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    Ok(secret_response(TotpEnrolment {
-        secret: enrolment.secret,
-        otpauth_url: enrolment.otpauth_url,
-    }))
+    Ok(shown_once(
+        StatusCode::OK,
+        TotpEnrolment {
+            secret: enrolment.secret,
+            otpauth_url: enrolment.otpauth_url,
+        },
+    ))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -117,7 +110,7 @@ pub async fn generate_lookup_secrets(
         .generate_recovery_codes(id)
         .await
         .map_err(|e| KratosError::from_service(e, &state.config.public_base_url))?;
-    Ok(secret_response(LookupSecrets { codes }))
+    Ok(shown_once(StatusCode::OK, LookupSecrets { codes }))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

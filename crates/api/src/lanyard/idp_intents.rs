@@ -4,13 +4,12 @@
 //! exchange with providers itself; this is where ZITADEL's own intent flow would end.
 
 use axum::extract::State;
-use axum::http::header::CACHE_CONTROL;
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::StatusCode;
+use axum::response::Response;
 use lanyard_service::RecordIdpIntent;
 use serde::{Deserialize, Serialize};
 
+use super::shown_once;
 use crate::kratos::extract::{parse_uuid, AdminKey, KratosJson, SessionWrite};
 use crate::kratos::KratosError;
 use crate::AppState;
@@ -69,9 +68,5 @@ pub async fn record_idp_intent(
         idp_intent_token: recorded.token.into_string(),
         expires_at: recorded.intent.expires_at.to_datetime(),
     };
-    let mut response = (StatusCode::CREATED, Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    Ok(shown_once(StatusCode::CREATED, body))
 }

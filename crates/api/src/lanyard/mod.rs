@@ -7,6 +7,11 @@ pub(crate) mod issue;
 pub(crate) mod metrics;
 pub(crate) mod otp_enrolment;
 
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
 use utoipa_axum::routes;
 
 use crate::api_router::ApiRouter;
@@ -27,4 +32,14 @@ pub fn admin_routes() -> ApiRouter {
         .routes(routes!(otp_enrolment::enable_otp))
         .routes(routes!(otp_enrolment::disable_otp))
         .routes(routes!(metrics::metrics))
+}
+
+/// An answer holding a secret that is shown only this once (a TOTP secret, recovery codes, an
+/// intent token): no cache may keep it.
+fn shown_once(status: StatusCode, body: impl Serialize) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }

@@ -129,11 +129,8 @@ impl TestApp {
         settings: Settings,
         api: ApiConfig,
     ) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
-            .await
-            .expect("open SQLite store");
-        let mut app = Self::start_on_store(Arc::new(store), clock, manual, settings, api, None).await;
+        let (dir, store) = fresh_sqlite().await;
+        let mut app = Self::start_on_store(store, clock, manual, settings, api, None).await;
         app._dir = Some(dir);
         app
     }
@@ -144,11 +141,7 @@ impl TestApp {
         let config = lanyard::config::Config::from_toml_str(delivery_toml).expect("delivery config");
         let delivery = lanyard::code_delivery::Delivery::from_config(&config).expect("delivery");
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
-            .await
-            .expect("open SQLite store");
-        let store: Arc<dyn Store> = Arc::new(store);
+        let (dir, store) = fresh_sqlite().await;
         let service = Lanyard::new(
             store.clone(),
             clock.clone(),
@@ -396,6 +389,15 @@ pub fn links(response: &Response) -> Vec<(String, String)> {
 
 pub fn link(response: &Response, rel: &str) -> Option<String> {
     links(response).into_iter().find(|(r, _)| r == rel).map(|(_, url)| url)
+}
+
+/// A migrated SQLite database in a temporary directory (the path [`TestApp::sqlite_path`] names).
+async fn fresh_sqlite() -> (TempDir, Arc<dyn Store>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("lanyard.db")))
+        .await
+        .expect("open SQLite store");
+    (dir, Arc::new(store))
 }
 
 fn test_page_keys() -> PageTokenKeys {

@@ -41,6 +41,10 @@ impl TestApp {
         .await
     }
 
+    async fn create(&self, body: Value) -> (u16, Value) {
+        self.connect("CreateSession", body, &self.key).await
+    }
+
     /// SetSession with `body` merged into `{"sessionId": id}`.
     async fn set(&self, id: &str, body: Value) -> (u16, Value) {
         let mut request = json!({"sessionId": id});
@@ -160,20 +164,12 @@ async fn challenges_say_what_is_missing() {
 
     // No user in the session.
     let (status, error) = app
-        .connect(
-            "CreateSession",
-            json!({"challenges": {"otpEmail": {"returnCode": {}}}}),
-            &app.key,
-        )
+        .create(json!({"challenges": {"otpEmail": {"returnCode": {}}}}))
         .await;
     assert_connect_error(status, &error, 400, "failed_precondition");
     // Not enabled.
     let (status, error) = app
-        .connect(
-            "CreateSession",
-            json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"returnCode": {}}}}),
-            &app.key,
-        )
+        .create(json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"returnCode": {}}}}))
         .await;
     assert_connect_error(status, &error, 400, "failed_precondition");
     assert!(error["message"].as_str().unwrap().contains("email"), "{error}");
@@ -187,11 +183,7 @@ async fn challenges_say_what_is_missing() {
     // Enabled, but no SMTP server is configured: asked to send, it says what is missing.
     assert_eq!(app.enable_otp(user, "email").await.0, 200);
     let (status, error) = app
-        .connect(
-            "CreateSession",
-            json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"sendCode": {}}}}),
-            &app.key,
-        )
+        .create(json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"sendCode": {}}}}))
         .await;
     assert_connect_error(status, &error, 400, "failed_precondition");
     assert!(error["message"].as_str().unwrap().contains("smtp.host"), "{error}");
@@ -202,20 +194,12 @@ async fn challenges_say_what_is_missing() {
     let (status, error) = exchange(app.admin(Method::DELETE, &path)).await;
     assert_kratos_error(status, &error, 404);
     let (status, error) = app
-        .connect(
-            "CreateSession",
-            json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"returnCode": {}}}}),
-            &app.key,
-        )
+        .create(json!({"checks": {"user": {"loginName": email}}, "challenges": {"otpEmail": {"returnCode": {}}}}))
         .await;
     assert_connect_error(status, &error, 400, "failed_precondition");
     // A malformed check is the caller's mistake, naming the field.
     let (status, error) = app
-        .connect(
-            "CreateSession",
-            json!({"checks": {"user": {"loginName": email}, "otpSms": {"code": ""}}}),
-            &app.key,
-        )
+        .create(json!({"checks": {"user": {"loginName": email}, "otpSms": {"code": ""}}}))
         .await;
     assert_connect_error(status, &error, 400, "invalid_argument");
     assert!(
