@@ -8,6 +8,7 @@ const FILES: &[&str] = &[
     "proto/zitadel/message.proto",
     "proto/zitadel/session/v2/session_service.proto",
     "proto/zitadel/session/v2beta/session_service.proto",
+    "proto/zitadel/user/v2/user_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -114,13 +114,13 @@ mod tests {
     }
 
     #[test]
-    fn the_v2beta_paths_are_deprecated_copies_of_the_v2_paths() {
+    fn the_v2beta_paths_are_deprecated_copies_of_the_session_services_v2_paths() {
         let json = serde_json::to_value(public_document()).unwrap();
         let paths = json["paths"].as_object().unwrap();
         let beta: Vec<&String> = paths.keys().filter(|p| p.contains("v2beta")).collect();
         let v2 = paths
             .keys()
-            .filter(|p| p.starts_with("/v2/") || p.starts_with("/zitadel.session.v2."))
+            .filter(|p| p.starts_with("/v2/sessions") || p.starts_with("/zitadel.session.v2."))
             .count();
         assert_eq!(beta.len(), v2, "{beta:?}");
         for path in beta {

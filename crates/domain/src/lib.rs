@@ -6,8 +6,9 @@
 pub mod aal;
 pub mod api_key;
 pub mod device;
+pub mod enrolment;
 pub mod factor;
-pub mod identity;
+mod identity;
 pub mod idp_intent;
 pub mod ip;
 pub mod otp;
@@ -20,6 +21,7 @@ pub mod token;
 pub use aal::Aal;
 pub use api_key::{ApiKey, Scope};
 pub use device::Device;
+pub use enrolment::{EnrolmentKind, PendingEnrolment};
 pub use factor::{Factor, Method};
 pub use identity::{Credential, CredentialType, Identity, IdentityState};
 pub use idp_intent::IdpIntent;

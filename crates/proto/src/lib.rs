@@ -32,6 +32,13 @@ pub mod zitadel {
             include!(concat!(env!("OUT_DIR"), "/zitadel.session.v2beta.serde.rs"));
         }
     }
+    pub mod user {
+        /// The authenticator RPCs of the User Service v2 (passkeys, U2F, TOTP, OTP SMS/email).
+        pub mod v2 {
+            include!(concat!(env!("OUT_DIR"), "/zitadel.user.v2.rs"));
+            include!(concat!(env!("OUT_DIR"), "/zitadel.user.v2.serde.rs"));
+        }
+    }
 }
 
 pub mod google {

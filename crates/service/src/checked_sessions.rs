@@ -98,7 +98,7 @@ pub struct CheckedSession {
 /// A check attempt taken before credentials are checked: on this node for the end-user IP,
 /// in the store for the identity (with the window it was taken in, and whether it checks a
 /// password).
-struct CheckReservation {
+pub(crate) struct CheckReservation {
     ip: Option<crate::rate_limit::Reserved>,
     identity: Option<(Uuid, Micros, bool)>,
 }
@@ -127,7 +127,7 @@ impl Lanyard {
     /// (the store, shared by every node) before any credential is checked, so that checks in
     /// flight count: a burst gets at most the limit of verdicts, the rest 429 without a hash
     /// being computed.
-    async fn reserve_check(
+    pub(crate) async fn reserve_check(
         &self,
         identity: Uuid,
         ip: Option<IpAddr>,
@@ -172,7 +172,7 @@ impl Lanyard {
 
     /// Settles a reservation: a failed check keeps its attempt counted, a passed one (or one
     /// that never reached a verdict) gives it back.
-    async fn settle_check(&self, reservation: CheckReservation, verdict: &ServiceResult<Vec<Factor>>) {
+    pub(crate) async fn settle_check(&self, reservation: CheckReservation, verdict: &ServiceResult<Vec<Factor>>) {
         let failed = matches!(verdict, Err(ServiceError::CheckFailed(_)));
         if !failed {
             if let Some(ip) = reservation.ip {

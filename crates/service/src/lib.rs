@@ -41,7 +41,7 @@ pub use delivery::{CodeDelivery, CodeMessage, DeliveryError, NoDelivery};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{
     totp_code_at, OtpChallengeRequest, OtpCodes, OtpDelivery, TotpEnrolment, OTP_CODE_DIGITS, OTP_CODE_LIFETIME,
-    TOTP_ISSUER,
+    TOTP_ISSUER, TOTP_REGISTRATION_LIFETIME,
 };
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 pub use idp_intents::{IdpIntentCheck, RecordIdpIntent, RecordedIdpIntent, IDP_INTENT_LIFETIME};
@@ -269,7 +269,8 @@ impl Lanyard {
         self.store.ping().await.map_err(ServiceError::from)
     }
 
-    fn now(&self) -> lanyard_domain::Micros {
+    /// The service clock's time (tests set it), as the store keeps times.
+    pub fn now(&self) -> lanyard_domain::Micros {
         lanyard_domain::Micros::from_datetime(self.clock.now())
     }
 }

@@ -19,8 +19,8 @@ mod write;
 
 use async_trait::async_trait;
 use lanyard_domain::{
-    ApiKey, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery,
-    TokenDigest,
+    ApiKey, EnrolmentKind, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, PendingEnrolment,
+    Session, SessionFilter, SessionQuery, TokenDigest,
 };
 use uuid::Uuid;
 
@@ -222,4 +222,12 @@ pub trait Store: Send + Sync + 'static {
         channel: OtpChannel,
         digest: &TokenDigest,
     ) -> StoreResult<bool>;
+
+    /// Records a registration that waits for its verification, replacing the identity's
+    /// earlier one of the same kind, and forgets every one that expired at or before `now`.
+    async fn put_pending_enrolment(&self, pending: &PendingEnrolment, now: Micros) -> StoreResult<()>;
+    async fn pending_enrolment(&self, identity_id: Uuid, kind: EnrolmentKind) -> StoreResult<Option<PendingEnrolment>>;
+    /// Uses up a registration: `true` when it still existed. Of concurrent callers, exactly one
+    /// gets `true`.
+    async fn consume_pending_enrolment(&self, id: Uuid) -> StoreResult<bool>;
 }

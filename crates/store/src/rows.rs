@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 
 use lanyard_domain::{
-    ApiKey, Device, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, Scope, Session, TokenDigest,
+    ApiKey, Device, EnrolmentKind, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel,
+    PendingEnrolment, Scope, Session, TokenDigest,
 };
 use uuid::Uuid;
 
@@ -260,6 +261,20 @@ pub(crate) fn decode_idp_intent(row: &impl ReadRow) -> Result<IdpIntent, StoreEr
         idp_user_id: text(row, 4)?.to_owned(),
         created_at: micros(row, 5)?,
         expires_at: micros(row, 6)?,
+    })
+}
+
+/// A row of [`crate::sql::pending_enrolments::PENDING_ENROLMENT_COLUMNS`].
+pub(crate) fn decode_pending_enrolment(row: &impl ReadRow) -> Result<PendingEnrolment, StoreError> {
+    let kind = text(row, 2)?;
+    Ok(PendingEnrolment {
+        id: uuid(row, 0)?,
+        identity_id: uuid(row, 1)?,
+        kind: EnrolmentKind::parse(kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("unknown kind of pending enrolment {kind:?}")))?,
+        state: text(row, 3)?.to_owned(),
+        created_at: micros(row, 4)?,
+        expires_at: micros(row, 5)?,
     })
 }
 

@@ -1,5 +1,6 @@
-//! Each RPC's request and answer as the protobuf messages of `lanyard-proto`, read and written
-//! with the codec the transport asked for: proto3 JSON (pbjson) for REST and Connect JSON, the
+//! Each Session Service RPC's request and answer as the protobuf messages of `lanyard-proto`,
+//! read and written with the codec the transport asked for (the JSON and protobuf helpers here
+//! serve the User Service too): proto3 JSON (pbjson) for REST and Connect JSON, the
 //! protobuf binary encoding (prost) for gRPC, gRPC-Web and Connect with `application/proto`.
 //! Whatever the codec, the RPCs see the same typed message.
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::error::{Code, ZitadelError};
 use super::rpc::Rpc;
+use super::transport::Answer;
 
 /// A decoded request of one of the five RPCs.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,16 +60,15 @@ impl Request {
     }
 }
 
-impl Reply {
-    /// The number of sessions it carries: a thousand take a while to encode.
-    pub fn rows(&self) -> usize {
+impl Answer for Reply {
+    fn rows(&self) -> usize {
         match self {
             Reply::List(list) => list.sessions.len(),
             _ => 0,
         }
     }
 
-    pub fn to_proto(&self) -> Vec<u8> {
+    fn to_proto(&self) -> Vec<u8> {
         match self {
             Reply::List(m) => m.encode_to_vec(),
             Reply::Get(m) => m.encode_to_vec(),
@@ -77,7 +78,7 @@ impl Reply {
         }
     }
 
-    pub fn to_json(&self) -> Result<Vec<u8>, ZitadelError> {
+    fn to_json(&self) -> Result<Vec<u8>, ZitadelError> {
         match self {
             Reply::List(m) => list_json(m),
             Reply::Get(m) => to_json(m),
@@ -85,6 +86,10 @@ impl Reply {
             Reply::Set(m) => to_json(m),
             Reply::Delete(m) => to_json(m),
         }
+    }
+
+    fn created(&self) -> bool {
+        matches!(self, Reply::Create(_))
     }
 }
 
@@ -111,7 +116,7 @@ fn list_json(list: &session::ListSessionsResponse) -> Result<Vec<u8>, ZitadelErr
     serde_json::to_vec(&value).map_err(unencodable)
 }
 
-fn to_json<M: Serialize>(message: &M) -> Result<Vec<u8>, ZitadelError> {
+pub(super) fn to_json<M: Serialize>(message: &M) -> Result<Vec<u8>, ZitadelError> {
     serde_json::to_vec(message).map_err(unencodable)
 }
 
@@ -122,7 +127,7 @@ fn unencodable(error: serde_json::Error) -> ZitadelError {
 
 /// The body as a JSON object, with NUL characters refused and `null` members dropped: proto3
 /// JSON reads `null` as the field's default, which pbjson does for messages but not scalars.
-fn json_object(body: &[u8]) -> Result<Value, ZitadelError> {
+pub(super) fn json_object(body: &[u8]) -> Result<Value, ZitadelError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Object(serde_json::Map::new()));
     }
@@ -160,7 +165,7 @@ fn drop_nulls(value: &mut Value) {
 }
 
 /// Deserialises a message, naming the field that did not fit.
-fn from_value<M: DeserializeOwned>(value: Value) -> Result<M, ZitadelError> {
+pub(super) fn from_value<M: DeserializeOwned>(value: Value) -> Result<M, ZitadelError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -177,8 +182,12 @@ fn from_value<M: DeserializeOwned>(value: Value) -> Result<M, ZitadelError> {
 }
 
 fn decode<M: Message + Default>(bytes: &[u8], name: &str) -> Result<M, ZitadelError> {
-    M::decode(bytes)
-        .map_err(|e| ZitadelError::invalid(format!("the request is not a valid zitadel.session.v2.{name}: {e}")))
+    decode_message(bytes, &format!("zitadel.session.v2.{name}"))
+}
+
+/// Reads a binary protobuf message, naming it (`zitadel.user.v2.AddOTPSMSRequest`) on failure.
+pub(super) fn decode_message<M: Message + Default>(bytes: &[u8], full_name: &str) -> Result<M, ZitadelError> {
+    M::decode(bytes).map_err(|e| ZitadelError::invalid(format!("the request is not a valid {full_name}: {e}")))
 }
 
 #[cfg(test)]

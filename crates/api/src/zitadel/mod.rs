@@ -14,12 +14,13 @@ mod protocol;
 mod request;
 mod response;
 mod rpc;
+mod transport;
+pub mod user;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::Uri;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use lanyard_proto::zitadel::session::v2 as session;
 use utoipa_axum::routes;
 
@@ -30,6 +31,8 @@ use crate::AppState;
 use codec::{Reply, Request};
 use error::{Transport, ZitadelError};
 use protocol::Protocol;
+use transport::Service;
+use user::UserService;
 
 pub use rpc::Rpc;
 
@@ -60,46 +63,31 @@ pub fn routes() -> ApiRouter {
         routes!(rest_create),
         routes!(rest_list),
         routes!(rest_get, rest_set, rest_delete),
-        openapi::rpc_routes(),
+        openapi::rpc_routes(
+            "zitadel.session.v2.SessionService",
+            &RPC_NAMES,
+            openapi::schemas(),
+            axum::routing::post(transport::rpc_path::<SessionService>),
+        ),
     ];
     let v2beta: Vec<_> = v2.iter().map(openapi::v2beta_copy).collect();
-    v2.into_iter()
-        .chain(v2beta)
-        .fold(ApiRouter::default(), ApiRouter::routes)
+    v2.into_iter().chain(v2beta).fold(user::routes(), ApiRouter::routes)
 }
 
 /// A path under a served service that names none of its RPCs answers `unimplemented`, as
 /// gRPC and Connect servers answer an unknown method (the router's fallback asks here first).
 pub(crate) fn unknown_rpc(path: &str, headers: &HeaderMap) -> Option<Response> {
-    let name = [
-        "/zitadel.session.v2.SessionService/",
-        "/zitadel.session.v2beta.SessionService/",
-    ]
-    .iter()
-    .find_map(|service| path.strip_prefix(service))?;
-    Some(
-        ZitadelError::new(
-            error::Code::Unimplemented,
-            "LANYARD-unimplemented",
-            format!("unknown RPC {name}"),
-        )
-        .render(rpc_transport(headers)),
-    )
+    let name = SessionService::PATHS
+        .iter()
+        .chain(UserService::PATHS)
+        .find_map(|service| path.strip_prefix(service))?;
+    Some(transport::unknown(name).render(rpc_transport(headers)))
 }
 
 /// How errors on the RPC paths travel for a request with these headers: gRPC and gRPC-Web by
 /// their content types, Connect (JSON errors for either codec) otherwise.
 pub(crate) fn rpc_transport(headers: &HeaderMap) -> Transport {
-    transport_of(&Protocol::of(headers))
-}
-
-fn transport_of(protocol: &Protocol) -> Transport {
-    match protocol {
-        Protocol::Grpc => Transport::Grpc,
-        Protocol::GrpcWeb => Transport::GrpcWeb,
-        Protocol::GrpcWebText => Transport::GrpcWebText,
-        Protocol::ConnectJson | Protocol::ConnectProto | Protocol::Unsupported(_) => Transport::Connect,
-    }
+    transport::transport_of(&Protocol::of(headers))
 }
 
 /// Reads a ListSessions request body (JSON, as REST and Connect receive it) into the service's
@@ -119,132 +107,46 @@ pub fn read_rpc_request(content_type: &str, rpc: &str, body: &[u8]) -> Result<()
     if let Ok(value) = axum::http::HeaderValue::from_str(content_type) {
         headers.insert(axum::http::header::CONTENT_TYPE, value);
     }
-    let rpc = Rpc::from_name(rpc).ok_or_else(|| ZitadelError::invalid(format!("unknown RPC {rpc}")))?;
-    request::validate(&decode(&Protocol::of(&headers), rpc, body)?)
-}
-
-/// Reads a request body as `protocol` carries it.
-fn decode(protocol: &Protocol, rpc: Rpc, body: &[u8]) -> Result<Request, ZitadelError> {
-    match protocol {
-        Protocol::ConnectJson => Request::from_json(rpc, body),
-        Protocol::ConnectProto => Request::from_proto(rpc, body),
-        Protocol::Unsupported(content_type) => Err(ZitadelError::invalid(format!(
-            "unsupported content type {content_type}"
-        ))),
-        _ => grpc::unframe(protocol, body).and_then(|message| Request::from_proto(rpc, &message)),
-    }
-}
-
-/// Authenticates the caller and runs the RPC: its answer, or the error to render.
-async fn answer(
-    state: &AppState,
-    headers: &HeaderMap,
-    peer: ClientIp,
-    request: Result<Request, ZitadelError>,
-) -> Result<Reply, ZitadelError> {
-    let caller = rpc::authenticate(state, headers).await?;
-    rpc::call(state, &caller, peer.0, request?).await
-}
-
-/// Runs the RPC and answers in JSON (REST or Connect with the JSON codec).
-async fn run(
-    state: AppState,
-    headers: HeaderMap,
-    peer: ClientIp,
-    request: Result<Request, ZitadelError>,
-    transport: Transport,
-) -> Response {
-    match answer(&state, &headers, peer, request).await {
-        Ok(reply) => json_response(&reply, transport),
-        Err(error) => error.render(transport),
-    }
-}
-
-fn json_response(reply: &Reply, transport: Transport) -> Response {
-    let status = if transport == Transport::Rest && matches!(reply, Reply::Create(_)) {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    // A ListSessions answer may hold a thousand sessions.
-    match crate::render::render_list(reply.rows(), || reply.to_json()) {
-        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
-        Err(error) => error.render(transport),
-    }
-}
-
-/// `POST /zitadel.session.v2.SessionService/<Rpc>`: gRPC, gRPC-Web (binary and text) and
-/// Connect unary with the JSON or the protobuf codec, told apart by the content type.
-async fn rpc_path(
-    State(state): State<AppState>,
-    uri: Uri,
-    version: axum::http::Version,
-    headers: HeaderMap,
-    peer: ClientIp,
-    body: Bytes,
-) -> Response {
     let protocol = Protocol::of(&headers);
-    let transport = transport_of(&protocol);
-    if protocol == Protocol::Grpc && version < axum::http::Version::HTTP_2 {
-        // gRPC's trailers need HTTP/2; say so in the headers, which any client reads.
-        return ZitadelError::new(
-            error::Code::Unimplemented,
-            "LANYARD-grpc-http1",
-            "gRPC needs HTTP/2 (prior knowledge, or ALPN h2 over TLS); over HTTP/1.1 use gRPC-Web or Connect",
-        )
-        .render(transport);
+    if let Some(rpc) = Rpc::from_name(rpc) {
+        return request::validate(&transport::decode::<SessionService>(&protocol, rpc, body)?);
     }
-    // The router sends only the RPC paths here (`openapi::rpc_routes`), so the last segment is
-    // an RPC's name.
-    let name = uri.path().rsplit('/').next().unwrap_or_default();
-    let Some(rpc) = Rpc::from_name(name) else {
-        return ZitadelError::new(
-            error::Code::Unimplemented,
-            "LANYARD-unimplemented",
-            format!("unknown RPC {name}"),
-        )
-        .render(transport);
-    };
-    if let Protocol::Unsupported(content_type) = &protocol {
-        let mut response = ZitadelError::new(
-            error::Code::Unimplemented,
-            "LANYARD-codec",
-            format!(
-                "content type {content_type:?} is not supported; Lanyard speaks gRPC, gRPC-Web and \
-                 Connect (application/json or application/proto)"
-            ),
-        )
-        .render(transport);
-        *response.status_mut() = StatusCode::UNSUPPORTED_MEDIA_TYPE;
-        return response;
+    let rpc = user::Rpc::from_name(rpc).ok_or_else(|| ZitadelError::invalid(format!("unknown RPC {rpc}")))?;
+    user::validate(&transport::decode::<UserService>(&protocol, rpc, body)?)
+}
+
+/// The Session Service v2 (and v2beta, the same messages on the wire) on the RPC paths.
+pub(crate) struct SessionService;
+
+impl Service for SessionService {
+    type Rpc = Rpc;
+    type Request = Request;
+    type Reply = Reply;
+
+    const PATHS: &'static [&'static str] = &[
+        "/zitadel.session.v2.SessionService/",
+        "/zitadel.session.v2beta.SessionService/",
+    ];
+
+    fn rpc(name: &str) -> Option<Rpc> {
+        Rpc::from_name(name)
     }
-    let deadline = match protocol.deadline(&headers) {
-        Ok(deadline) => deadline,
-        Err(error) => return error.render(transport),
-    };
-    let request = decode(&protocol, rpc, &body);
-    let answered = answer(&state, &headers, peer, request);
-    let result = match deadline {
-        None => answered.await,
-        Some(deadline) => tokio::time::timeout(deadline, answered).await.unwrap_or_else(|_| {
-            Err(ZitadelError::new(
-                error::Code::DeadlineExceeded,
-                "LANYARD-deadline",
-                format!("the call did not finish within its deadline of {deadline:?}"),
-            ))
-        }),
-    };
-    let reply = match result {
-        Ok(reply) => reply,
-        Err(error) => return error.render(transport),
-    };
-    if protocol == Protocol::ConnectJson {
-        return json_response(&reply, transport);
+
+    fn from_json(rpc: Rpc, body: &[u8]) -> Result<Request, ZitadelError> {
+        Request::from_json(rpc, body)
     }
-    let message = crate::render::render_list(reply.rows(), || reply.to_proto());
-    match &protocol {
-        Protocol::ConnectProto => ([(axum::http::header::CONTENT_TYPE, "application/proto")], message).into_response(),
-        _ => grpc::ok(&protocol, &message),
+
+    fn from_proto(rpc: Rpc, body: &[u8]) -> Result<Request, ZitadelError> {
+        Request::from_proto(rpc, body)
+    }
+
+    async fn call(
+        state: &AppState,
+        caller: &lanyard_service::Principal,
+        client_ip: Option<std::net::IpAddr>,
+        request: Request,
+    ) -> Result<Reply, ZitadelError> {
+        rpc::call(state, caller, client_ip, request).await
     }
 }
 
@@ -262,7 +164,7 @@ pub(crate) async fn rest_list(
     body: Bytes,
 ) -> Response {
     let request = Request::from_json(Rpc::ListSessions, &body);
-    run(state, headers, peer, request, Transport::Rest).await
+    transport::run_rest::<SessionService>(state, headers, peer, request).await
 }
 
 #[utoipa::path(post, path = "/v2/sessions", operation_id = "SessionService_CreateSession", tag = "zitadel",
@@ -281,7 +183,7 @@ pub(crate) async fn rest_create(
     body: Bytes,
 ) -> Response {
     let request = Request::from_json(Rpc::CreateSession, &body);
-    run(state, headers, peer, request, Transport::Rest).await
+    transport::run_rest::<SessionService>(state, headers, peer, request).await
 }
 
 /// The path id wins over a body `sessionId`.
@@ -317,7 +219,7 @@ pub(crate) async fn rest_get(
         session_id: id,
         session_token: token.map(str::to_owned),
     });
-    run(state, headers, peer, Ok(request), Transport::Rest).await
+    transport::run_rest::<SessionService>(state, headers, peer, Ok(request)).await
 }
 
 #[utoipa::path(patch, path = "/v2/sessions/{id}", operation_id = "SessionService_SetSession", tag = "zitadel",
@@ -338,7 +240,7 @@ pub(crate) async fn rest_set(
     body: Bytes,
 ) -> Response {
     let request = with_session_id(Request::from_json(Rpc::SetSession, &body), id);
-    run(state, headers, peer, request, Transport::Rest).await
+    transport::run_rest::<SessionService>(state, headers, peer, request).await
 }
 
 #[utoipa::path(delete, path = "/v2/sessions/{id}", operation_id = "SessionService_DeleteSession", tag = "zitadel",
@@ -358,5 +260,5 @@ pub(crate) async fn rest_delete(
     body: Bytes,
 ) -> Response {
     let request = with_session_id(Request::from_json(Rpc::DeleteSession, &body), id);
-    run(state, headers, peer, request, Transport::Rest).await
+    transport::run_rest::<SessionService>(state, headers, peer, request).await
 }

@@ -7,16 +7,16 @@ mod proto_schemas;
 
 use std::borrow::Cow;
 
-use axum::routing::post;
+use axum::routing::MethodRouter;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, Paths};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::Schema;
 use utoipa::openapi::security::SecurityRequirement;
 use utoipa::openapi::{Content, Ref, RefOr, Required, ResponseBuilder};
+use utoipa::PartialSchema;
 use utoipa::ToSchema;
 use utoipa_axum::router::UtoipaMethodRouter;
 
-use super::RPC_NAMES;
 use crate::openapi::{error_response, error_schema, operations_mut};
 use crate::AppState;
 
@@ -131,13 +131,30 @@ pub fn schemas() -> Vec<(String, RefOr<Schema>)> {
     out
 }
 
-/// `POST /zitadel.session.v2.SessionService/<Rpc>` for each RPC, each documented with its own
-/// messages. The same paths take gRPC, gRPC-Web and Connect's binary codec, which OpenAPI
-/// cannot describe; the schemas are the JSON codec's.
-pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
+/// The requests and responses of `rpcs` in `package` (`zitadel.user.v2`), with every message
+/// and enum they refer to.
+pub(super) fn rpc_messages(package: &str, rpcs: &[&str]) -> Vec<(String, RefOr<Schema>)> {
+    let names: Vec<String> = rpcs
+        .iter()
+        .flat_map(|rpc| [format!(".{package}.{rpc}Request"), format!(".{package}.{rpc}Response")])
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    proto_schemas::schemas_of(&names)
+}
+
+/// `POST /<service>/<Rpc>` for each RPC (`service` as `zitadel.session.v2.SessionService`),
+/// each documented with its own messages (`schemas` holds them), served by `handler`. The same
+/// paths take gRPC, gRPC-Web and Connect's binary codec, which OpenAPI cannot describe; the
+/// schemas are the JSON codec's.
+pub(super) fn rpc_routes(
+    service: &str,
+    rpcs: &[&str],
+    schemas: Vec<(String, RefOr<Schema>)>,
+    handler: MethodRouter<AppState>,
+) -> UtoipaMethodRouter<AppState> {
     let mut paths = Paths::new();
-    for rpc in RPC_NAMES {
-        let path = format!("/zitadel.session.v2.SessionService/{rpc}");
+    for rpc in rpcs {
+        let path = format!("/{service}/{rpc}");
         let request = RequestBodyBuilder::new()
             .description(Some(format!(
                 "The {rpc}Request message (proto3 JSON); an empty body is an empty message"
@@ -157,7 +174,7 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
             .build();
         let schema = error_schema(&path);
         let operation = OperationBuilder::new()
-            .operation_id(Some(format!("zitadel.session.v2.SessionService.{rpc}")))
+            .operation_id(Some(format!("{service}.{rpc}")))
             .tag("zitadel")
             .summary(Some(format!(
                 "{rpc} (Connect, JSON codec; gRPC and gRPC-Web on the same path)"
@@ -169,6 +186,7 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
                 "400",
                 error_response("`invalid_argument` or `failed_precondition`", schema),
             )
+            .response("403", error_response("`permission_denied`", schema))
             .response("404", error_response("`not_found`", schema))
             .response(
                 "415",
@@ -179,12 +197,77 @@ pub(super) fn rpc_routes() -> UtoipaMethodRouter<AppState> {
             )
             .response(
                 "501",
-                error_response("`unimplemented`: WebAuthN checks and challenges", schema),
+                error_response("`unimplemented`: WebAuthN (passkeys, security keys)", schema),
             )
             .build();
         paths.add_path_operation(path, vec![HttpMethod::Post], operation);
     }
-    (schemas(), paths, post(super::rpc_path))
+    (schemas, paths, handler)
+}
+
+/// The REST operation of one User Service RPC at `path` (grpc-gateway's binding).
+pub(super) fn user_rest_operation(method: &HttpMethod, path: &str, rpc: &str, has_body: bool) -> Paths {
+    let mut builder = OperationBuilder::new()
+        .operation_id(Some(format!("UserService_{rpc}")))
+        .tag("zitadel")
+        .summary(Some(format!("{rpc} (REST)")))
+        .security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+    for name in path
+        .split('/')
+        .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+    {
+        builder = builder.parameter(
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name(name)
+                .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The path wins over the same field in the body"))
+                .schema(Some(String::schema())),
+        );
+    }
+    if has_body {
+        builder = builder.request_body(Some(
+            RequestBodyBuilder::new()
+                .description(Some(format!("The {rpc}Request message (proto3 JSON)")))
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(format!("zitadel.{rpc}Request")))),
+                )
+                .required(Some(Required::False))
+                .build(),
+        ));
+    }
+    let schema = error_schema(path);
+    let operation = builder
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description(format!("The {rpc}Response message"))
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name(format!("zitadel.{rpc}Response")))),
+                )
+                .build(),
+        )
+        .response(
+            "400",
+            error_response(
+                "Malformed request, a wrong code, or a missing address (`failed_precondition`)",
+                schema,
+            ),
+        )
+        .response("401", error_response("No valid API key or session token", schema))
+        .response(
+            "403",
+            error_response("The caller may not manage this user's authenticators", schema),
+        )
+        .response("404", error_response("No such user, or no such authenticator", schema))
+        .response("409", error_response("Already set up (RegisterTOTP)", schema))
+        .response("501", error_response("WebAuthN (passkeys, security keys)", schema))
+        .build();
+    let mut paths = Paths::new();
+    paths.add_path_operation(path, vec![method.clone()], operation);
+    paths
 }
 
 /// The `v2beta` paths of `v2` routes: the same handlers and operations, marked deprecated.

@@ -99,8 +99,21 @@ async fn unknown_paths_and_methods_answer_in_the_format_of_the_api_that_owns_the
     .await;
     assert_connect("GET on a Connect procedure", (status, &body), 405, "unimplemented");
     assert_eq!(allow.as_deref(), Some("POST"), "405 says what is allowed");
-    let (status, _, body) = send(&server, Method::POST, "/zitadel.user.v2.UserService/GetUser", none).await;
+    let (status, _, body) = send(
+        &server,
+        Method::POST,
+        "/zitadel.org.v2.OrganizationService/ListOrganizations",
+        none,
+    )
+    .await;
     assert_connect("an unknown Connect service", (status, &body), 404, "unimplemented");
+    let (status, _, body) = send(&server, Method::POST, "/zitadel.user.v2.UserService/GetUserByID", none).await;
+    assert_connect(
+        "an RPC the User Service does not serve",
+        (status, &body),
+        501,
+        "unimplemented",
+    );
 
     // Everything else stays Kratos.
     let (status, _, body) = send(&server, Method::GET, "/v2sessions", none).await;

@@ -40,3 +40,4 @@ mod zitadel;
 mod zitadel_grpc;
 mod zitadel_idp_intents;
 mod zitadel_otp;
+mod zitadel_user_service;

@@ -22,7 +22,7 @@ use crate::zitadel::PASSWORD;
 const SERVICE: &str = "/zitadel.session.v2.SessionService";
 
 /// A tonic client on one HTTP/2 connection, authenticated with `bearer`.
-struct GrpcClient {
+pub(crate) struct GrpcClient {
     grpc: tonic::client::Grpc<tonic::transport::Channel>,
     bearer: String,
     service: &'static str,
@@ -30,6 +30,11 @@ struct GrpcClient {
 
 impl GrpcClient {
     async fn connect(app: &TestApp, bearer: &str) -> Self {
+        Self::connect_to(app, bearer, SERVICE).await
+    }
+
+    /// A client of `service` (`/zitadel.user.v2.UserService`).
+    pub(crate) async fn connect_to(app: &TestApp, bearer: &str, service: &'static str) -> Self {
         let channel = tonic::transport::Endpoint::from_shared(app.public.clone())
             .expect("endpoint")
             .connect()
@@ -38,11 +43,11 @@ impl GrpcClient {
         GrpcClient {
             grpc: tonic::client::Grpc::new(channel),
             bearer: bearer.to_owned(),
-            service: SERVICE,
+            service,
         }
     }
 
-    async fn call<Req, Res>(&mut self, rpc: &str, message: Req) -> Result<Res, tonic::Status>
+    pub(crate) async fn call<Req, Res>(&mut self, rpc: &str, message: Req) -> Result<Res, tonic::Status>
     where
         Req: Message + Send + Sync + 'static,
         Res: Message + Default + Send + Sync + 'static,
@@ -78,7 +83,7 @@ fn checks(login_name: &str) -> session::Checks {
 }
 
 /// ZITADEL's error id from a status's `grpc-status-details-bin`.
-fn error_id(status: &tonic::Status) -> Option<String> {
+pub(crate) fn error_id(status: &tonic::Status) -> Option<String> {
     let details = RpcStatus::decode(status.details()).ok()?;
     let any = details.details.first()?;
     assert_eq!(any.type_url, "type.googleapis.com/zitadel.v1.ErrorDetail");
@@ -351,7 +356,7 @@ async fn grpc_errors_carry_their_codes_and_zitadel_ids() {
 }
 
 /// A gRPC-Web request body: one message frame.
-fn web_frame(message: &impl Message) -> Vec<u8> {
+pub(crate) fn web_frame(message: &impl Message) -> Vec<u8> {
     let bytes = message.encode_to_vec();
     let mut out = vec![0];
     out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
@@ -360,7 +365,7 @@ fn web_frame(message: &impl Message) -> Vec<u8> {
 }
 
 /// Splits a gRPC-Web response body into its message and its trailer frame.
-fn web_parts(body: &[u8]) -> (Vec<u8>, String) {
+pub(crate) fn web_parts(body: &[u8]) -> (Vec<u8>, String) {
     let mut message = Vec::new();
     let mut trailers = String::new();
     let mut rest = body;

@@ -18,7 +18,7 @@ use crate::zitadel::PASSWORD;
 
 impl TestApp {
     /// A user with a password, an email and a phone; returns (id, email).
-    async fn user_with_phone(&self, phone: &str) -> (Uuid, String) {
+    pub(crate) async fn user_with_phone(&self, phone: &str) -> (Uuid, String) {
         let email = format!("{}@example.org", Uuid::new_v4());
         let (status, body) = exchange(self.admin(Method::POST, "/admin/identities").json(&json!({
             "schema_id": "default",

@@ -9,8 +9,10 @@
 mod otp;
 mod recovery;
 mod totp;
+mod totp_registration;
 
 pub use otp::{OtpChallengeRequest, OtpCodes, OtpDelivery, OTP_CODE_DIGITS, OTP_CODE_LIFETIME};
+pub use totp_registration::TOTP_REGISTRATION_LIFETIME;
 
 use lanyard_domain::{Credential, CredentialType, Identity, Micros};
 use serde::de::DeserializeOwned;
@@ -72,6 +74,15 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
+/// The account an `otpauth://` URL names: the identity's first identifier, else its id.
+fn totp_account(identity: &Identity) -> String {
+    identity
+        .identifiers
+        .first()
+        .cloned()
+        .unwrap_or_else(|| identity.id.to_string())
+}
+
 fn otpauth_url(secret: &str, account: &str) -> String {
     format!(
         "otpauth://totp/{issuer}:{account}?secret={secret}&issuer={issuer}&algorithm=SHA1&digits={digits}&period={period}",
@@ -126,10 +137,21 @@ impl Lanyard {
             Some(secret) => totp::canonical_secret(&secret).map_err(ServiceError::Invalid)?,
             None => totp::generate_secret(),
         };
+        self.install_totp(identity_id, secret, None).await
+    }
+
+    /// Makes `secret` the identity's TOTP credential. Re-enrolling the same secret keeps its
+    /// replay protection; `last_step`, when given, is a step already used (the code that
+    /// verified a registration).
+    async fn install_totp(
+        &self,
+        identity_id: Uuid,
+        secret: String,
+        last_step: Option<i64>,
+    ) -> ServiceResult<TotpEnrolment> {
         let _guard = lock(identity_id).await;
         let mut identity = self.identity(identity_id).await?;
-        // Re-enrolling the same secret keeps its replay protection.
-        let last_step = match identity.credentials.get(&CredentialType::Totp) {
+        let kept_step = match identity.credentials.get(&CredentialType::Totp) {
             Some(existing) => read_config::<TotpConfig>(&identity, existing)
                 .ok()
                 .filter(|c| c.secret == secret)
@@ -139,19 +161,14 @@ impl Lanyard {
         let now = self.now();
         let config = to_config(&TotpConfig {
             secret: secret.clone(),
-            last_step,
+            last_step: kept_step.max(last_step),
         })?;
         let credential = factor_credential(&identity, CredentialType::Totp, config, now);
         identity.credentials.insert(CredentialType::Totp, credential);
         identity.updated_at = now;
         self.save_identity(&identity).await?;
-        let account = identity
-            .identifiers
-            .first()
-            .cloned()
-            .unwrap_or_else(|| identity.id.to_string());
         Ok(TotpEnrolment {
-            otpauth_url: otpauth_url(&secret, &account),
+            otpauth_url: otpauth_url(&secret, &totp_account(&identity)),
             secret,
         })
     }

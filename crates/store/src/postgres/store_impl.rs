@@ -2,7 +2,8 @@
 //! ([`crate::write`]).
 
 use lanyard_domain::{
-    ApiKey, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery, TokenDigest,
+    ApiKey, EnrolmentKind, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, PendingEnrolment, Session,
+    SessionFilter, SessionQuery, TokenDigest,
 };
 use sqlx::postgres::PgRow;
 use tokio::sync::mpsc;
@@ -351,5 +352,17 @@ impl Store for PostgresStore {
         digest: &TokenDigest,
     ) -> StoreResult<bool> {
         write::otp_challenges::consume(&self.pool, session_id, channel, digest).await
+    }
+
+    async fn put_pending_enrolment(&self, pending: &PendingEnrolment, now: Micros) -> StoreResult<()> {
+        write::pending_enrolments::upsert(&self.pool, pending, now).await
+    }
+
+    async fn pending_enrolment(&self, identity_id: Uuid, kind: EnrolmentKind) -> StoreResult<Option<PendingEnrolment>> {
+        write::pending_enrolments::get(&self.pool, identity_id, kind).await
+    }
+
+    async fn consume_pending_enrolment(&self, id: Uuid) -> StoreResult<bool> {
+        write::pending_enrolments::consume(&self.pool, id).await
     }
 }

@@ -33,6 +33,7 @@ pub mod identities;
 pub mod idp_intents;
 pub mod leases;
 pub mod otp_challenges;
+pub mod pending_enrolments;
 pub mod reads;
 pub(crate) mod session_count;
 pub(crate) mod session_query;

@@ -2,7 +2,8 @@
 //! shared with PostgreSQL ([`crate::write`]) and go through the single writer connection.
 
 use lanyard_domain::{
-    ApiKey, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, Session, SessionFilter, SessionQuery, TokenDigest,
+    ApiKey, EnrolmentKind, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, PendingEnrolment, Session,
+    SessionFilter, SessionQuery, TokenDigest,
 };
 use rusqlite::Row;
 use uuid::Uuid;
@@ -312,5 +313,17 @@ impl Store for SqliteStore {
         digest: &TokenDigest,
     ) -> StoreResult<bool> {
         write::otp_challenges::consume(&self.writer, session_id, channel, digest).await
+    }
+
+    async fn put_pending_enrolment(&self, pending: &PendingEnrolment, now: Micros) -> StoreResult<()> {
+        write::pending_enrolments::upsert(&self.writer, pending, now).await
+    }
+
+    async fn pending_enrolment(&self, identity_id: Uuid, kind: EnrolmentKind) -> StoreResult<Option<PendingEnrolment>> {
+        write::pending_enrolments::get(&self.writer, identity_id, kind).await
+    }
+
+    async fn consume_pending_enrolment(&self, id: Uuid) -> StoreResult<bool> {
+        write::pending_enrolments::consume(&self.writer, id).await
     }
 }

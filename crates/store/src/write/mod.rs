@@ -8,6 +8,7 @@ pub(crate) mod identities;
 pub(crate) mod idp_intents;
 pub(crate) mod leases;
 pub(crate) mod otp_challenges;
+pub(crate) mod pending_enrolments;
 pub(crate) mod sessions;
 pub(crate) mod settings;
 

@@ -34,6 +34,7 @@ mod keys;
 mod leases;
 mod otp_challenges;
 mod paging;
+mod pending_enrolments;
 mod pg;
 mod sessions;
 mod settings;
@@ -135,6 +136,11 @@ macro_rules! conformance_tests {
                 otp_challenges_are_kept_per_channel_replaced_and_used_up_once,
                 concurrent_uses_of_one_code_let_exactly_one_win,
                 setting_a_challenge_forgets_the_expired_ones,
+            ],
+            pending_enrolments: [
+                pending_enrolments_are_kept_per_kind_replaced_and_used_up_once,
+                concurrent_verifications_of_one_registration_let_exactly_one_win,
+                recording_a_registration_forgets_the_expired_ones_and_identities_take_theirs,
             ],
             keys: [
                 api_keys_round_trip_list_and_revoke,

@@ -56,7 +56,10 @@ impl Catalogue {
 /// names the paths refer to (`zitadel.ListSessionsRequest`), the rest their full proto names.
 pub fn component_name(full_name: &str) -> String {
     let bare = full_name.trim_start_matches('.');
-    match bare.strip_prefix("zitadel.session.v2.") {
+    let short = ["zitadel.session.v2.", "zitadel.user.v2."]
+        .iter()
+        .find_map(|service| bare.strip_prefix(service));
+    match short {
         Some(short) if short.ends_with("Request") || short.ends_with("Response") => format!("zitadel.{short}"),
         _ => bare.to_owned(),
     }
