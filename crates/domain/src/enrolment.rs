@@ -52,3 +52,13 @@ impl PendingEnrolment {
         now < self.expires_at
     }
 }
+
+/// The WebAuthn challenge a session waits for (ZITADEL `challenges.webAuthN`): what verifying
+/// the assertion needs (the challenge and the credentials it allows, as the WebAuthn library
+/// writes them), until used or expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebauthnChallenge {
+    pub session_id: uuid::Uuid,
+    pub state: String,
+    pub expires_at: Micros,
+}

@@ -21,7 +21,7 @@ pub mod token;
 pub use aal::Aal;
 pub use api_key::{ApiKey, Scope};
 pub use device::Device;
-pub use enrolment::{EnrolmentKind, PendingEnrolment};
+pub use enrolment::{EnrolmentKind, PendingEnrolment, WebauthnChallenge};
 pub use factor::{Factor, Method};
 pub use identity::{Credential, CredentialType, Identity, IdentityState};
 pub use idp_intent::IdpIntent;

@@ -41,10 +41,18 @@ pub async fn build_service(
         .map_err(|e| anyhow!("invalid identity schema configuration: {e}"))?;
     let page_keys = crate::database::page_token_keys(config, store.as_ref()).await?;
     let delivery = crate::code_delivery::Delivery::from_config(config)?;
-    Ok(Arc::new(
-        Lanyard::new(store, clock, config.service_settings(), schemas, page_keys)
-            .with_code_delivery(Arc::new(delivery)),
-    ))
+    let mut service = Lanyard::new(store, clock, config.service_settings(), schemas, page_keys)
+        .with_code_delivery(Arc::new(delivery));
+    match config.relying_party()? {
+        Some(relying_party) => {
+            tracing::info!(rp_id = relying_party.id(), "passkeys and security keys enabled");
+            service = service.with_relying_party(relying_party);
+        }
+        None => tracing::info!(
+            "passkeys and security keys are off: serve.public.base_url has an IP address; set webauthn.rp_id"
+        ),
+    }
+    Ok(Arc::new(service))
 }
 
 /// What the HTTP layer needs from the configuration.

@@ -13,7 +13,7 @@ use lanyard_domain::{
 use lanyard_store::{AttemptLimits, AttemptOutcome, AttemptReservation, SessionRow};
 use uuid::Uuid;
 
-use crate::factors::{OtpChallengeRequest, OtpCodes};
+use crate::factors::{OtpChallengeRequest, OtpCodes, WebauthnChallengeRequest};
 use crate::idp_intents::IdpIntentCheck;
 use crate::secrets::new_token;
 use crate::{DeviceInput, FailedCheck, Lanyard, Missing, Principal, Refusal, ServiceError, ServiceResult, SessionView};
@@ -29,7 +29,7 @@ pub enum UserCheck {
 const NEEDS_USER: &str =
     "a user check is needed before password, TOTP, recovery code, IdP intent or one-time code checks";
 
-/// The checks one request asks for. `unsupported` names a check Lanyard cannot run.
+/// The checks one request asks for.
 #[derive(Debug, Clone, Default)]
 pub struct Checks {
     pub user: Option<UserCheck>,
@@ -39,7 +39,8 @@ pub struct Checks {
     pub idp_intent: Option<IdpIntentCheck>,
     pub otp_sms: Option<String>,
     pub otp_email: Option<String>,
-    pub unsupported: Option<&'static str>,
+    /// `checks.webAuthN.credentialAssertionData`: the browser's `PublicKeyCredential`.
+    pub webauthn: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -47,6 +48,8 @@ pub struct CreateCheckedSession {
     pub checks: Checks,
     /// One-time codes to issue once the checks passed.
     pub challenges: Vec<OtpChallengeRequest>,
+    /// A WebAuthn challenge to issue once the checks passed.
+    pub webauthn_challenge: Option<WebauthnChallengeRequest>,
     pub metadata: BTreeMap<String, Vec<u8>>,
     pub user_agent: Option<DeviceInput>,
     pub lifetime: Option<time::Duration>,
@@ -58,6 +61,8 @@ pub struct SetCheckedSession {
     pub checks: Checks,
     /// One-time codes to issue once the checks passed.
     pub challenges: Vec<OtpChallengeRequest>,
+    /// A WebAuthn challenge to issue once the checks passed.
+    pub webauthn_challenge: Option<WebauthnChallengeRequest>,
     /// An empty value deletes the key.
     pub metadata: BTreeMap<String, Vec<u8>>,
     pub lifetime: Option<time::Duration>,
@@ -93,6 +98,8 @@ pub struct CheckedSession {
     pub token: Option<SessionToken>,
     /// The one-time codes the request asked to have returned.
     pub otp_codes: OtpCodes,
+    /// The WebAuthn request options the request asked for (`{"publicKey": {...}}`).
+    pub webauthn_options: Option<serde_json::Value>,
 }
 
 /// A check attempt taken before credentials are checked: on this node for the end-user IP,
@@ -235,11 +242,6 @@ impl Lanyard {
         ip: Option<IpAddr>,
         now: Micros,
     ) -> ServiceResult<bool> {
-        if let Some(name) = checks.unsupported {
-            return Err(ServiceError::Unimplemented(format!(
-                "the {name} check is not implemented by Lanyard; use password, TOTP or recovery code checks"
-            )));
-        }
         let mut changed = false;
         if let Some(check) = &checks.user {
             let user = self.find_user(check).await?;
@@ -263,7 +265,8 @@ impl Lanyard {
             || checks.recovery_code.is_some()
             || checks.idp_intent.is_some()
             || checks.otp_sms.is_some()
-            || checks.otp_email.is_some();
+            || checks.otp_email.is_some()
+            || checks.webauthn.is_some();
         if !needs_user {
             return Ok(changed);
         }
@@ -327,6 +330,13 @@ impl Lanyard {
                 return Err(ServiceError::CheckFailed(FailedCheck::OneTimeCode));
             }
             verified.push(Factor::new(channel.method(), now));
+        }
+        if let Some(assertion) = checks.webauthn {
+            let Some(factor) = self.check_webauthn(user, session_id, assertion, now).await? else {
+                return Err(ServiceError::CheckFailed(FailedCheck::Webauthn));
+            };
+            verified.retain(|f: &Factor| f.method != Method::Passkey && f.method != Method::Webauthn);
+            verified.push(factor);
         }
         if let Some(check) = checks.idp_intent {
             let Some(intent) = self.consume_idp_intent(user, &check).await? else {
@@ -428,6 +438,21 @@ impl Lanyard {
                 return Err(error);
             }
         };
+        let webauthn_options = match &request.webauthn_challenge {
+            None => None,
+            Some(challenge) => match self
+                .issue_webauthn_challenge(session.id, identity.as_ref(), challenge, now)
+                .await
+            {
+                Ok(options) => Some(options),
+                Err(error) => {
+                    if let Some(reservation) = reservation {
+                        self.give_back_creation(reservation);
+                    }
+                    return Err(error);
+                }
+            },
+        };
         let token = new_token(SESSION_TOKEN_PREFIX);
         session.sequence = match self.store.insert_session(&session, &token.digest()).await {
             Ok(sequence) => sequence,
@@ -452,6 +477,7 @@ impl Lanyard {
             view,
             token: Some(token),
             otp_codes,
+            webauthn_options,
         })
     }
 
@@ -502,6 +528,13 @@ impl Lanyard {
         let otp_codes = self
             .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
             .await?;
+        let webauthn_options = match &request.webauthn_challenge {
+            Some(challenge) => Some(
+                self.issue_webauthn_challenge(session.id, identity.as_ref(), challenge, now)
+                    .await?,
+            ),
+            None => None,
+        };
         changed |= Self::apply_metadata(&mut session, request.metadata);
         if let Some(lifetime) = request.lifetime {
             session.expires_at = Some(Self::lifetime_end(now, lifetime)?);
@@ -520,6 +553,7 @@ impl Lanyard {
                 ),
                 token: None,
                 otp_codes,
+                webauthn_options,
             });
         }
         session.changed_at = now;
@@ -545,6 +579,7 @@ impl Lanyard {
             ),
             token: Some(token),
             otp_codes,
+            webauthn_options,
         })
     }
 

@@ -83,6 +83,11 @@ pub enum FailedCheck {
     IdpIntent,
     #[error("the one-time code is wrong, already used or expired")]
     OneTimeCode,
+    #[error(
+        "the WebAuthn assertion does not verify: wrong credential or signature, a replayed or \
+         cloned authenticator, or no unused, unexpired challenge for it"
+    )]
+    Webauthn,
 }
 
 /// Why a checked session could not be created, read, deleted or searched. Each is its own

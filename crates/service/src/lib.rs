@@ -40,8 +40,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::{CodeDelivery, CodeMessage, DeliveryError, NoDelivery};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{
-    totp_code_at, OtpChallengeRequest, OtpCodes, OtpDelivery, TotpEnrolment, OTP_CODE_DIGITS, OTP_CODE_LIFETIME,
-    TOTP_ISSUER, TOTP_REGISTRATION_LIFETIME,
+    totp_code_at, AuthenticatorKind, OtpChallengeRequest, OtpCodes, OtpDelivery, RelyingParty, RelyingPartyError,
+    TotpEnrolment, UserVerification, WebauthnChallengeRequest, WebauthnKey, WebauthnRegistration, OTP_CODE_DIGITS,
+    OTP_CODE_LIFETIME, TOTP_ISSUER, TOTP_REGISTRATION_LIFETIME,
 };
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 pub use idp_intents::{IdpIntentCheck, RecordIdpIntent, RecordedIdpIntent, IDP_INTENT_LIFETIME};
@@ -85,6 +86,8 @@ pub struct Lanyard {
     api_key_cache: Option<key_cache::ApiKeyCache>,
     /// Sends one-time codes; nothing is configured by default.
     code_delivery: Arc<dyn CodeDelivery>,
+    /// Checks passkeys and security keys; off until a relying party is configured.
+    relying_party: Option<Arc<RelyingParty>>,
 }
 
 impl Lanyard {
@@ -129,12 +132,19 @@ impl Lanyard {
             cache_refresh: cache_refresh::CacheRefresh::default(),
             api_key_cache,
             code_delivery: Arc::new(NoDelivery),
+            relying_party: None,
         }
     }
 
     /// Sends one-time codes with `delivery` (SMTP, an SMS provider) instead of refusing to.
     pub fn with_code_delivery(mut self, delivery: Arc<dyn CodeDelivery>) -> Self {
         self.code_delivery = delivery;
+        self
+    }
+
+    /// Registers and checks passkeys and security keys for `relying_party`.
+    pub fn with_relying_party(mut self, relying_party: RelyingParty) -> Self {
+        self.relying_party = Some(Arc::new(relying_party));
         self
     }
 

@@ -20,7 +20,7 @@ mod write;
 use async_trait::async_trait;
 use lanyard_domain::{
     ApiKey, EnrolmentKind, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel, PendingEnrolment,
-    Session, SessionFilter, SessionQuery, TokenDigest,
+    Session, SessionFilter, SessionQuery, TokenDigest, WebauthnChallenge,
 };
 use uuid::Uuid;
 
@@ -230,4 +230,10 @@ pub trait Store: Send + Sync + 'static {
     /// Uses up a registration: `true` when it still existed. Of concurrent callers, exactly one
     /// gets `true`.
     async fn consume_pending_enrolment(&self, id: Uuid) -> StoreResult<bool>;
+
+    /// Sets a session's WebAuthn challenge, replacing the one it had, and forgets every
+    /// challenge that expired at or before `now`.
+    async fn put_webauthn_challenge(&self, challenge: &WebauthnChallenge, now: Micros) -> StoreResult<()>;
+    /// Uses up a session's challenge and returns it: of concurrent callers, exactly one gets it.
+    async fn take_webauthn_challenge(&self, session_id: Uuid) -> StoreResult<Option<WebauthnChallenge>>;
 }

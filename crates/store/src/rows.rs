@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use lanyard_domain::{
     ApiKey, Device, EnrolmentKind, Identity, IdentityState, IdpIntent, Micros, OtpChallenge, OtpChannel,
-    PendingEnrolment, Scope, Session, TokenDigest,
+    PendingEnrolment, Scope, Session, TokenDigest, WebauthnChallenge,
 };
 use uuid::Uuid;
 
@@ -275,6 +275,15 @@ pub(crate) fn decode_pending_enrolment(row: &impl ReadRow) -> Result<PendingEnro
         state: text(row, 3)?.to_owned(),
         created_at: micros(row, 4)?,
         expires_at: micros(row, 5)?,
+    })
+}
+
+/// A row of [`crate::sql::webauthn_challenges::WEBAUTHN_CHALLENGE_COLUMNS`].
+pub(crate) fn decode_webauthn_challenge(row: &impl ReadRow) -> Result<WebauthnChallenge, StoreError> {
+    Ok(WebauthnChallenge {
+        session_id: uuid(row, 0)?,
+        state: text(row, 1)?.to_owned(),
+        expires_at: micros(row, 2)?,
     })
 }
 

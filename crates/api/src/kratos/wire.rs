@@ -120,6 +120,32 @@ fn device_json(device: &Device) -> DeviceJson {
     }
 }
 
+/// What an admin sees of a credential's config. Hashes and secrets never leave the service; the
+/// `code` credential holds only the addresses codes go to, and of passkeys and security keys
+/// the id, name, date and kind of each key show (not its public key or counter), as in Kratos.
+fn shown_config(kind: CredentialType, config: &serde_json::Value) -> serde_json::Value {
+    match kind {
+        CredentialType::Code => config.clone(),
+        CredentialType::Webauthn | CredentialType::Passkey => {
+            let keys = config["credentials"].as_array().map(|keys| {
+                keys.iter()
+                    .map(|key| {
+                        let mut shown = serde_json::Map::new();
+                        for field in ["id", "display_name", "added_at", "is_passwordless"] {
+                            if let Some(value) = key.get(field) {
+                                shown.insert(field.to_owned(), value.clone());
+                            }
+                        }
+                        serde_json::Value::Object(shown)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            serde_json::json!({ "credentials": keys.unwrap_or_default() })
+        }
+        _ => serde_json::json!({}),
+    }
+}
+
 pub fn identity_json(identity: &Identity, audience: Audience, public_base_url: &str) -> IdentityJson {
     let credentials = (audience == Audience::AdminIdentity).then(|| {
         identity
@@ -129,9 +155,7 @@ pub fn identity_json(identity: &Identity, audience: Audience, public_base_url: &
                 let value = serde_json::json!({
                     "type": c.kind.as_str(),
                     "identifiers": c.identifiers,
-                    // Hashes and secrets never leave the service; the `code` credential holds
-                    // only the addresses codes go to, which Kratos shows too.
-                    "config": if c.kind == CredentialType::Code { c.config.clone() } else { serde_json::json!({}) },
+                    "config": shown_config(c.kind, &c.config),
                     "version": c.version,
                     "created_at": at(c.created_at).format(&time::format_description::well_known::Rfc3339).ok(),
                     "updated_at": at(c.updated_at).format(&time::format_description::well_known::Rfc3339).ok(),

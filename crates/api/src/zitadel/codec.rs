@@ -80,7 +80,11 @@ impl Answer for Reply {
 
     fn to_json(&self) -> Result<Vec<u8>, ZitadelError> {
         match self {
-            Reply::List(m) => list_json(m),
+            Reply::List(m) => list_json(
+                m,
+                "sessions",
+                !m.sessions.is_empty() && m.details.as_ref().is_some_and(|d| d.total_result > 0),
+            ),
             Reply::Get(m) => to_json(m),
             Reply::Create(m) => to_json(m),
             Reply::Set(m) => to_json(m),
@@ -93,17 +97,16 @@ impl Answer for Reply {
     }
 }
 
-/// proto3 JSON leaves out zero values, but a list answer always carries `sessions` and
-/// `details.totalResult`, also when empty or 0: clients that read them without a default do
-/// not trip (a deliberate difference from ZITADEL, still valid proto3 JSON).
-fn list_json(list: &session::ListSessionsResponse) -> Result<Vec<u8>, ZitadelError> {
-    let complete = !list.sessions.is_empty() && list.details.as_ref().is_some_and(|d| d.total_result > 0);
+/// proto3 JSON leaves out zero values, but a list answer always carries its rows (`sessions`,
+/// `result`) and `details.totalResult`, also when empty or 0: clients that read them without a
+/// default do not trip (a deliberate difference from ZITADEL, still valid proto3 JSON).
+pub(super) fn list_json<M: Serialize>(list: &M, rows: &str, complete: bool) -> Result<Vec<u8>, ZitadelError> {
     if complete {
         return to_json(list);
     }
     let mut value = serde_json::to_value(list).map_err(unencodable)?;
     if let Value::Object(map) = &mut value {
-        map.entry("sessions").or_insert_with(|| Value::Array(Vec::new()));
+        map.entry(rows).or_insert_with(|| Value::Array(Vec::new()));
         let details = map
             .entry("details")
             .or_insert_with(|| Value::Object(serde_json::Map::new()));

@@ -10,7 +10,7 @@ use lanyard_proto::zitadel::session::v2 as session;
 use lanyard_proto::Timestamp;
 use lanyard_service::{
     Checks, CreateCheckedSession, DeviceInput, IdpIntentCheck, OtpChallengeRequest, OtpDelivery, SearchSessions,
-    SetCheckedSession, UserCheck,
+    SetCheckedSession, UserCheck, UserVerification, WebauthnChallengeRequest,
 };
 use session::search_query::Query;
 
@@ -164,6 +164,7 @@ pub fn search(request: &session::ListSessionsRequest) -> Result<SearchSessions, 
 pub fn create(request: &session::CreateSessionRequest) -> Result<CreateCheckedSession, ZitadelError> {
     Ok(CreateCheckedSession {
         challenges: challenges(request.challenges.as_ref())?,
+        webauthn_challenge: webauthn_challenge(request.challenges.as_ref())?,
         checks: checks(request.checks.as_ref())?,
         metadata: metadata(&request.metadata)?,
         user_agent: user_agent(request.user_agent.as_ref())?,
@@ -175,6 +176,7 @@ pub fn create(request: &session::CreateSessionRequest) -> Result<CreateCheckedSe
 pub fn set(request: &session::SetSessionRequest) -> Result<SetCheckedSession, ZitadelError> {
     Ok(SetCheckedSession {
         challenges: challenges(request.challenges.as_ref())?,
+        webauthn_challenge: webauthn_challenge(request.challenges.as_ref())?,
         id: session_id(&request.session_id)?,
         checks: checks(request.checks.as_ref())?,
         metadata: metadata(&request.metadata)?,
@@ -240,25 +242,52 @@ pub fn checks(checks: Option<&session::Checks>) -> Result<Checks, ZitadelError> 
     };
     out.otp_sms = code("checks.otpSms.code", &checks.otp_sms)?;
     out.otp_email = code("checks.otpEmail.code", &checks.otp_email)?;
-    if checks.web_auth_n.is_some() {
-        out.unsupported = Some("WebAuthN");
+    if let Some(webauthn) = &checks.web_auth_n {
+        let assertion = webauthn
+            .credential_assertion_data
+            .as_ref()
+            .ok_or_else(|| ZitadelError::invalid("checks.webAuthN.credentialAssertionData is required"))?;
+        out.webauthn = Some(struct_json(assertion, "checks.webAuthN.credentialAssertionData")?);
     }
     Ok(out)
 }
 
-/// The one-time codes a request asks for. A WebAuthN challenge is not implemented yet.
+/// A `google.protobuf.Struct` (the WebAuthn objects travel in one) as the JSON object it stands for.
+pub fn struct_json(value: &lanyard_proto::well_known::Struct, field: &str) -> Result<serde_json::Value, ZitadelError> {
+    serde_json::to_value(value).map_err(|e| ZitadelError::invalid(format!("{field} is not a JSON object: {e}")))
+}
+
+/// The WebAuthN challenge a request asks for.
+pub fn webauthn_challenge(
+    challenges: Option<&session::RequestChallenges>,
+) -> Result<Option<WebauthnChallengeRequest>, ZitadelError> {
+    use session::UserVerificationRequirement as Requirement;
+    let Some(webauthn) = challenges.and_then(|c| c.web_auth_n.as_ref()) else {
+        return Ok(None);
+    };
+    let user_verification = match Requirement::try_from(webauthn.user_verification_requirement) {
+        Ok(Requirement::Required) => UserVerification::Required,
+        Ok(Requirement::Discouraged) => UserVerification::Discouraged,
+        Ok(Requirement::Preferred | Requirement::Unspecified) => UserVerification::Preferred,
+        Err(_) => {
+            return Err(ZitadelError::invalid(format!(
+                "challenges.webAuthN.userVerificationRequirement {} is not a UserVerificationRequirement",
+                webauthn.user_verification_requirement
+            )))
+        }
+    };
+    Ok(Some(WebauthnChallengeRequest {
+        domain: bounded("challenges.webAuthN.domain", webauthn.domain.trim(), 253)?,
+        user_verification,
+    }))
+}
+
+/// The one-time codes a request asks for.
 pub fn challenges(challenges: Option<&session::RequestChallenges>) -> Result<Vec<OtpChallengeRequest>, ZitadelError> {
     use session::request_challenges::otp_email::DeliveryType;
     let Some(challenges) = challenges else {
         return Ok(Vec::new());
     };
-    if challenges.web_auth_n.is_some() {
-        return Err(ZitadelError::new(
-            Code::Unimplemented,
-            "LANYARD-unimplemented",
-            "WebAuthN challenges are not implemented by Lanyard yet",
-        ));
-    }
     let mut out = Vec::new();
     if let Some(sms) = &challenges.otp_sms {
         out.push(OtpChallengeRequest {

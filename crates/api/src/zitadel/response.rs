@@ -7,6 +7,8 @@ use lanyard_proto::Timestamp;
 use lanyard_service::SessionView;
 use serde_json::Value;
 
+use super::error::ZitadelError;
+
 /// Microseconds split into seconds and nanoseconds, as `google.protobuf.Timestamp` holds them
 /// (nanos within 0..1e9 also before 1970).
 pub fn timestamp(at: Micros) -> Option<Timestamp> {
@@ -117,16 +119,31 @@ pub fn details(view: &SessionView) -> Option<Details> {
     })
 }
 
-/// The codes a Create or Set asked to have returned (`returnCode`), if any.
-pub fn challenges(codes: lanyard_service::OtpCodes) -> Option<session::Challenges> {
-    if codes.sms.is_none() && codes.email.is_none() {
-        return None;
+/// The codes a Create or Set asked to have returned (`returnCode`) and the WebAuthn request
+/// options it asked for, if any.
+pub fn challenges(
+    codes: lanyard_service::OtpCodes,
+    webauthn_options: Option<serde_json::Value>,
+) -> Result<Option<session::Challenges>, ZitadelError> {
+    if codes.sms.is_none() && codes.email.is_none() && webauthn_options.is_none() {
+        return Ok(None);
     }
-    Some(session::Challenges {
-        web_auth_n: None,
+    let web_auth_n = webauthn_options
+        .map(|options| {
+            serde_json::from_value(options).map_err(|error| {
+                tracing::error!(%error, "WebAuthn options are no JSON object");
+                ZitadelError::internal()
+            })
+        })
+        .transpose()?
+        .map(|options| session::challenges::WebAuthN {
+            public_key_credential_request_options: Some(options),
+        });
+    Ok(Some(session::Challenges {
+        web_auth_n,
         otp_sms: codes.sms,
         otp_email: codes.email,
-    })
+    }))
 }
 
 #[cfg(test)]

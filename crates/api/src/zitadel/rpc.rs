@@ -113,7 +113,7 @@ async fn create(
         details: response::details(&created.view),
         session_id: created.view.session.id.to_string(),
         session_token: created.token.map(|t| t.into_string()).unwrap_or_default(),
-        challenges: response::challenges(created.otp_codes),
+        challenges: response::challenges(created.otp_codes, created.webauthn_options)?,
     })
 }
 
@@ -128,7 +128,7 @@ async fn set(
     Ok(session::SetSessionResponse {
         details: response::details(&updated.view),
         session_token: updated.token.map(|t| t.into_string()).unwrap_or_default(),
-        challenges: response::challenges(updated.otp_codes),
+        challenges: response::challenges(updated.otp_codes, updated.webauthn_options)?,
     })
 }
 

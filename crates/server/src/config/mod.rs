@@ -26,6 +26,7 @@ mod sources;
 mod tests;
 mod validate;
 mod values;
+mod webauthn;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub const CONFIG_FILE_ENV: &str = "LANYARD_CONFIG";
 pub const SECRETS_ENV: &str = "LANYARD_SECRETS";
 
 /// Top-level keys. Environment variables are only read when they start with one of these.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "secrets",
     "database",
     "serve",
@@ -57,6 +58,7 @@ const SECTIONS: [&str; 11] = [
     "log",
     "smtp",
     "sms",
+    "webauthn",
 ];
 
 /// The whole configuration, as loaded and validated by [`Config::load`].
@@ -76,6 +78,7 @@ pub struct Config {
     pub log: LogConfig,
     pub smtp: SmtpConfig,
     pub sms: SmsConfig,
+    pub webauthn: WebauthnConfig,
 }
 
 /// Values from command-line flags; they override every other source.

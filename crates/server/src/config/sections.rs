@@ -414,3 +414,18 @@ pub struct SmsConfig {
     /// Receives a JSON POST per code (see the README); `http` or `https`.
     pub http_url: Option<String>,
 }
+
+/// Passkeys and security keys (ZITADEL's WebAuthN): the relying party Lanyard acts as.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebauthnConfig {
+    /// The relying party id: the domain name passkeys are bound to (the login page's host or a
+    /// parent of it). By default the host of `serve.public.base_url` when that is a name; with
+    /// an IP address there (the default `127.0.0.1`), WebAuthn is off until this is set.
+    pub rp_id: Option<String>,
+    /// The name authenticators show; by default `Lanyard`.
+    pub rp_name: Option<String>,
+    /// The origins (`https://login.example.com`) the browser may run the ceremony on; by
+    /// default the origin of `serve.public.base_url`.
+    pub allowed_origins: Vec<url::Url>,
+}

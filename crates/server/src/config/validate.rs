@@ -46,6 +46,7 @@ impl Config {
         }
 
         problems.extend(self.delivery_problems());
+        problems.extend(self.webauthn_problems());
 
         if self.database.read_connections == 0 {
             problems.push("database.read_connections must be at least 1".into());

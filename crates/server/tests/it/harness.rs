@@ -66,6 +66,16 @@ async fn spawn(router: axum::Router) -> SocketAddr {
     addr
 }
 
+/// The relying party of every test app: passkeys for `localhost`, registered and used from a
+/// login page at [`WEBAUTHN_ORIGIN`].
+pub const WEBAUTHN_RP_ID: &str = "localhost";
+pub const WEBAUTHN_ORIGIN: &str = "http://localhost:3000";
+
+fn test_relying_party() -> lanyard_service::RelyingParty {
+    let origin = url::Url::parse(WEBAUTHN_ORIGIN).expect("an origin");
+    lanyard_service::RelyingParty::new(WEBAUTHN_RP_ID, "Lanyard tests", &[origin]).expect("a relying party")
+}
+
 impl TestApp {
     /// An app whose clock stands still until the test moves it.
     pub async fn start() -> Self {
@@ -149,7 +159,8 @@ impl TestApp {
             SchemaRegistry::builtin(),
             test_page_keys(),
         )
-        .with_code_delivery(Arc::new(delivery));
+        .with_code_delivery(Arc::new(delivery))
+        .with_relying_party(test_relying_party());
         let mut app = Self::serve(Arc::new(service), store, Some(clock), ApiConfig::default(), None).await;
         app._dir = Some(dir);
         app
@@ -163,13 +174,16 @@ impl TestApp {
         api: ApiConfig,
         schema: Option<DropSchema>,
     ) -> Self {
-        let service = Arc::new(Lanyard::new(
-            store.clone(),
-            clock,
-            settings,
-            SchemaRegistry::builtin(),
-            test_page_keys(),
-        ));
+        let service = Arc::new(
+            Lanyard::new(
+                store.clone(),
+                clock,
+                settings,
+                SchemaRegistry::builtin(),
+                test_page_keys(),
+            )
+            .with_relying_party(test_relying_party()),
+        );
         Self::serve(service, store, manual, api, schema).await
     }
 

@@ -41,3 +41,4 @@ mod zitadel_grpc;
 mod zitadel_idp_intents;
 mod zitadel_otp;
 mod zitadel_user_service;
+mod zitadel_webauthn;

@@ -203,16 +203,16 @@ async fn recovery_codes_work_once() {
 }
 
 #[tokio::test]
-async fn unsupported_checks_and_challenges_are_unimplemented_never_silent() {
+async fn webauthn_checks_and_challenges_need_a_user_in_the_session() {
     let app = TestApp::start().await;
     for body in [
         json!({"checks": {"webAuthN": {"credentialAssertionData": {}}}}),
-        json!({"challenges": {"webAuthN": {"domain": "example.org"}}}),
+        json!({"challenges": {"webAuthN": {"domain": crate::harness::WEBAUTHN_RP_ID}}}),
     ] {
         let (status, error) = app.connect("CreateSession", body.clone(), &app.key).await;
-        assert_connect_error(status, &error, 501, "unimplemented");
+        assert_connect_error(status, &error, 400, "failed_precondition");
         let (status, error) = app.rest(Method::POST, "/v2/sessions", Some(body)).await;
-        assert_rest_error(status, &error, 501, 12);
+        assert_rest_error(status, &error, 400, 9);
     }
 }
 

@@ -10,9 +10,14 @@ mod otp;
 mod recovery;
 mod totp;
 mod totp_registration;
+mod webauthn;
 
 pub use otp::{OtpChallengeRequest, OtpCodes, OtpDelivery, OTP_CODE_DIGITS, OTP_CODE_LIFETIME};
 pub use totp_registration::TOTP_REGISTRATION_LIFETIME;
+pub use webauthn::{
+    AuthenticatorKind, RelyingParty, RelyingPartyError, UserVerification, WebauthnChallengeRequest, WebauthnKey,
+    WebauthnRegistration,
+};
 
 use lanyard_domain::{Credential, CredentialType, Identity, Micros};
 use serde::de::DeserializeOwned;

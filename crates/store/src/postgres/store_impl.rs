@@ -3,7 +3,7 @@
 
 use lanyard_domain::{
     ApiKey, EnrolmentKind, Identity, IdpIntent, Micros, OtpChallenge, OtpChannel, PendingEnrolment, Session,
-    SessionFilter, SessionQuery, TokenDigest,
+    SessionFilter, SessionQuery, TokenDigest, WebauthnChallenge,
 };
 use sqlx::postgres::PgRow;
 use tokio::sync::mpsc;
@@ -364,5 +364,13 @@ impl Store for PostgresStore {
 
     async fn consume_pending_enrolment(&self, id: Uuid) -> StoreResult<bool> {
         write::pending_enrolments::consume(&self.pool, id).await
+    }
+
+    async fn put_webauthn_challenge(&self, challenge: &WebauthnChallenge, now: Micros) -> StoreResult<()> {
+        write::webauthn_challenges::upsert(&self.pool, challenge, now).await
+    }
+
+    async fn take_webauthn_challenge(&self, session_id: Uuid) -> StoreResult<Option<WebauthnChallenge>> {
+        write::webauthn_challenges::take(&self.pool, session_id).await
     }
 }

@@ -39,6 +39,7 @@ pub(crate) mod session_count;
 pub(crate) mod session_query;
 pub mod sessions;
 pub mod settings;
+pub mod webauthn_challenges;
 
 pub use session_count::{count_sessions, hour_of, TimeCells, HOUR_US, MINUTE_US, NEVER_HOUR};
 /// The plain `COUNT(*)` over sessions, whatever the filter: what the cell counts must agree

@@ -11,6 +11,7 @@ pub(crate) mod otp_challenges;
 pub(crate) mod pending_enrolments;
 pub(crate) mod sessions;
 pub(crate) mod settings;
+pub(crate) mod webauthn_challenges;
 
 use std::borrow::Cow;
 use std::future::Future;

@@ -141,6 +141,7 @@ macro_rules! conformance_tests {
                 pending_enrolments_are_kept_per_kind_replaced_and_used_up_once,
                 concurrent_verifications_of_one_registration_let_exactly_one_win,
                 recording_a_registration_forgets_the_expired_ones_and_identities_take_theirs,
+                webauthn_challenges_are_replaced_and_taken_once,
             ],
             keys: [
                 api_keys_round_trip_list_and_revoke,

@@ -81,3 +81,42 @@ pub async fn recording_a_registration_forgets_the_expired_ones_and_identities_ta
         None
     );
 }
+
+pub async fn webauthn_challenges_are_replaced_and_taken_once(store: Arc<dyn Store>) {
+    use lanyard_domain::WebauthnChallenge;
+    let s = insert(&*store, session(None, NOW)).await;
+    let first = WebauthnChallenge {
+        session_id: s.id,
+        state: r#"{"challenge":"a"}"#.into(),
+        expires_at: at(5 * MINUTE),
+    };
+    store.put_webauthn_challenge(&first, NOW).await.unwrap();
+    let second = WebauthnChallenge {
+        state: r#"{"challenge":"b"}"#.into(),
+        ..first.clone()
+    };
+    store.put_webauthn_challenge(&second, NOW).await.unwrap();
+    let takers = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.take_webauthn_challenge(s.id).await.unwrap() })
+    });
+    let mut taken = Vec::new();
+    for taker in takers {
+        taken.extend(taker.await.unwrap());
+    }
+    assert_eq!(taken, vec![second], "the newer challenge, to exactly one caller");
+
+    let other = insert(&*store, session(None, NOW)).await;
+    let stale = WebauthnChallenge {
+        session_id: other.id,
+        state: "{}".into(),
+        expires_at: at(MINUTE),
+    };
+    store.put_webauthn_challenge(&stale, NOW).await.unwrap();
+    store.put_webauthn_challenge(&first, at(2 * MINUTE)).await.unwrap();
+    assert_eq!(
+        store.take_webauthn_challenge(other.id).await.unwrap(),
+        None,
+        "expired ones are forgotten"
+    );
+}

@@ -10,7 +10,7 @@ mod rpc;
 use lanyard_proto::zitadel::user::v2 as user;
 use lanyard_proto::Message;
 
-use super::codec::{decode_message, from_value, json_object, to_json};
+use super::codec::{decode_message, from_value, json_object, list_json, to_json};
 use super::error::ZitadelError;
 use super::transport::{Answer, Service};
 use crate::AppState;
@@ -84,6 +84,9 @@ macro_rules! user_rpcs {
             }
 
             fn to_json(&self) -> Result<Vec<u8>, ZitadelError> {
+                if let Reply::ListPasskeys(list) = self {
+                    return list_json(list, "result", !list.result.is_empty());
+                }
                 match self {
                     $(Reply::$rpc(message) => to_json(message)),*
                 }

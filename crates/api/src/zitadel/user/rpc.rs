@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 
 use lanyard_domain::{CredentialType, OtpChannel, Scope};
-use lanyard_proto::zitadel::object::v2::Details;
+use lanyard_proto::zitadel::object::v2::{Details, ListDetails};
 use lanyard_proto::zitadel::user::v2 as user;
-use lanyard_service::{Missing, Principal, ServiceError};
+use lanyard_service::{AuthenticatorKind, Missing, Principal, ServiceError};
 use uuid::Uuid;
 
 use super::{Reply, Request};
@@ -80,14 +80,6 @@ fn details(state: &AppState) -> Option<Details> {
     })
 }
 
-fn webauthn_not_served() -> ZitadelError {
-    ZitadelError::new(
-        Code::Unimplemented,
-        "LANYARD-unimplemented",
-        "passkeys and security keys are not served by this version of Lanyard",
-    )
-}
-
 /// Runs a decoded request: the same function for every transport.
 pub async fn call(
     state: &AppState,
@@ -148,14 +140,140 @@ pub async fn call(
                 details: details(state),
             })
         }
-        Request::RegisterPasskey(_)
-        | Request::VerifyPasskeyRegistration(_)
-        | Request::ListPasskeys(_)
-        | Request::RemovePasskey(_)
-        | Request::RegisterU2F(_)
-        | Request::VerifyU2FRegistration(_)
-        | Request::RemoveU2F(_) => return Err(webauthn_not_served()),
+        Request::RegisterPasskey(request) => {
+            if request.code.is_some() {
+                return Err(ZitadelError::new(
+                    Code::Unimplemented,
+                    "LANYARD-unimplemented",
+                    "passkey registration codes are not served: register as the user (its session token) or with an identity.write API key",
+                ));
+            }
+            let registration = service
+                .register_webauthn(user, AuthenticatorKind::Passkey, &request.domain)
+                .await
+                .map_err(user_error)?;
+            Reply::RegisterPasskey(user::RegisterPasskeyResponse {
+                details: details(state),
+                passkey_id: registration.id.to_string(),
+                public_key_credential_creation_options: Some(options(registration.options)?),
+            })
+        }
+        Request::VerifyPasskeyRegistration(request) => {
+            let id = key_id("passkeyId", &request.passkey_id)?;
+            let credential = credential(request.public_key_credential.as_ref())?;
+            service
+                .verify_webauthn_registration(user, AuthenticatorKind::Passkey, id, credential, &request.passkey_name)
+                .await
+                .map_err(|e| key_error(e, "passkey"))?;
+            Reply::VerifyPasskeyRegistration(user::VerifyPasskeyRegistrationResponse {
+                details: details(state),
+            })
+        }
+        Request::ListPasskeys(_) => {
+            let keys = service
+                .list_webauthn(user, AuthenticatorKind::Passkey)
+                .await
+                .map_err(user_error)?;
+            Reply::ListPasskeys(user::ListPasskeysResponse {
+                details: Some(ListDetails {
+                    total_result: keys.len() as u64,
+                    timestamp: timestamp(service.now()),
+                    ..Default::default()
+                }),
+                result: keys
+                    .into_iter()
+                    .map(|key| user::Passkey {
+                        id: key.id.to_string(),
+                        state: if key.ready {
+                            user::AuthFactorState::Ready
+                        } else {
+                            user::AuthFactorState::NotReady
+                        } as i32,
+                        name: key.name,
+                    })
+                    .collect(),
+            })
+        }
+        Request::RemovePasskey(request) => {
+            let id = key_id("passkeyId", &request.passkey_id)?;
+            service
+                .remove_webauthn(user, AuthenticatorKind::Passkey, id)
+                .await
+                .map_err(|e| key_error(e, "passkey"))?;
+            Reply::RemovePasskey(user::RemovePasskeyResponse {
+                details: details(state),
+            })
+        }
+        Request::RegisterU2F(request) => {
+            let registration = service
+                .register_webauthn(user, AuthenticatorKind::SecurityKey, &request.domain)
+                .await
+                .map_err(user_error)?;
+            Reply::RegisterU2F(user::RegisterU2fResponse {
+                details: details(state),
+                u2f_id: registration.id.to_string(),
+                public_key_credential_creation_options: Some(options(registration.options)?),
+            })
+        }
+        Request::VerifyU2FRegistration(request) => {
+            let id = key_id("u2fId", &request.u2f_id)?;
+            let credential = credential(request.public_key_credential.as_ref())?;
+            service
+                .verify_webauthn_registration(
+                    user,
+                    AuthenticatorKind::SecurityKey,
+                    id,
+                    credential,
+                    &request.token_name,
+                )
+                .await
+                .map_err(|e| key_error(e, "security key"))?;
+            Reply::VerifyU2FRegistration(user::VerifyU2fRegistrationResponse {
+                details: details(state),
+            })
+        }
+        Request::RemoveU2F(request) => {
+            let id = key_id("u2fId", &request.u2f_id)?;
+            service
+                .remove_webauthn(user, AuthenticatorKind::SecurityKey, id)
+                .await
+                .map_err(|e| key_error(e, "security key"))?;
+            Reply::RemoveU2F(user::RemoveU2fResponse {
+                details: details(state),
+            })
+        }
     })
+}
+
+/// A passkey or U2F id: Lanyard's are UUIDs, so anything else names no key.
+fn key_id(field: &str, id: &str) -> Result<Uuid, ZitadelError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(ZitadelError::invalid(format!("{field} is required")));
+    }
+    Uuid::parse_str(id).map_err(|_| not_enrolled(&format!("{field} {id:?}")))
+}
+
+fn credential(value: Option<&lanyard_proto::well_known::Struct>) -> Result<serde_json::Value, ZitadelError> {
+    let value = value.ok_or_else(|| ZitadelError::invalid("publicKeyCredential is required"))?;
+    crate::zitadel::request::struct_json(value, "publicKeyCredential")
+}
+
+fn options(options: serde_json::Value) -> Result<lanyard_proto::well_known::Struct, ZitadelError> {
+    serde_json::from_value(options).map_err(|error| {
+        tracing::error!(%error, "WebAuthn options are no JSON object");
+        ZitadelError::internal()
+    })
+}
+
+/// A key that is not there is ZITADEL's missing MFA; the rest as for the user.
+fn key_error(error: ServiceError, what: &str) -> ZitadelError {
+    match error {
+        ServiceError::NotFound(Missing::Credential) => {
+            not_enrolled(&format!("{what} with this id (or its registration expired)"))
+        }
+        other => user_error(other),
+    }
 }
 
 async fn remove_credential(state: &AppState, user: Uuid, kind: CredentialType, what: &str) -> Result<(), ZitadelError> {

@@ -1,0 +1,11 @@
+-- WebAuthn challenges sessions wait for (ZITADEL `challenges.webAuthN`), one per session: a new
+-- challenge replaces the old one, and a `checks.webAuthN` uses it up by deleting its row.
+-- `state` is what verifying the assertion needs (the challenge and the credentials it allows).
+-- No foreign key to sessions, as for otp_challenges: setting a challenge deletes expired ones.
+CREATE TABLE webauthn_challenges (
+    session_id BLOB PRIMARY KEY,
+    state      TEXT NOT NULL,
+    expires_us INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX webauthn_challenges_expires ON webauthn_challenges (expires_us);
