@@ -82,6 +82,8 @@ class Target:
     public_url: str
     admin_url: str
     admin_key: str
+    # The login page origin the server's WebAuthn relying party accepts.
+    webauthn_origin: str
 
 
 @pytest.fixture(scope="session")
@@ -90,6 +92,7 @@ def target() -> Target:
         public_url=_env("LANYARD_PUBLIC_URL").rstrip("/"),
         admin_url=_env("LANYARD_ADMIN_URL").rstrip("/"),
         admin_key=_env("LANYARD_ADMIN_KEY"),
+        webauthn_origin=_env("LANYARD_WEBAUTHN_ORIGIN"),
     )
 
 
@@ -370,3 +373,107 @@ def enable_otp_fixture(target: Target) -> Callable[[User, str], str]:
 def totp_code_fixture() -> Callable[..., str]:
     """`totp_code(secret, at=None)`: the RFC 6238 code (a fixture, so the tests need not import conftest)."""
     return totp_code
+
+
+# --------------------------------------------------------------------------- WebAuthn
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class SoftAuthenticator:
+    """A software FIDO2 authenticator with one credential, and the browser around it: it answers
+    `{"publicKey": ...}` creation and request options (as the User and Session services return
+    them) with the `PublicKeyCredential` JSON a browser would send. python-fido2 encodes the CBOR
+    and the COSE key, `cryptography` signs (P-256). `verifies_user=False` is a plain security key
+    (user presence only); `True` a passkey (PIN or biometrics too).
+    """
+
+    def __init__(self, origin: str, *, verifies_user: bool):
+        self.origin = origin
+        self.verifies_user = verifies_user
+        self.counter = 0
+        self.credential_id = b""
+        self.rp_id = ""
+        self.user_handle = ""
+        self.key = None
+
+    def _flags(self, *, attested: bool) -> bytes:
+        flags = 0x01 | (0x04 if self.verifies_user else 0) | (0x40 if attested else 0)
+        return bytes([flags])
+
+    def _client_data(self, kind: str, challenge: str) -> bytes:
+        return json.dumps({"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": False}).encode()
+
+    def create(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from fido2 import cbor
+        from fido2.cose import ES256
+
+        public_key = options["publicKey"]
+        assert {"type": "public-key", "alg": -7} in public_key["pubKeyCredParams"], public_key
+        self.rp_id = public_key["rp"]["id"]
+        self.user_handle = public_key["user"]["id"]
+        self.credential_id = os.urandom(32)
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        cose_key = cbor.encode(ES256.from_cryptography_key(self.key.public_key()))
+        auth_data = (
+            hashlib.sha256(self.rp_id.encode()).digest()
+            + self._flags(attested=True)
+            + struct.pack(">I", self.counter)
+            + bytes(16)  # AAGUID: none
+            + struct.pack(">H", len(self.credential_id))
+            + self.credential_id
+            + cose_key
+        )
+        attestation = cbor.encode({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "clientDataJSON": b64url(self._client_data("webauthn.create", public_key["challenge"])),
+                "attestationObject": b64url(attestation),
+            },
+            "clientExtensionResults": {},
+        }
+
+    def get(self, options: Dict[str, Any]) -> Dict[str, Any]:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        public_key = options["publicKey"]
+        assert public_key["rpId"] == self.rp_id, public_key
+        allowed = [c["id"] for c in public_key.get("allowCredentials", [])]
+        assert b64url(self.credential_id) in allowed, f"the challenge does not allow this key: {allowed}"
+        self.counter += 1
+        auth_data = (
+            hashlib.sha256(self.rp_id.encode()).digest()
+            + self._flags(attested=False)
+            + struct.pack(">I", self.counter)
+        )
+        client_data = self._client_data("webauthn.get", public_key["challenge"])
+        signature = self.key.sign(auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256()))
+        return {
+            "id": b64url(self.credential_id),
+            "rawId": b64url(self.credential_id),
+            "type": "public-key",
+            "response": {
+                "authenticatorData": b64url(auth_data),
+                "clientDataJSON": b64url(client_data),
+                "signature": b64url(signature),
+                "userHandle": self.user_handle,
+            },
+            "clientExtensionResults": {},
+        }
+
+
+@pytest.fixture(name="authenticator")
+def authenticator_fixture(target: Target) -> Callable[..., SoftAuthenticator]:
+    """`authenticator(verifies_user=...)`: a software authenticator on the login page origin."""
+
+    def make(*, verifies_user: bool) -> SoftAuthenticator:
+        return SoftAuthenticator(target.webauthn_origin, verifies_user=verifies_user)
+
+    return make

@@ -27,6 +27,7 @@ async fn run_contract_suite(suite: &str, app: TestApp) {
         .env("LANYARD_PUBLIC_URL", &app.public)
         .env("LANYARD_ADMIN_URL", &app.admin)
         .env("LANYARD_ADMIN_KEY", &app.key)
+        .env("LANYARD_WEBAUTHN_ORIGIN", crate::harness::WEBAUTHN_ORIGIN)
         .output()
         .await
         .expect("run pytest");

@@ -1,6 +1,6 @@
 //! The authenticator part of the ZITADEL User Service v2: enrolment of passkeys, security keys
 //! (U2F), TOTP and one-time codes by SMS and email, on the RPC paths
-//! (`/zitadel.user.v2.UserService/<Rpc>`, every transport of [`super::transport`]) and on
+//! (`/zitadel.user.v2.UserService/<Rpc>`, every transport of `zitadel::transport`) and on
 //! grpc-gateway's REST paths (`/v2/users/{userId}/…`). The caller is an API key with
 //! `identity.write`, or the user itself with one of its session tokens.
 
