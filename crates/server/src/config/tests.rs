@@ -67,6 +67,36 @@ fn the_example_file_is_the_defaults() {
     assert_eq!(config.log, Config::default().log);
     assert_eq!(config.smtp.host.as_deref(), Some("smtp.example.org"));
     assert_eq!(config.sms.http_url.as_deref(), Some("https://sms.example.org/lanyard"));
+    assert_eq!(config.webauthn_rp_id().as_deref(), Some("example.org"));
+    assert_eq!(config.webauthn_origins()[0].as_str(), "https://login.example.org/");
+}
+
+#[test]
+fn the_relying_party_comes_from_the_base_url_unless_set() {
+    // The default base URL has an IP address: no relying party, WebAuthn off.
+    let config = Config::from_toml_str("").unwrap();
+    assert_eq!(config.webauthn_rp_id(), None);
+    assert!(config.relying_party().unwrap().is_none());
+
+    let config = Config::from_toml_str("[serve.public]\nbase_url = \"https://login.example.org/lanyard\"").unwrap();
+    assert_eq!(config.webauthn_rp_id().as_deref(), Some("login.example.org"));
+    assert_eq!(
+        config
+            .webauthn_origins()
+            .iter()
+            .map(url::Url::as_str)
+            .collect::<Vec<_>>(),
+        ["https://login.example.org/"]
+    );
+    assert!(config.relying_party().unwrap().is_some());
+
+    let config =
+        Config::from_toml_str("[webauthn]\nrp_id = \"localhost\"\nallowed_origins = [\"http://localhost:3000\"]")
+            .unwrap();
+    assert_eq!(
+        config.relying_party().unwrap().map(|rp| rp.id().to_owned()).as_deref(),
+        Some("localhost")
+    );
 }
 
 fn is_setting_line(line: &str) -> bool {
@@ -340,6 +370,15 @@ fn other_invalid_values_are_rejected_clearly() {
         ("[smtp]\ntls = \"ssl\"", "smtp.tls"),
         ("[smtp]\npassword = \"x\"", "smtp.password is set without smtp.username"),
         ("[sms]\nhttp_url = \"ftp://sms.example.org/\"", "sms.http_url"),
+        ("[webauthn]\nrp_id = \"\"", "webauthn.rp_id is empty"),
+        (
+            "[webauthn]\nallowed_origins = [\"ftp://login.example.org\"]",
+            "webauthn.allowed_origins",
+        ),
+        (
+            "[webauthn]\nrp_id = \"example.org\"\nallowed_origins = [\"https://login.other.org\"]",
+            "[webauthn]",
+        ),
         (
             "[serve.public]\nlisten = \"127.0.0.1:9\"\n[serve.admin]\nlisten = \"127.0.0.1:9\"",
             "own port",
