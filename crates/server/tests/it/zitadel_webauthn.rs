@@ -409,3 +409,87 @@ async fn bad_registrations_and_challenges_are_refused_clearly() {
         .await;
     assert_connect_error(status, &error, 400, "failed_precondition");
 }
+
+#[tokio::test]
+async fn over_grpc_the_assertion_travels_as_a_protobuf_struct() {
+    use lanyard_proto::zitadel::session::v2 as session;
+
+    let app = TestApp::start().await;
+    let (user, email) = app.zitadel_user().await;
+    let mut phone = Browser::new(true);
+    app.enrol_key(&mut phone, user, true, "Phone").await;
+    let mut grpc =
+        crate::zitadel_grpc::GrpcClient::connect_to(&app, &app.key, "/zitadel.session.v2.SessionService").await;
+    let created: session::CreateSessionResponse = grpc
+        .call(
+            "CreateSession",
+            session::CreateSessionRequest {
+                checks: Some(session::Checks {
+                    user: Some(session::CheckUser {
+                        search: Some(session::check_user::Search::LoginName(email)),
+                    }),
+                    ..Default::default()
+                }),
+                challenges: Some(session::RequestChallenges {
+                    web_auth_n: Some(session::request_challenges::WebAuthN {
+                        domain: WEBAUTHN_RP_ID.into(),
+                        user_verification_requirement: session::UserVerificationRequirement::Required as i32,
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("CreateSession over gRPC");
+    let options = created
+        .challenges
+        .and_then(|c| c.web_auth_n)
+        .and_then(|w| w.public_key_credential_request_options)
+        .expect("request options");
+    let assertion = phone.get(&serde_json::to_value(options).expect("JSON")).await;
+    let set: session::SetSessionResponse = grpc
+        .call(
+            "SetSession",
+            session::SetSessionRequest {
+                session_id: created.session_id.clone(),
+                checks: Some(session::Checks {
+                    web_auth_n: Some(session::CheckWebAuthN {
+                        credential_assertion_data: Some(serde_json::from_value(assertion).expect("a Struct")),
+                    }),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("SetSession over gRPC");
+    assert!(set.session_token.starts_with("lanyard_st_"));
+}
+
+#[tokio::test]
+async fn a_challenge_expires_after_five_minutes_and_a_security_key_makes_whoami_ask_for_aal2() {
+    let app = TestApp::start().await;
+    let (user, email) = app.zitadel_user().await;
+    let (_, password_only) = app.checked_session(&email, json!({})).await;
+    assert_eq!(app.whoami_status(&password_only).await, 200);
+    let mut key = Browser::new(false);
+    app.enrol_key(&mut key, user, false, "Key").await;
+    assert_eq!(
+        app.whoami_status(&password_only).await,
+        403,
+        "with a security key enrolled, AAL2 is available and whoami asks for it"
+    );
+
+    let (session, options) = app
+        .challenged_session(
+            &email,
+            json!({"password": {"password": PASSWORD}}),
+            "USER_VERIFICATION_REQUIREMENT_DISCOURAGED",
+        )
+        .await;
+    app.advance(time::Duration::minutes(5) + time::Duration::seconds(1));
+    let late = key.get(&options).await;
+    let (status, error) = app.check_assertion(&session, &late).await;
+    assert_connect_error(status, &error, 400, "invalid_argument");
+}
