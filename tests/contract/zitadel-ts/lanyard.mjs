@@ -35,7 +35,7 @@ import {
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
 import { createServerTransport } from "@zitadel/client/node";
-import { createSessionServiceClient } from "@zitadel/client/v2";
+import { createSessionServiceClient, createUserServiceClient } from "@zitadel/client/v2";
 import { ErrorDetailSchema } from "@zitadel/proto/zitadel/message_pb.js";
 import { file_zitadel_session_v2_session } from "@zitadel/proto/zitadel/session/v2/session_pb.js";
 import { file_zitadel_session_v2_session_service } from "@zitadel/proto/zitadel/session/v2/session_service_pb.js";
@@ -302,8 +302,8 @@ export const TRANSPORTS = [
 ];
 
 /**
- * A client set for one transport and bearer: `sessions` is exactly what Login v2 uses
- * (createSessionServiceClient from @zitadel/client/v2, i.e. createClient(SessionService, t));
+ * A client set for one transport and bearer: `sessions` and `users` are exactly what Login v2
+ * uses (createSessionServiceClient and createUserServiceClient from @zitadel/client/v2);
  * `sessionsWithExpiry` the same service from descriptors that also know
  * SearchQuery.expiration_date_query (see below); `log` the recorded exchanges.
  */
@@ -314,6 +314,7 @@ export function clientsFor(transportSpec, target, token) {
     transport,
     log,
     sessions: createSessionServiceClient(transport),
+    users: createUserServiceClient(transport),
     sessionsWithExpiry: createClient(SessionServiceWithExpirationQuery, transport),
   };
 }

@@ -22,7 +22,7 @@ use crate::tls::{start_tls, TestCertificate};
 const SUITE: &str = "tests/contract/zitadel-ts";
 
 /// Tests the suite runs (7 transports × 16 steps); fewer means a transport or step went missing.
-const MIN_TESTS: u64 = 119;
+const MIN_TESTS: u64 = 133;
 
 /// How long one run of the suite may take (it needs a few seconds).
 const SUITE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -78,7 +78,13 @@ async fn run_typescript_suite(app: TestApp) {
 
     // The TLS Lanyard (SQLite, its own database): its own API key, created through its service.
     let certificate = TestCertificate::new();
-    let tls = start_tls(&certificate, "").await;
+    // Its relying party comes from the configuration, as in production.
+    let webauthn = format!(
+        "[webauthn]\nrp_id = \"{}\"\nallowed_origins = [\"{}\"]",
+        crate::harness::WEBAUTHN_RP_ID,
+        crate::harness::WEBAUTHN_ORIGIN
+    );
+    let tls = start_tls(&certificate, &webauthn).await;
     let tls_key = tls
         .server
         .service
