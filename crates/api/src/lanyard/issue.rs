@@ -4,8 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use lanyard_domain::{Aal, Method, Micros};
 use lanyard_service::{DeviceInput, FactorInput, IssueSession, Principal};
 use serde::{Deserialize, Serialize};
@@ -151,7 +150,7 @@ pub async fn issue_session(
         session: session_json(&issued.view, &options),
         session_token: issued.token.expose(),
     };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(super::shown_once(StatusCode::CREATED, body))
 }
 
 /// The session and, this once, its token.

@@ -279,6 +279,11 @@ impl TestApp {
             .await
             .expect("request");
         assert_eq!(response.status(), 201, "issue session");
+        assert_eq!(
+            response.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "the answer carries the token once: no cache may keep it"
+        );
         let json: Value = response.json().await.expect("JSON");
         let token = json["session_token"].as_str().expect("token").to_owned();
         (json["session"].clone(), token)

@@ -305,4 +305,26 @@ async fn rest_path_fields_win_over_the_body() {
     assert_eq!(status, 200, "{body}");
     assert!(app.credentials(ada).await["code"].is_object());
     assert!(app.credentials(bob).await.get("code").is_none());
+
+    // `passkeys/_search` is ListPasskeys, not a passkey named `_search`.
+    let (status, listed) = app
+        .rest(
+            Method::POST,
+            &format!("/v2/users/{ada}/passkeys/_search"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(
+        listed,
+        json!({"details": {"totalResult": "0", "timestamp": listed["details"]["timestamp"]}, "result": []})
+    );
+    let (status, error) = app
+        .rest(
+            Method::DELETE,
+            &format!("/v2/users/{ada}/passkeys/{}", Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_rest_error(status, &error, 404, 5);
 }
