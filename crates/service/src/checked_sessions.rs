@@ -27,7 +27,13 @@ pub enum UserCheck {
 
 /// Why a credential check cannot run yet.
 const NEEDS_USER: &str =
-    "a user check is needed before password, TOTP, recovery code, IdP intent or one-time code checks";
+    "a user check is needed before password, TOTP, recovery code, IdP intent, one-time code or WebAuthN checks";
+
+/// Whether two methods are one ZITADEL factor, which a new check replaces.
+fn same_factor(a: Method, b: Method) -> bool {
+    let webauthn = |m| matches!(m, Method::Webauthn | Method::Passkey);
+    a == b || (webauthn(a) && webauthn(b))
+}
 
 /// The checks one request asks for.
 #[derive(Debug, Clone, Default)]
@@ -279,8 +285,9 @@ impl Lanyard {
         self.settle_check(reservation, &verdict).await;
         let verified = verdict?;
         for factor in verified {
-            // Re-running a check overwrites its time, as in ZITADEL.
-            session.factors.retain(|f| f.method != factor.method);
+            // Re-running a check overwrites its time, as in ZITADEL; a passkey and a security
+            // key are one factor there (`webAuthN`).
+            session.factors.retain(|f| !same_factor(f.method, factor.method));
             session.factors.push(factor);
             session.authenticated_at = now;
         }
@@ -335,7 +342,6 @@ impl Lanyard {
             let Some(factor) = self.check_webauthn(user, session_id, assertion, now).await? else {
                 return Err(ServiceError::CheckFailed(FailedCheck::Webauthn));
             };
-            verified.retain(|f: &Factor| f.method != Method::Passkey && f.method != Method::Webauthn);
             verified.push(factor);
         }
         if let Some(check) = checks.idp_intent {
@@ -348,6 +354,26 @@ impl Lanyard {
             verified.push(factor);
         }
         Ok(verified)
+    }
+
+    /// Issues the one-time codes and the WebAuthn challenge a request asked for.
+    async fn issue_challenges(
+        &self,
+        session_id: Uuid,
+        identity: Option<&Identity>,
+        codes: &[OtpChallengeRequest],
+        webauthn: Option<&WebauthnChallengeRequest>,
+        now: Micros,
+    ) -> ServiceResult<(OtpCodes, Option<serde_json::Value>)> {
+        let codes = self.issue_otp_challenges(session_id, identity, codes, now).await?;
+        let options = match webauthn {
+            Some(challenge) => Some(
+                self.issue_webauthn_challenge(session_id, identity, challenge, now)
+                    .await?,
+            ),
+            None => None,
+        };
+        Ok((codes, options))
     }
 
     fn apply_metadata(session: &mut Session, metadata: BTreeMap<String, Vec<u8>>) -> bool {
@@ -426,32 +452,23 @@ impl Lanyard {
             None => None,
         };
         // After the creation allowance, so that a refused creation sends no code.
-        let otp_codes = match self
-            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
+        let (otp_codes, webauthn_options) = match self
+            .issue_challenges(
+                session.id,
+                identity.as_ref(),
+                &request.challenges,
+                request.webauthn_challenge.as_ref(),
+                now,
+            )
             .await
         {
-            Ok(codes) => codes,
+            Ok(issued) => issued,
             Err(error) => {
                 if let Some(reservation) = reservation {
                     self.give_back_creation(reservation);
                 }
                 return Err(error);
             }
-        };
-        let webauthn_options = match &request.webauthn_challenge {
-            None => None,
-            Some(challenge) => match self
-                .issue_webauthn_challenge(session.id, identity.as_ref(), challenge, now)
-                .await
-            {
-                Ok(options) => Some(options),
-                Err(error) => {
-                    if let Some(reservation) = reservation {
-                        self.give_back_creation(reservation);
-                    }
-                    return Err(error);
-                }
-            },
         };
         let token = new_token(SESSION_TOKEN_PREFIX);
         session.sequence = match self.store.insert_session(&session, &token.digest()).await {
@@ -525,16 +542,15 @@ impl Lanyard {
             .await?;
         // A challenge is stored beside the session, so on its own it changes neither the
         // session nor its token.
-        let otp_codes = self
-            .issue_otp_challenges(session.id, identity.as_ref(), &request.challenges, now)
+        let (otp_codes, webauthn_options) = self
+            .issue_challenges(
+                session.id,
+                identity.as_ref(),
+                &request.challenges,
+                request.webauthn_challenge.as_ref(),
+                now,
+            )
             .await?;
-        let webauthn_options = match &request.webauthn_challenge {
-            Some(challenge) => Some(
-                self.issue_webauthn_challenge(session.id, identity.as_ref(), challenge, now)
-                    .await?,
-            ),
-            None => None,
-        };
         changed |= Self::apply_metadata(&mut session, request.metadata);
         if let Some(lifetime) = request.lifetime {
             session.expires_at = Some(Self::lifetime_end(now, lifetime)?);

@@ -259,6 +259,14 @@ async fn only_an_identity_writer_or_the_user_itself_manages_authenticators() {
         .user_rpc("AddOTPEmail", json!({"userId": bob}), reader.secret.expose())
         .await;
     assert_connect_error(status, &error, 403, "permission_denied");
+    assert!(
+        error["message"].as_str().unwrap_or_default().contains("identity.write"),
+        "{error}"
+    );
+    let (status, listed) = app
+        .user_rpc("ListPasskeys", json!({"userId": bob}), reader.secret.expose())
+        .await;
+    assert_eq!(status, 200, "identity.read may list passkeys: {listed}");
     let (status, error) = exchange(
         app.public(Method::POST, &format!("{USER_SERVICE}/AddOTPEmail"))
             .json(&json!({"userId": bob})),

@@ -30,16 +30,15 @@ pub(super) fn user_id(id: &str) -> Result<Option<Uuid>, ZitadelError> {
     Ok(Uuid::parse_str(id).ok())
 }
 
-/// The caller may manage `user`'s authenticators: an API key with `identity.write`, or the
-/// user itself.
-fn authorize(caller: &Principal, user: Option<Uuid>) -> Result<Uuid, ZitadelError> {
+/// The caller may act on `user`'s authenticators: an API key with `scope`, or the user itself.
+fn authorize(caller: &Principal, user: Option<Uuid>, scope: Scope) -> Result<Uuid, ZitadelError> {
     let allowed = match caller {
         Principal::ApiKey(key) => {
-            if !key.allows(Scope::IdentityWrite) {
+            if !key.allows(scope) {
                 return Err(ZitadelError::new(
                     Code::PermissionDenied,
                     "AUTHZ-HKJD33",
-                    "managing a user's authenticators needs an API key with the identity.write scope",
+                    format!("this call needs an API key with the {} scope", scope.as_str()),
                 ));
             }
             true
@@ -87,7 +86,12 @@ pub async fn call(
     client_ip: Option<IpAddr>,
     request: Request,
 ) -> Result<Reply, ZitadelError> {
-    let user = authorize(caller, user_id(request.user_id())?)?;
+    // Listing reads; everything else changes the user's authenticators.
+    let scope = match request {
+        Request::ListPasskeys(_) => Scope::IdentityRead,
+        _ => Scope::IdentityWrite,
+    };
+    let user = authorize(caller, user_id(request.user_id())?, scope)?;
     let service = &state.service;
     Ok(match request {
         Request::RegisterTOTP(_) => {
