@@ -40,9 +40,9 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use delivery::{CodeDelivery, CodeMessage, DeliveryError, NoDelivery};
 pub use error::{FailedCheck, Limit, Missing, Refusal, ServiceError, ServiceResult};
 pub use factors::{
-    totp_code_at, AuthenticatorKind, OtpChallengeRequest, OtpCodes, OtpDelivery, RelyingParty, RelyingPartyError,
-    TotpEnrolment, UserVerification, WebauthnChallengeRequest, WebauthnKey, WebauthnRegistration, OTP_CODE_DIGITS,
-    OTP_CODE_LIFETIME, TOTP_ISSUER, TOTP_REGISTRATION_LIFETIME,
+    totp_code_at, AuthMethod, AuthenticatorKind, OtpChallengeRequest, OtpCodes, OtpDelivery, RelyingParty,
+    RelyingPartyError, TotpEnrolment, UserVerification, WebauthnChallengeRequest, WebauthnKey, WebauthnRegistration,
+    OTP_CODE_DIGITS, OTP_CODE_LIFETIME, TOTP_ISSUER, TOTP_REGISTRATION_LIFETIME,
 };
 pub use identities::{IdentityList, IdentityListRequest, IdentityWrite, PasswordInput};
 pub use idp_intents::{IdpIntentCheck, RecordIdpIntent, RecordedIdpIntent, IDP_INTENT_LIFETIME};

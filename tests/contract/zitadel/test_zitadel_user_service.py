@@ -28,6 +28,8 @@ from zitadel_client.models import (
     SessionServiceWebAuthN,
     UserServiceAddOTPEmailRequest,
     UserServiceAuthFactorState,
+    UserServiceAuthenticationMethodType as MethodType,
+    UserServiceListAuthenticationMethodTypesRequest,
     UserServiceListPasskeysRequest,
     UserServiceRegisterPasskeyRequest,
     UserServiceRegisterTOTPRequest,
@@ -193,6 +195,12 @@ def test_a_passkey_signs_in_without_a_password(admin, make_user, authenticator, 
     listed = users.list_passkeys(UserServiceListPasskeysRequest(user_id=user.id)).result
     assert [(p.id, p.state, p.name) for p in listed] == [
         (started.passkey_id, UserServiceAuthFactorState.AUTH_FACTOR_STATE_READY, "Phone")
+    ]
+    # What a login page asks first: which ways of signing in the user has.
+    methods = users.list_authentication_method_types(UserServiceListAuthenticationMethodTypesRequest(user_id=user.id))
+    assert methods.auth_method_types == [
+        MethodType.AUTHENTICATION_METHOD_TYPE_PASSWORD,
+        MethodType.AUTHENTICATION_METHOD_TYPE_PASSKEY,
     ]
 
     created = admin.sessions.create_session(

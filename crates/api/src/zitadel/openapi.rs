@@ -225,6 +225,20 @@ pub(super) fn user_rest_operation(method: &HttpMethod, path: &str, rpc: &str, ha
                 .schema(Some(String::schema())),
         );
     }
+    if *method == HttpMethod::Get {
+        for (name, schema) in [
+            ("domainQuery.domain", String::schema()),
+            ("domainQuery.includeWithoutDomain", bool::schema()),
+        ] {
+            builder = builder.parameter(
+                utoipa::openapi::path::ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(utoipa::openapi::path::ParameterIn::Query)
+                    .required(Required::False)
+                    .schema(Some(schema)),
+            );
+        }
+    }
     if has_body {
         builder = builder.request_body(Some(
             RequestBodyBuilder::new()

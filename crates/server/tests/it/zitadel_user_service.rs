@@ -336,3 +336,69 @@ async fn rest_path_fields_win_over_the_body() {
         .await;
     assert_rest_error(status, &error, 404, 5);
 }
+
+#[tokio::test]
+async fn authentication_methods_list_what_the_user_enrolled() {
+    let app = TestApp::start().await;
+    let (user, _) = app.user_with_phone("+41791234567").await;
+    let methods = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, body) = app
+                .rest(
+                    Method::GET,
+                    &format!("/v2/users/{user}/authentication_methods{query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{body}");
+            body["authMethodTypes"].clone()
+        }
+    };
+    assert_eq!(methods("").await, json!(["AUTHENTICATION_METHOD_TYPE_PASSWORD"]));
+
+    let (_, registered) = app.user_rpc("RegisterTOTP", json!({"userId": user}), &app.key).await;
+    let code = app.totp_code(registered["secret"].as_str().unwrap_or_default(), 0);
+    app.user_rpc(
+        "VerifyTOTPRegistration",
+        json!({"userId": user, "code": code}),
+        &app.key,
+    )
+    .await;
+    app.user_rpc("AddOTPSMS", json!({"userId": user}), &app.key).await;
+    let (status, _) = exchange(app.admin(
+        Method::POST,
+        &format!("/admin/lanyard/identities/{user}/credentials/lookup_secret"),
+    ))
+    .await;
+    assert_eq!(status, 200);
+    let expected = json!([
+        "AUTHENTICATION_METHOD_TYPE_PASSWORD",
+        "AUTHENTICATION_METHOD_TYPE_TOTP",
+        "AUTHENTICATION_METHOD_TYPE_OTP_SMS",
+        "AUTHENTICATION_METHOD_TYPE_RECOVERY_CODE"
+    ]);
+    assert_eq!(methods("").await, expected);
+    // Over Connect, with a key that may only read identities.
+    let reader = app
+        .service
+        .create_api_key("reader", vec![lanyard_domain::Scope::IdentityRead])
+        .await
+        .expect("a key");
+    let (status, body) = app
+        .user_rpc(
+            "ListAuthenticationMethodTypes",
+            json!({"userId": user}),
+            reader.secret.expose(),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["authMethodTypes"], expected);
+    assert_eq!(body["details"]["totalResult"], "4");
+    // The domain query is read from the query string; a domain that is not the relying party
+    // hides passkeys and security keys (there are none here), never the rest.
+    assert_eq!(
+        methods("?domainQuery.domain=other.example&domainQuery.includeWithoutDomain=true").await,
+        expected
+    );
+}

@@ -175,6 +175,26 @@ async fn passkeys_register_and_sign_in(app: TestApp) {
         json!([{"id": passkey, "state": "AUTH_FACTOR_STATE_READY", "name": "Laptop"}])
     );
     assert_eq!(listed["details"]["totalResult"], "1");
+    let methods = |domain: &str| {
+        app.user_service(
+            "ListAuthenticationMethodTypes",
+            json!({"userId": user, "domainQuery": {"domain": domain}}),
+        )
+    };
+    let (_, here) = methods(WEBAUTHN_RP_ID).await;
+    assert_eq!(
+        here["authMethodTypes"],
+        json!([
+            "AUTHENTICATION_METHOD_TYPE_PASSWORD",
+            "AUTHENTICATION_METHOD_TYPE_PASSKEY"
+        ])
+    );
+    let (_, elsewhere) = methods("other.example").await;
+    assert_eq!(
+        elsewhere["authMethodTypes"],
+        json!(["AUTHENTICATION_METHOD_TYPE_PASSWORD"]),
+        "a passkey is bound to its relying party"
+    );
 
     // Passwordless: a user check and a user-verified assertion.
     let (session, options) = app

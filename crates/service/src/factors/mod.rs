@@ -6,12 +6,14 @@
 //! ([`Identity::highest_available_aal`]), so enrolling one makes `whoami` demand AAL2 of the
 //! identity's sessions under the default `whoami_required_aal`.
 
+mod methods;
 mod otp;
 mod recovery;
 mod totp;
 mod totp_registration;
 mod webauthn;
 
+pub use methods::AuthMethod;
 pub use otp::{OtpChallengeRequest, OtpCodes, OtpDelivery, OTP_CODE_DIGITS, OTP_CODE_LIFETIME};
 pub use totp_registration::TOTP_REGISTRATION_LIFETIME;
 pub use webauthn::{

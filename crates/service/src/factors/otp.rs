@@ -99,6 +99,22 @@ pub(crate) fn otp_address(identity: &Identity, channel: OtpChannel) -> Option<St
         .map(|a| a.address)
 }
 
+/// The channels an identity has enabled one-time codes on.
+pub(super) fn code_channels(identity: &Identity) -> Vec<OtpChannel> {
+    identity
+        .credentials
+        .get(&CredentialType::Code)
+        .and_then(|credential| read_config::<CodeConfig>(identity, credential).ok())
+        .map(|config| {
+            config
+                .addresses
+                .iter()
+                .filter_map(|address| OtpChannel::parse(&address.channel))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 impl Lanyard {
     fn otp_digest(&self, session_id: Uuid, channel: OtpChannel, code: &str) -> lanyard_domain::TokenDigest {
         let mut data = Vec::with_capacity(16 + 8 + code.len());

@@ -87,6 +87,9 @@ macro_rules! user_rpcs {
                 if let Reply::ListPasskeys(list) = self {
                     return list_json(list, "result", !list.result.is_empty());
                 }
+                if let Reply::ListAuthenticationMethodTypes(list) = self {
+                    return list_json(list, "authMethodTypes", !list.auth_method_types.is_empty());
+                }
                 match self {
                     $(Reply::$rpc(message) => to_json(message)),*
                 }
@@ -110,6 +113,7 @@ user_rpcs!(
     RemoveOTPSMS(RemoveOtpsmsRequest) -> RemoveOtpsmsResponse,
     AddOTPEmail(AddOtpEmailRequest) -> AddOtpEmailResponse,
     RemoveOTPEmail(RemoveOtpEmailRequest) -> RemoveOtpEmailResponse,
+    ListAuthenticationMethodTypes(ListAuthenticationMethodTypesRequest) -> ListAuthenticationMethodTypesResponse,
 );
 
 /// The User Service v2 on the RPC paths.

@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use serde_json::Value;
 use utoipa::openapi::path::HttpMethod;
 use utoipa_axum::router::UtoipaMethodRouter;
@@ -15,6 +15,7 @@ use utoipa_axum::router::UtoipaMethodRouter;
 use super::{Rpc, UserService};
 use crate::api_router::ApiRouter;
 use crate::client::ClientIp;
+use crate::query::QueryParams;
 use crate::zitadel::codec::json_object;
 use crate::zitadel::error::ZitadelError;
 use crate::zitadel::openapi;
@@ -22,7 +23,8 @@ use crate::zitadel::transport::{self, Service};
 use crate::AppState;
 
 /// grpc-gateway's bindings of the served RPCs (user_service.proto's `google.api.http`); a POST
-/// takes the request message as its body (`body: "*"`), a DELETE only its path.
+/// takes the request message as its body (`body: "*"`), a DELETE only its path, a GET its path
+/// and query parameters (`domainQuery.domain=…`).
 const REST: &[(HttpMethod, &str, Rpc)] = &[
     (HttpMethod::Post, "/v2/users/{userId}/passkeys", Rpc::RegisterPasskey),
     (
@@ -58,6 +60,11 @@ const REST: &[(HttpMethod, &str, Rpc)] = &[
     (HttpMethod::Delete, "/v2/users/{userId}/otp_sms", Rpc::RemoveOTPSMS),
     (HttpMethod::Post, "/v2/users/{userId}/otp_email", Rpc::AddOTPEmail),
     (HttpMethod::Delete, "/v2/users/{userId}/otp_email", Rpc::RemoveOTPEmail),
+    (
+        HttpMethod::Get,
+        "/v2/users/{userId}/authentication_methods",
+        Rpc::ListAuthenticationMethodTypes,
+    ),
 ];
 
 /// Every REST and RPC path of the User Service.
@@ -75,13 +82,19 @@ pub(crate) fn routes() -> ApiRouter {
 }
 
 fn rest_route(method: &HttpMethod, path: &str, rpc: Rpc) -> UtoipaMethodRouter<AppState> {
-    let handler = move |State(state): State<AppState>,
-                        Path(params): Path<BTreeMap<String, String>>,
-                        headers: HeaderMap,
-                        peer: ClientIp,
-                        body: Bytes| async move { rest(rpc, state, params, headers, peer, body).await };
+    let handler =
+        move |State(state): State<AppState>,
+              Path(params): Path<BTreeMap<String, String>>,
+              query: QueryParams,
+              headers: HeaderMap,
+              peer: ClientIp,
+              body: Bytes| async move { rest(rpc, state, params, query, headers, peer, body).await };
     let has_body = *method == HttpMethod::Post;
-    let method_router = if has_body { post(handler) } else { delete(handler) };
+    let method_router = match method {
+        HttpMethod::Post => post(handler),
+        HttpMethod::Get => get(handler),
+        _ => delete(handler),
+    };
     let paths = openapi::user_rest_operation(method, path, rpc.name(), has_body);
     (Vec::new(), paths, method_router)
 }
@@ -92,18 +105,44 @@ async fn rest(
     rpc: Rpc,
     state: AppState,
     params: BTreeMap<String, String>,
+    query: QueryParams,
     headers: HeaderMap,
     peer: ClientIp,
     body: Bytes,
 ) -> Response {
-    let request = with_path_fields(&body, params).and_then(|body| UserService::from_json(rpc, &body));
+    let request = with_fields(&body, &query, params).and_then(|body| UserService::from_json(rpc, &body));
     transport::run_rest::<UserService>(state, headers, peer, request).await
 }
 
-fn with_path_fields(body: &[u8], params: BTreeMap<String, String>) -> Result<Vec<u8>, ZitadelError> {
+/// The body with the query parameters (grpc-gateway's `a.b=value` for nested fields) and then
+/// the path's fields set over it.
+fn with_fields(body: &[u8], query: &QueryParams, params: BTreeMap<String, String>) -> Result<Vec<u8>, ZitadelError> {
     let mut value = json_object(body)?;
     if let Value::Object(fields) = &mut value {
+        for (name, field) in query.pairs() {
+            set_nested(fields, name, field);
+        }
         fields.extend(params.into_iter().map(|(name, field)| (name, Value::String(field))));
     }
     serde_json::to_vec(&value).map_err(|e| ZitadelError::invalid(format!("the request is malformed: {e}")))
+}
+
+fn set_nested(fields: &mut serde_json::Map<String, Value>, name: &str, field: &str) {
+    let (head, rest) = name.split_once('.').unwrap_or((name, ""));
+    if rest.is_empty() {
+        // Query strings carry no types: booleans as proto3 JSON wants them, the rest as text.
+        let value = match field {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::String(field.to_owned()),
+        };
+        fields.insert(head.to_owned(), value);
+        return;
+    }
+    let inner = fields
+        .entry(head.to_owned())
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    if let Value::Object(inner) = inner {
+        set_nested(inner, rest, field);
+    }
 }

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use lanyard_domain::{CredentialType, OtpChannel, Scope};
 use lanyard_proto::zitadel::object::v2::{Details, ListDetails};
 use lanyard_proto::zitadel::user::v2 as user;
-use lanyard_service::{AuthenticatorKind, Missing, Principal, ServiceError};
+use lanyard_service::{AuthMethod, AuthenticatorKind, Missing, Principal, ServiceError};
 use uuid::Uuid;
 
 use super::{Reply, Request};
@@ -88,7 +88,7 @@ pub async fn call(
 ) -> Result<Reply, ZitadelError> {
     // Listing reads; everything else changes the user's authenticators.
     let scope = match request {
-        Request::ListPasskeys(_) => Scope::IdentityRead,
+        Request::ListPasskeys(_) | Request::ListAuthenticationMethodTypes(_) => Scope::IdentityRead,
         _ => Scope::IdentityWrite,
     };
     let user = authorize(caller, user_id(request.user_id())?, scope)?;
@@ -142,6 +142,22 @@ pub async fn call(
             disable_otp(state, user, OtpChannel::Email).await?;
             Reply::RemoveOTPEmail(user::RemoveOtpEmailResponse {
                 details: details(state),
+            })
+        }
+        Request::ListAuthenticationMethodTypes(request) => {
+            let domain = request
+                .domain_query
+                .as_ref()
+                .map(|query| query.domain.trim())
+                .filter(|domain| !domain.is_empty());
+            let methods = service.authentication_methods(user, domain).await.map_err(user_error)?;
+            Reply::ListAuthenticationMethodTypes(user::ListAuthenticationMethodTypesResponse {
+                details: Some(ListDetails {
+                    total_result: methods.len() as u64,
+                    timestamp: timestamp(service.now()),
+                    ..Default::default()
+                }),
+                auth_method_types: methods.into_iter().map(|method| method_type(method) as i32).collect(),
             })
         }
         Request::RegisterPasskey(request) => {
@@ -247,6 +263,20 @@ pub async fn call(
             })
         }
     })
+}
+
+fn method_type(method: AuthMethod) -> user::AuthenticationMethodType {
+    use user::AuthenticationMethodType as Type;
+    match method {
+        AuthMethod::Password => Type::Password,
+        AuthMethod::Passkey => Type::Passkey,
+        AuthMethod::Idp => Type::Idp,
+        AuthMethod::Totp => Type::Totp,
+        AuthMethod::SecurityKey => Type::U2f,
+        AuthMethod::OtpSms => Type::OtpSms,
+        AuthMethod::OtpEmail => Type::OtpEmail,
+        AuthMethod::RecoveryCode => Type::RecoveryCode,
+    }
 }
 
 /// A passkey or U2F id: Lanyard's are UUIDs, so anything else names no key.
