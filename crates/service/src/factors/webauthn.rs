@@ -65,7 +65,7 @@ impl RelyingParty {
 }
 
 /// Which kind of authenticator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthenticatorKind {
     /// Passwordless, user-verified: a first factor on its own.
     Passkey,

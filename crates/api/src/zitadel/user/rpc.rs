@@ -30,29 +30,19 @@ pub(super) fn user_id(id: &str) -> Result<Option<Uuid>, ZitadelError> {
     Ok(Uuid::parse_str(id).ok())
 }
 
-/// The caller may act on `user`'s authenticators: an API key with `scope`, or the user itself.
+/// The caller may act on `user`'s authenticators: an API key with `scope`, or the user itself
+/// (another user's id is refused whether or not that user exists).
 fn authorize(caller: &Principal, user: Option<Uuid>, scope: Scope) -> Result<Uuid, ZitadelError> {
-    let allowed = match caller {
-        Principal::ApiKey(key) => {
-            if !key.allows(scope) {
-                return Err(ZitadelError::new(
-                    Code::PermissionDenied,
-                    "AUTHZ-HKJD33",
-                    format!("this call needs an API key with the {} scope", scope.as_str()),
-                ));
-            }
-            true
-        }
-        Principal::Session { identity_id, .. } => user == Some(*identity_id),
-    };
-    match user {
-        Some(user) if allowed => Ok(user),
-        _ if !allowed => Err(ZitadelError::new(
-            Code::PermissionDenied,
-            "AUTHZ-HKJD33",
-            "a session token may manage only its own user's authenticators",
+    let denied = |message: String| ZitadelError::new(Code::PermissionDenied, "AUTHZ-HKJD33", message);
+    match caller {
+        Principal::ApiKey(key) if !key.allows(scope) => Err(denied(format!(
+            "this call needs an API key with the {} scope",
+            scope.as_str()
+        ))),
+        Principal::Session { identity_id, .. } if user != Some(*identity_id) => Err(denied(
+            "a session token may act only on its own user's authenticators".into(),
         )),
-        _ => Err(ServiceError::NotFound(Missing::User).into()),
+        _ => user.ok_or_else(|| ServiceError::NotFound(Missing::User).into()),
     }
 }
 
