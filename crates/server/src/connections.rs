@@ -36,6 +36,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::delivery::Undelivered;
+use crate::h2_writes::UnvectoredWrites;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -214,7 +215,10 @@ async fn run<I, S>(
                     )
                     .await
             }
-            Protocol::Http2 => watcher.watch(http2_builder(limits).serve_connection(io, service)).await,
+            Protocol::Http2 => {
+                let io = TokioIo::new(UnvectoredWrites(io.into_inner()));
+                watcher.watch(http2_builder(limits).serve_connection(io, service)).await
+            }
         };
         if let Err(error) = result {
             tracing::debug!(%error, %remote, "connection ended with an error");

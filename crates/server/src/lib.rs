@@ -9,6 +9,7 @@ pub mod config;
 pub mod connections;
 pub mod database;
 mod delivery;
+mod h2_writes;
 pub mod logging;
 pub mod tls;
 
