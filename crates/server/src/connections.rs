@@ -147,16 +147,7 @@ async fn serve_connection<S>(
                 return;
             }
         };
-        run(
-            TokioIo::new(stream),
-            protocol,
-            service,
-            &undelivered,
-            limits,
-            watcher,
-            remote,
-        )
-        .await;
+        run(stream, protocol, service, &undelivered, limits, watcher, remote).await;
         return;
     };
     // The handshake is bounded like a request head: a client that stalls it is closed.
@@ -175,22 +166,13 @@ async fn serve_connection<S>(
         Some(crate::tls::ALPN_H2) => Protocol::Http2,
         _ => Protocol::Http1,
     };
-    run(
-        TokioIo::new(stream),
-        protocol,
-        service,
-        &undelivered,
-        limits,
-        watcher,
-        remote,
-    )
-    .await;
+    run(stream, protocol, service, &undelivered, limits, watcher, remote).await;
 }
 
 /// Serves the connection until it ends, or closes it when a response has waited longer than
 /// `limits.delivery_timeout` for the client to take it.
 async fn run<I, S>(
-    io: TokioIo<I>,
+    io: I,
     protocol: Protocol,
     service: S,
     undelivered: &Undelivered,
@@ -211,12 +193,12 @@ async fn run<I, S>(
                         http1::Builder::new()
                             .timer(TokioTimer::new())
                             .header_read_timeout(limits.header_read_timeout)
-                            .serve_connection(io, service),
+                            .serve_connection(TokioIo::new(io), service),
                     )
                     .await
             }
             Protocol::Http2 => {
-                let io = TokioIo::new(UnvectoredWrites(io.into_inner()));
+                let io = TokioIo::new(UnvectoredWrites(io));
                 watcher.watch(http2_builder(limits).serve_connection(io, service)).await
             }
         };
