@@ -3,7 +3,7 @@
 //! Each backend supplies a [`ReadTx`] (its read transaction, binding and decoding); the plan
 //! is the same for both. Broad offset searches (ZITADEL ListSessions without a selective
 //! filter) do not walk the creation index from the first row to the offset: the counter cells
-//! tell, per creation hour and then per minute of that hour, how many sessions may match, so
+//! tell, per creation day (PostgreSQL), hour and minute, how many sessions may match, so
 //! the walk starts at the minute that holds the offset-th match, and the exact number of
 //! matches before that minute (a cheap cell count) turns the offset into one within that
 //! minute (with an expiry range: that hour, see [`seek`]). When the matches are few and spread
@@ -85,7 +85,16 @@ pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros
         Some(Some(cells)) => {
             let (page, cells) = walk(query, &cells);
             let descending = query.sort == SessionSort::CreatedDesc;
-            statements.push(("cells per creation hour", cells.hours_sql(dialect, descending)));
+            let coarsest = CellCount::creation_units(dialect)[0];
+            let label = if coarsest.micros == HOUR_US {
+                "cells per creation hour"
+            } else {
+                "cells per creation day"
+            };
+            statements.push((
+                label,
+                cells.cells_sql(dialect, coarsest, cells.created_span(), descending),
+            ));
             statements.push(("page", list_sessions_with(dialect, &page, now, false)));
         }
         Some(None) => {}
@@ -95,7 +104,7 @@ pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros
 }
 
 /// The page query of a broad offset search, starting at the creation minute (or hour) of its
-/// first row.
+/// first row, found by descending from days (where the store keeps them) to hours to minutes.
 #[allow(clippy::too_many_arguments)] // the search's parts, each used once
 async fn seek(
     tx: &mut dyn ReadTx,
@@ -110,22 +119,40 @@ async fn seek(
     let descending = query.sort == SessionSort::CreatedDesc;
     let (mut page, cells) = walk(query, cells);
     let cells = &cells;
-    let hours = tx.cells(&cells.hours_sql(dialect, descending)).await?;
-    // The hour in which the page starts, then its minute: the first (in sort order) before
-    // which at most `offset` sessions can match. Rows before that minute are skipped by an exact
-    // count from the cells, so the walk steps over at most a minute of sessions.
-    let (start, possible_before) = first_reaching(&hours, offset, 0);
-    let mut boundary = None;
-    if let Some(hour) = hours.get(start) {
-        boundary = (start > 0).then_some((unit_start(hour.index, HOUR_US), unit_end(hour.index, HOUR_US)));
-        // Not with an expiry range: the count before a minute would then count the rest of
-        // the hour row by row (the grid has no minutes), which costs what the walk saves.
-        if offset > possible_before && hour.index >= 0 && !cells.filters_expiry() {
-            let minutes = tx.cells(&cells.minutes_sql(dialect, hour.index, descending)).await?;
-            let (first, _) = first_reaching(&minutes, offset, possible_before);
-            if let Some(minute) = minutes.get(first).filter(|_| first > 0 || start > 0) {
-                boundary = Some((unit_start(minute.index, MINUTE_US), unit_end(minute.index, MINUTE_US)));
-            }
+    let units = CellCount::creation_units(dialect);
+    let top = tx
+        .cells(&cells.cells_sql(dialect, units[0], cells.created_span(), descending))
+        .await?;
+    // The day or hour in which the page starts, then its hour and minute: at each resolution
+    // the first cell (in sort order) before which at most `offset` sessions can match. Rows
+    // before the cell found last are skipped by an exact count from the cells, so the walk
+    // steps over at most a minute of sessions.
+    let (start, mut possible_before) = first_reaching(&top, offset, 0);
+    let sessions_from_start: u64 = top.iter().skip(start).map(|c| c.all).sum();
+    let mut found = top.get(start).map(|cell| (units[0], *cell));
+    let mut boundary = found
+        .filter(|_| start > 0)
+        .map(|(unit, cell)| (unit_start(cell.index, unit.micros), unit_end(cell.index, unit.micros)));
+    for &unit in &units[1..] {
+        let Some((parent_unit, parent)) = found else { break };
+        // Not minutes with an expiry range: the count before a minute would then count the
+        // rest of the hour row by row (the grid has no minutes of creation × expiry), which
+        // costs what the walk saves.
+        if offset <= possible_before || parent.index < 0 || (unit.micros == MINUTE_US && cells.filters_expiry()) {
+            break;
+        }
+        let span = (
+            unit_start(parent.index, parent_unit.micros),
+            unit_end(parent.index, parent_unit.micros),
+        );
+        let children = tx.cells(&cells.cells_sql(dialect, unit, span, descending)).await?;
+        let (first, before) = first_reaching(&children, offset, possible_before);
+        let Some(child) = children.get(first) else { break };
+        possible_before = before;
+        found = Some((unit, *child));
+        // Still in the first cell of every resolution: the walk starts at the beginning.
+        if first > 0 || boundary.is_some() {
+            boundary = Some((unit_start(child.index, unit.micros), unit_end(child.index, unit.micros)));
         }
     }
     let mut remaining = offset;
@@ -166,8 +193,7 @@ async fn seek(
     // among the hours' sessions; against reading the `total` matches through the expiry index
     // and sorting them.
     let needed = remaining + u64::from(limit);
-    let sessions: u64 = hours.iter().skip(start).map(|h| h.all).sum();
-    let walked = needed.saturating_mul(sessions) / total.max(1);
+    let walked = needed.saturating_mul(sessions_from_start) / total.max(1);
     let sort_matches = cells.filters_expiry() && total.saturating_mul(SORT_COST) < walked;
     Ok(list_sessions_with(dialect, &page, now, sort_matches))
 }

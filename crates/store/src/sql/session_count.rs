@@ -54,7 +54,41 @@ mod grid {
     pub const CREATION_HOUR: i64 = 6;
     /// a = expiry hour, b = 0.
     pub const EXPIRY_HOUR: i64 = 7;
+    /// a = creation day, b = 0 (PostgreSQL only, migration 0021: see [`super::keeps_day_cells`]).
+    pub const CREATION_DAY: i64 = 8;
+    /// a = expiry day (never-expiring sessions: [`super::NEVER_DAY`]), b = 0 (PostgreSQL only).
+    pub const EXPIRY_DAY: i64 = 9;
 }
+
+/// Whether the store keeps the one-dimensional day levels (8 and 9). PostgreSQL does
+/// (migration 0021): its heap keeps rows in the order they were first written, so the 2,160
+/// hour cells of 90 days under one creator lie on as many pages of the grid table, which at
+/// 10M sessions no longer fits `shared_buffers`; summing 90 day cells reads 24 times fewer.
+/// SQLite keeps the grid in its primary key's order, where those hour cells are neighbours,
+/// and every cell costs its write path more than PostgreSQL's grouped statement triggers.
+fn keeps_day_cells(dialect: Dialect) -> bool {
+    matches!(dialect, Dialect::Postgres)
+}
+
+/// One resolution of a one-dimensional range: its level in the grid and its length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CellUnit {
+    pub level: i64,
+    pub micros: i64,
+}
+
+const CREATION_DAYS: CellUnit = CellUnit {
+    level: grid::CREATION_DAY,
+    micros: DAY_US,
+};
+const CREATION_HOURS: CellUnit = CellUnit {
+    level: grid::CREATION_HOUR,
+    micros: HOUR_US,
+};
+const CREATION_MINUTES: CellUnit = CellUnit {
+    level: grid::CREATION_MINUTE,
+    micros: MINUTE_US,
+};
 
 /// One minute in microseconds: the resolution of the grid's minute levels.
 pub const MINUTE_US: i64 = 60_000_000;
@@ -341,17 +375,10 @@ impl CellCount {
         }
     }
 
-    /// Only a creation range (or nothing): the creation hour cells.
+    /// Only a creation range (or nothing): the creation day and hour cells.
     fn count_by_creation(&self, b: &mut Builder, terms: &mut Vec<String>) {
-        if let Some((c1, c2)) = self.created.full_hours() {
-            let (p1, p2) = (b.bind(Param::I64(c1)), b.bind(Param::I64(c2)));
-            let creators = self.creator_condition(b, "creator");
-            let level = grid::CREATION_HOUR;
-            terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0)"
-            ));
-        }
-        for piece in self.minute_cells(b, terms, self.created.partial_pieces(), grid::CREATION_MINUTE) {
+        let pieces = self.whole_units(b, terms, self.created, grid::CREATION_DAY, grid::CREATION_HOUR);
+        for piece in self.minute_cells(b, terms, pieces, grid::CREATION_MINUTE) {
             let (c1, c2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
             let creators = self.creator_condition(b, "s.creator");
             terms.push(format!(
@@ -361,24 +388,20 @@ impl CellCount {
         }
     }
 
-    /// Only an expiry range: the expiry hour cells.
+    /// Only an expiry range: the expiry day and hour cells.
     fn count_by_expiry(&self, b: &mut Builder, terms: &mut Vec<String>) {
-        let mut hours = Vec::new();
-        if let Some((e1, e2)) = self.expires.and_then(Range::full_hours) {
-            hours.push((e1, e2));
-        }
+        let pieces = match self.expires {
+            Some(range) => self.whole_units(b, terms, range, grid::EXPIRY_DAY, grid::EXPIRY_HOUR),
+            None => Vec::new(),
+        };
         if self.never {
-            hours.push((NEVER_HOUR, NEVER_HOUR));
+            let (level, never) = if keeps_day_cells(b.dialect) {
+                (grid::EXPIRY_DAY, NEVER_DAY)
+            } else {
+                (grid::EXPIRY_HOUR, NEVER_HOUR)
+            };
+            terms.push(self.cell_sum(b, level, never, never));
         }
-        for (e1, e2) in hours {
-            let (q1, q2) = (b.bind(Param::I64(e1)), b.bind(Param::I64(e2)));
-            let creators = self.creator_condition(b, "creator");
-            let level = grid::EXPIRY_HOUR;
-            terms.push(format!(
-                "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {q1} AND {q2} AND b = 0)"
-            ));
-        }
-        let pieces = self.expires.map(Range::partial_pieces).unwrap_or_default();
         for piece in self.minute_cells(b, terms, pieces, grid::EXPIRY_MINUTE) {
             let (e1, e2) = (b.bind(Param::I64(piece.lo)), b.bind(Param::I64(piece.hi)));
             // Less than a minute of expiries: SQLite would otherwise walk the creator's index,
@@ -404,15 +427,47 @@ impl CellCount {
         let mut rest = Vec::new();
         for piece in pieces {
             if let Some((m1, m2)) = piece.full_units(MINUTE_US) {
-                let (p1, p2) = (b.bind(Param::I64(m1)), b.bind(Param::I64(m2)));
-                let creators = self.creator_condition(b, "creator");
-                terms.push(format!(
-                    "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0)"
-                ));
+                terms.push(self.cell_sum(b, level, m1, m2));
             }
             rest.extend(piece.outside_units(MINUTE_US));
         }
         rest
+    }
+
+    /// The whole days (where the store keeps day cells, see [`keeps_day_cells`]) and hours of
+    /// `range`, summed from the one-dimensional levels `day_level` and `hour_level`; returns
+    /// what is left of the range, the pieces of an hour at its ends.
+    fn whole_units(
+        &self,
+        b: &mut Builder,
+        terms: &mut Vec<String>,
+        range: Range,
+        day_level: i64,
+        hour_level: i64,
+    ) -> Vec<Range> {
+        if !keeps_day_cells(b.dialect) {
+            if let Some((h1, h2)) = range.full_hours() {
+                terms.push(self.cell_sum(b, hour_level, h1, h2));
+            }
+            return range.partial_pieces();
+        }
+        let split = range.split();
+        if let Some((d1, d2)) = split.days {
+            terms.push(self.cell_sum(b, day_level, d1, d2));
+        }
+        for (h1, h2) in split.hours {
+            terms.push(self.cell_sum(b, hour_level, h1, h2));
+        }
+        split.pieces
+    }
+
+    /// The sum of the one-dimensional cells at `level` whose `a` is in `first..=last`.
+    fn cell_sum(&self, b: &mut Builder, level: i64, first: i64, last: i64) -> String {
+        let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
+        let creators = self.creator_condition(b, "creator");
+        format!(
+            "(SELECT COALESCE(SUM(n), 0) FROM session_counts_grid WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0)"
+        )
     }
 }
 
@@ -530,10 +585,10 @@ impl CellCount {
     }
 }
 
-/// What the cells say about one creation hour (or minute) of a broad search.
+/// What the cells say about one creation day, hour or minute of a broad search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TimeCells {
-    /// The hour or minute, counted from 1970 (see [`hour_of`]).
+    /// The day, hour or minute, counted from 1970 (see [`hour_of`]).
     pub index: i64,
     /// An upper bound of the matches created in it (today: every session, see `all`).
     pub possible: u64,
@@ -542,43 +597,36 @@ pub struct TimeCells {
 }
 
 impl CellCount {
-    /// Every creation hour the search may touch, with its not-revoked sessions, in
-    /// `descending` (or ascending) order: `(hour, possible, all)` rows, read as [`TimeCells`].
-    /// `possible` is all of them: an upper bound of the hour's matches whatever the expiry
-    /// range, read from one counter row per hour.
-    pub(crate) fn hours_sql(&self, dialect: Dialect, descending: bool) -> BuiltQuery {
-        let mut b = Builder {
-            dialect,
-            params: Vec::new(),
-        };
-        let (first, last) = (hour_of(self.created.lo), hour_of(self.created.hi));
-        let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
-        let creators = self.creator_condition(&mut b, "creator");
-        let order = if descending { "DESC" } else { "ASC" };
-        let level = grid::CREATION_HOUR;
-        BuiltQuery {
-            sql: format!(
-                "SELECT a, CAST(n AS BIGINT), CAST(n AS BIGINT) FROM session_counts_grid \
-                 WHERE level = {level}{creators} AND a BETWEEN {p1} AND {p2} AND b = 0 ORDER BY a {order}"
-            ),
-            params: b.params,
+    /// The creation resolutions an offset search descends through, coarsest first, to find
+    /// the cell that holds its first row (see `crate::search`).
+    pub(crate) fn creation_units(dialect: Dialect) -> &'static [CellUnit] {
+        if keeps_day_cells(dialect) {
+            &[CREATION_DAYS, CREATION_HOURS, CREATION_MINUTES]
+        } else {
+            &[CREATION_HOURS, CREATION_MINUTES]
         }
     }
 
-    /// The minute cells of one creation hour, as [`CellCount::hours_sql`] reads hours: `(minute,
-    /// possible, all)` rows in `descending` (or ascending) order. An offset search starts its
-    /// walk at the minute of its first row instead of the hour.
-    pub(crate) fn minutes_sql(&self, dialect: Dialect, hour: i64, descending: bool) -> BuiltQuery {
+    /// The first and last instant of the creation range.
+    pub(crate) fn created_span(&self) -> (i64, i64) {
+        (self.created.lo, self.created.hi)
+    }
+
+    /// The creation cells at `unit` that hold any instant of `span` (the search's creation
+    /// range, or one cell of a coarser unit), with their not-revoked sessions, in `descending`
+    /// (or ascending) order: `(index, possible, all)` rows, read as [`TimeCells`]. `possible`
+    /// is all of them: an upper bound of the cell's matches whatever the expiry range, read
+    /// from one counter row per cell.
+    pub(crate) fn cells_sql(&self, dialect: Dialect, unit: CellUnit, span: (i64, i64), descending: bool) -> BuiltQuery {
         let mut b = Builder {
             dialect,
             params: Vec::new(),
         };
-        let first = unit_of(unit_start(hour, HOUR_US), MINUTE_US);
-        let last = unit_of(unit_end(hour, HOUR_US), MINUTE_US);
+        let (first, last) = (unit_of(span.0, unit.micros), unit_of(span.1, unit.micros));
         let (p1, p2) = (b.bind(Param::I64(first)), b.bind(Param::I64(last)));
         let creators = self.creator_condition(&mut b, "creator");
         let order = if descending { "DESC" } else { "ASC" };
-        let level = grid::CREATION_MINUTE;
+        let level = unit.level;
         BuiltQuery {
             sql: format!(
                 "SELECT a, CAST(n AS BIGINT), CAST(n AS BIGINT) FROM session_counts_grid \
@@ -834,6 +882,66 @@ mod tests {
     }
 
     #[test]
+    fn postgres_sums_whole_days_from_day_cells_and_sqlite_from_hour_cells() {
+        let created_since = |at| SessionFilter {
+            scope: Scope::NotRevoked,
+            created: vec![DateFilter {
+                method: DateMethod::GreaterOrEquals,
+                at: Micros(at),
+            }],
+            ..Default::default()
+        };
+        // 30 days and 5 hours before day 100: hours 19..=23 of day 69, then days 70..
+        let filter = created_since(70 * DAY_US - 5 * HOUR_US);
+        let postgres = count_sessions(Dialect::Postgres, &filter, Micros(0));
+        assert!(
+            postgres.sql.contains(&format!("level = {}", grid::CREATION_DAY)),
+            "{}",
+            postgres.sql
+        );
+        assert!(postgres.params.contains(&Param::I64(70)), "{:?}", postgres.params);
+        assert!(
+            postgres.params.contains(&Param::I64(69 * 24 + 19)),
+            "{:?}",
+            postgres.params
+        );
+        let sqlite = count_sessions(Dialect::Sqlite, &filter, Micros(0));
+        assert!(
+            !sqlite.sql.contains(&format!("level = {}", grid::CREATION_DAY)),
+            "{}",
+            sqlite.sql
+        );
+        // No filter at all: one sum of day cells, nothing counted row by row.
+        let everything = count_sessions(Dialect::Postgres, &created_since(i64::MIN), Micros(0)).sql;
+        assert_eq!(
+            everything.matches("SELECT COALESCE(SUM(n), 0)").count(),
+            1,
+            "{everything}"
+        );
+        assert!(!everything.contains("FROM sessions"), "{everything}");
+        // Sessions that never expire are in the never-day.
+        let never = SessionFilter {
+            scope: Scope::NotRevoked,
+            expires: vec![DateFilter {
+                method: DateMethod::Greater,
+                at: Micros(3 * DAY_US),
+            }],
+            ..Default::default()
+        };
+        let postgres = count_sessions(Dialect::Postgres, &never, Micros(0));
+        assert!(
+            postgres.params.contains(&Param::I64(NEVER_DAY)),
+            "{:?}",
+            postgres.params
+        );
+        assert!(
+            postgres.sql.contains(&format!("level = {}", grid::EXPIRY_DAY)),
+            "{}",
+            postgres.sql
+        );
+    }
+
+    #[test]
     fn selective_filters_keep_the_plain_count() {
         let filter = SessionFilter {
             scope: Scope::NotRevoked,
@@ -865,7 +973,7 @@ mod tests {
         let (narrowed, latest) = plan.creation_implied_by_expiry().expect("bounded");
         assert_eq!(latest, Micros(10 * HOUR_US - 1));
         assert!(narrowed
-            .hours_sql(Dialect::Sqlite, true)
+            .cells_sql(Dialect::Sqlite, CREATION_HOURS, narrowed.created_span(), true)
             .params
             .contains(&Param::I64(9)));
         // A lower bound also matches sessions that never expire: no bound on creation.
