@@ -335,6 +335,27 @@ async fn invalid_options_are_refused() {
 }
 
 #[tokio::test]
+async fn statements_are_not_jit_compiled_unless_the_url_asks_for_it() {
+    let jit = |store: PostgresStore| async move {
+        let value: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(store.pool())
+            .await
+            .expect("SHOW jit");
+        store.close().await;
+        value
+    };
+    let schema = ScratchSchema::new().await;
+    let store = PostgresStore::connect(&schema.options()).await.expect("connect");
+    assert_eq!(jit(store).await, "off");
+
+    let mut options = schema.options();
+    let separator = if options.url.contains('?') { '&' } else { '?' };
+    options.url = format!("{}{separator}options=-c%20jit%3Don", options.url);
+    let store = PostgresStore::connect(&options).await.expect("connect");
+    assert_eq!(jit(store).await, "on");
+}
+
+#[tokio::test]
 async fn invalidations_reach_the_other_nodes_on_the_same_schema_only() {
     use lanyard_store::{Invalidation, InvalidationEvent};
     let schema = ScratchSchema::new().await;
