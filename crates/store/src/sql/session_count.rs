@@ -891,7 +891,7 @@ mod tests {
             }],
             ..Default::default()
         };
-        // 30 days and 5 hours before day 100: hours 19..=23 of day 69, then days 70..
+        // From 5 hours before day 70: hours 19..=23 of day 69, then whole days from day 70 on.
         let filter = created_since(70 * DAY_US - 5 * HOUR_US);
         let postgres = count_sessions(Dialect::Postgres, &filter, Micros(0));
         assert!(
