@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use lanyard_domain::{DateFilter, DateMethod, Micros, SessionPage, SessionQuery, SessionSort};
 
-use crate::sql::session_count::{self, unit_end, unit_start, CellCount};
+use crate::sql::session_count::{self, CellCount};
 use crate::sql::session_query::list_sessions_with;
 use crate::sql::{BuiltQuery, Dialect, TimeCells, HOUR_US, MINUTE_US};
 use crate::{SearchPage, SessionRow, StoreResult};
@@ -130,9 +130,7 @@ async fn seek(
     let (start, mut possible_before) = first_reaching(&top, offset, 0);
     let sessions_from_start: u64 = top.iter().skip(start).map(|c| c.all).sum();
     let mut found = top.get(start).map(|cell| (units[0], *cell));
-    let mut boundary = found
-        .filter(|_| start > 0)
-        .map(|(unit, cell)| (unit_start(cell.index, unit.micros), unit_end(cell.index, unit.micros)));
+    let mut boundary = found.filter(|_| start > 0).map(|(unit, cell)| unit.span(cell.index));
     for &unit in &units[1..] {
         let Some((parent_unit, parent)) = found else { break };
         // Not minutes with an expiry range: the count before a minute would then count the
@@ -141,18 +139,16 @@ async fn seek(
         if offset <= possible_before || parent.index < 0 || (unit.micros == MINUTE_US && cells.filters_expiry()) {
             break;
         }
-        let span = (
-            unit_start(parent.index, parent_unit.micros),
-            unit_end(parent.index, parent_unit.micros),
-        );
-        let children = tx.cells(&cells.cells_sql(dialect, unit, span, descending)).await?;
+        let children = tx
+            .cells(&cells.cells_sql(dialect, unit, parent_unit.span(parent.index), descending))
+            .await?;
         let (first, before) = first_reaching(&children, offset, possible_before);
         let Some(child) = children.get(first) else { break };
         possible_before = before;
         found = Some((unit, *child));
         // Still in the first cell of every resolution: the walk starts at the beginning.
         if first > 0 || boundary.is_some() {
-            boundary = Some((unit_start(child.index, unit.micros), unit_end(child.index, unit.micros)));
+            boundary = Some(unit.span(child.index));
         }
     }
     let mut remaining = offset;

@@ -77,6 +77,13 @@ pub(crate) struct CellUnit {
     pub micros: i64,
 }
 
+impl CellUnit {
+    /// The first and last instant of this unit's cell `index`.
+    pub(crate) fn span(self, index: i64) -> (i64, i64) {
+        (unit_start(index, self.micros), unit_end(index, self.micros))
+    }
+}
+
 const CREATION_DAYS: CellUnit = CellUnit {
     level: grid::CREATION_DAY,
     micros: DAY_US,
@@ -126,7 +133,7 @@ fn unit_of(at: i64, unit: i64) -> i64 {
 }
 
 /// The first instant of unit `index` (unit -1, before 1970, starts at `i64::MIN`).
-pub(crate) fn unit_start(index: i64, unit: i64) -> i64 {
+fn unit_start(index: i64, unit: i64) -> i64 {
     if index < 0 {
         i64::MIN
     } else {
@@ -135,7 +142,7 @@ pub(crate) fn unit_start(index: i64, unit: i64) -> i64 {
 }
 
 /// The last instant of unit `index` (unit -1 ends at -1).
-pub(crate) fn unit_end(index: i64, unit: i64) -> i64 {
+fn unit_end(index: i64, unit: i64) -> i64 {
     if index < 0 {
         -1
     } else {
