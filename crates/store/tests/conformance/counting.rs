@@ -352,3 +352,100 @@ pub async fn a_session_never_expires_before_it_was_created(store: Arc<dyn Store>
         assert_eq!((ids(&page.rows), page.total), (expected.clone(), expected.len() as u64));
     }
 }
+
+/// A creation and an expiry range that cut an hour: the sessions of the cut hour are counted
+/// either as the matches or as all of them less the rest, whichever the cells say is fewer.
+/// Each filter below makes one side the smaller one (most of the piece matching, or few), with
+/// a revoked session, one of a deactivated identity and one of another creator in the piece;
+/// every count equals the list's.
+pub async fn a_cut_hour_is_counted_exactly_from_either_side(store: Arc<dyn Store>) {
+    let hour = NOW.0 / HOUR * HOUR - 5 * HOUR;
+    let day = 24 * HOUR;
+    let deactivated = insert_identity(&*store, identity(&["cut-hour@example.org"])).await;
+    let write = |created: i64, expires: i64, i: i64| {
+        let mut s = session(None, Micros(created));
+        s.expires_at = Some(Micros(expires));
+        s.creator = Some(if i == 5 { "key-other" } else { "key-login-ui" }.to_owned());
+        if i == 1 {
+            s.revoked_at = Some(s.created_at);
+        }
+        if i == 2 {
+            s.identity_id = Some(deactivated.id);
+            s.user_checked_at = Some(s.created_at);
+        }
+        s
+    };
+    let mut sessions = Vec::new();
+    for i in 0..40 {
+        let created = hour + i * MINUTE + 7 * SECOND;
+        // Three in four live for three days, the rest for two hours.
+        let expires = if i % 4 == 0 {
+            created + 2 * HOUR
+        } else {
+            hour + 3 * day + i * MINUTE
+        };
+        sessions.push(write(created, expires, i));
+    }
+    // Created ten days earlier, expiring in the same hour as most of the above.
+    for i in 0..6 {
+        sessions.push(write(
+            hour - 10 * day + i * HOUR,
+            hour + 3 * day + (30 + i) * MINUTE,
+            100 + i,
+        ));
+    }
+    for s in sessions {
+        insert(&*store, s).await;
+    }
+    let mut deactivated = deactivated;
+    deactivated.state = IdentityState::Inactive;
+    store.update_identity(&deactivated).await.expect("deactivate");
+
+    let date = |method, at| DateFilter { method, at: Micros(at) };
+    let cut = hour + 10 * MINUTE + 3 * SECOND;
+    let shapes = [
+        // A piece of a creation hour whose sessions mostly expire in the whole days of the range.
+        (
+            vec![date(DateMethod::GreaterOrEquals, cut)],
+            vec![date(DateMethod::GreaterOrEquals, hour + day)],
+        ),
+        // The same piece, where few do.
+        (
+            vec![date(DateMethod::GreaterOrEquals, cut)],
+            vec![date(DateMethod::Less, hour + day)],
+        ),
+        // A piece of an expiry hour whose sessions were mostly created in the range's whole days.
+        (
+            vec![date(DateMethod::GreaterOrEquals, hour - 2 * day)],
+            vec![date(
+                DateMethod::GreaterOrEquals,
+                hour + 3 * day + 5 * MINUTE + 2 * SECOND,
+            )],
+        ),
+        // The same piece, where few were.
+        (
+            vec![
+                date(DateMethod::GreaterOrEquals, hour - 20 * day),
+                date(DateMethod::Less, hour - 5 * day),
+            ],
+            vec![date(
+                DateMethod::GreaterOrEquals,
+                hour + 3 * day + 5 * MINUTE + 2 * SECOND,
+            )],
+        ),
+    ];
+    for (created, expires) in shapes {
+        for creator in [None, Some("key-login-ui".to_owned())] {
+            let filter = SessionFilter {
+                scope: Scope::NotRevoked,
+                created: created.clone(),
+                expires: expires.clone(),
+                creator,
+                ..Default::default()
+            };
+            let brute = list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len() as u64;
+            assert!(brute > 0, "{filter:?} matches nothing: the shape tests nothing");
+            assert_eq!(count(&*store, &filter, NOW).await, brute, "{filter:?}");
+        }
+    }
+}
