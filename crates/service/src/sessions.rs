@@ -5,8 +5,8 @@ use lanyard_domain::device::{truncate_utf8, MAX_USER_AGENT_BYTES};
 use lanyard_domain::query::Scope as ListScope;
 use lanyard_domain::token::SESSION_TOKEN_PREFIX;
 use lanyard_domain::{
-    Aal, Cursor, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage, SessionQuery,
-    SessionSort, SessionToken, TokenDigest,
+    Aal, Cursor, DateFilter, DateMethod, Device, Factor, Identity, Method, Micros, Session, SessionFilter, SessionPage,
+    SessionQuery, SessionSort, SessionToken, TokenDigest,
 };
 use lanyard_store::{Invalidation, RevokeTarget, SessionRow};
 use uuid::Uuid;
@@ -428,13 +428,23 @@ impl Lanyard {
         self.session(id, true).await
     }
 
-    /// How many sessions are active right now (for the `lanyard_sessions_active` gauge).
+    /// How many sessions are live right now, for the `lanyard_sessions_active` gauge: not
+    /// revoked, not expired, and of an active identity or of none (ZITADEL's visible sessions
+    /// that have not expired, sessions before their user check included). The counter cells
+    /// answer that in a few hundred rows at any size. Kratos' `active` (which also needs an
+    /// identity) has no cells: counting it read every session, a parallel scan of the whole
+    /// table once a minute (0.3 s at 1M sessions on PostgreSQL, seconds of both cores at 10M).
     pub async fn active_session_count(&self) -> ServiceResult<u64> {
+        let now = self.now();
         let filter = SessionFilter {
-            active: Some(true),
+            scope: ListScope::NotRevoked,
+            expires: vec![DateFilter {
+                method: DateMethod::Greater,
+                at: now,
+            }],
             ..Default::default()
         };
-        Ok(self.store.count_sessions(&filter, self.now()).await?)
+        Ok(self.store.count_sessions(&filter, now).await?)
     }
 
     /// Kratos "disable": revoked, but the row stays visible to admins.
@@ -560,4 +570,78 @@ fn without_credential_secrets(mut identity: Identity) -> Identity {
         credential.config = serde_json::Value::Null;
     }
     identity
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use lanyard_domain::{IdentityState, PageTokenKeys};
+    use lanyard_store::{SqliteOptions, SqliteStore, Store};
+    use serde_json::json;
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::{IdentityWrite, ManualClock, SchemaRegistry, Settings};
+
+    #[tokio::test]
+    async fn the_active_sessions_gauge_counts_live_sessions_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("gauge.db")))
+                .await
+                .unwrap(),
+        );
+        let clock = Arc::new(ManualClock::new(datetime!(2024-05-01 12:00:10 UTC)));
+        let keys = PageTokenKeys::new(vec![b"gauge-tests".to_vec()]).unwrap();
+        let service = Lanyard::new(
+            store.clone(),
+            clock,
+            Settings::default(),
+            SchemaRegistry::builtin(),
+            keys,
+        );
+        let identity = |email: &str| IdentityWrite {
+            traits: json!({ "email": email }),
+            ..Default::default()
+        };
+        let alice = service.create_identity(identity("alice@example.org")).await.unwrap();
+        let mut bob = service.create_identity(identity("bob@example.org")).await.unwrap();
+        let now = service.now();
+        let hour = 3_600_000_000;
+        let session = |identity_id: Option<Uuid>, expires: Option<i64>, revoked: bool| Session {
+            id: Uuid::now_v7(),
+            identity_id,
+            created_at: Micros(now.0 - hour),
+            changed_at: Micros(now.0 - hour),
+            authenticated_at: Micros(now.0 - hour),
+            expires_at: expires.map(|offset| Micros(now.0 + offset)),
+            revoked_at: revoked.then_some(now),
+            user_checked_at: identity_id.map(|_| Micros(now.0 - hour)),
+            factors: Vec::new(),
+            devices: Vec::new(),
+            metadata: BTreeMap::new(),
+            creator: None,
+            sequence: 0,
+        };
+        let sessions = [
+            session(Some(alice.id), Some(hour), false),
+            session(Some(alice.id), None, false),
+            // A ZITADEL session before its user check.
+            session(None, Some(hour), false),
+            session(Some(alice.id), Some(hour), true),
+            session(Some(alice.id), Some(-1), false),
+            session(Some(bob.id), Some(hour), false),
+        ];
+        for s in &sessions {
+            store
+                .insert_session(s, &TokenDigest::of(&s.id.to_string()))
+                .await
+                .unwrap();
+        }
+        assert_eq!(service.active_session_count().await.unwrap(), 4);
+        bob.state = IdentityState::Inactive;
+        store.update_identity(&bob).await.unwrap();
+        assert_eq!(service.active_session_count().await.unwrap(), 3);
+    }
 }
