@@ -512,9 +512,10 @@ impl CellCount {
 impl CellCount {
     /// A creation and an expiry range: `session_counts_grid`. Each range is cut into whole
     /// days, runs of whole hours and pieces of an hour ([`Range::split`]); whole days and hours
-    /// of both are read from the level with those resolutions, and each piece of an hour is
-    /// counted through the session index of its dimension (at most an hour of sessions),
-    /// against the whole of the other range.
+    /// of both are read from the level with those resolutions, and each piece of an hour
+    /// (at most an hour of sessions) is counted against the whole of the other range, from
+    /// whichever side the hour's cells say is smaller ([`Self::creation_piece`],
+    /// [`Self::expiry_piece`]).
     fn count_by_both(&self, b: &mut Builder, terms: &mut Vec<String>) {
         let created = self.created.split();
         let expires = self.expires.map(Range::split);
