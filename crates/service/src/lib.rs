@@ -18,6 +18,8 @@ mod schemas;
 mod secrets;
 mod sessions;
 mod settings;
+#[cfg(test)]
+mod test_fixture;
 mod token_cache;
 mod view_memo;
 

@@ -574,33 +574,17 @@ fn without_credential_secrets(mut identity: Identity) -> Identity {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use lanyard_domain::{IdentityState, PageTokenKeys};
-    use lanyard_store::{SqliteOptions, SqliteStore, Store};
+    use lanyard_domain::IdentityState;
     use serde_json::json;
-    use time::macros::datetime;
 
     use super::*;
-    use crate::{IdentityWrite, ManualClock, SchemaRegistry, Settings};
+    use crate::test_fixture::fixture;
+    use crate::IdentityWrite;
 
     #[tokio::test]
     async fn the_active_sessions_gauge_counts_live_sessions_only() {
-        let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("gauge.db")))
-                .await
-                .unwrap(),
-        );
-        let clock = Arc::new(ManualClock::new(datetime!(2024-05-01 12:00:10 UTC)));
-        let keys = PageTokenKeys::new(vec![b"gauge-tests".to_vec()]).unwrap();
-        let service = Lanyard::new(
-            store.clone(),
-            clock,
-            Settings::default(),
-            SchemaRegistry::builtin(),
-            keys,
-        );
+        let f = fixture().await;
+        let (service, store) = (&f.service, &f.service.store);
         let identity = |email: &str| IdentityWrite {
             traits: json!({ "email": email }),
             ..Default::default()

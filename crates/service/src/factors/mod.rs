@@ -253,43 +253,12 @@ impl Lanyard {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use lanyard_domain::{Aal, PageTokenKeys};
-    use lanyard_store::{SqliteOptions, SqliteStore, Store};
+    use lanyard_domain::Aal;
     use serde_json::json;
-    use time::macros::datetime;
 
     use super::*;
-    use crate::{IdentityWrite, ManualClock, SchemaRegistry, Settings};
-
-    struct Fixture {
-        service: Arc<Lanyard>,
-        clock: Arc<ManualClock>,
-        _dir: tempfile::TempDir,
-    }
-
-    async fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open_and_migrate(&SqliteOptions::new(dir.path().join("factors.db")))
-            .await
-            .unwrap();
-        let store: Arc<dyn Store> = Arc::new(store);
-        let clock = Arc::new(ManualClock::new(datetime!(2024-05-01 12:00:10 UTC)));
-        let keys = PageTokenKeys::new(vec![b"factor-tests".to_vec()]).unwrap();
-        let service = Arc::new(Lanyard::new(
-            store,
-            clock.clone(),
-            Settings::default(),
-            SchemaRegistry::builtin(),
-            keys,
-        ));
-        Fixture {
-            service,
-            clock,
-            _dir: dir,
-        }
-    }
+    use crate::test_fixture::{fixture, Fixture};
+    use crate::IdentityWrite;
 
     async fn identity(service: &Lanyard, email: &str) -> Identity {
         service
