@@ -632,11 +632,7 @@ impl CellCount {
         let inside: Vec<String> = inside.iter().map(|c| self.rows(b, Walk::Creation, piece, c)).collect();
         let outside: Vec<String> = outside.iter().map(|c| self.rows(b, Walk::Creation, piece, c)).collect();
         let all = self.all_of_piece(b, Walk::Creation, piece);
-        let (h1, h2) = (
-            b.bind(Param::I64(hour_of(piece.lo))),
-            b.bind(Param::I64(hour_of(piece.hi))),
-        );
-        let hours = format!("a BETWEEN {h1} AND {h2}");
+        let hours = hours_of_piece(b, piece);
         let mut days = Vec::new();
         if let Some((d1, d2)) = self.expires.and_then(Range::full_days) {
             let (q1, q2) = (b.bind(Param::I64(d1)), b.bind(Param::I64(d2)));
@@ -677,11 +673,7 @@ impl CellCount {
             outside.push(self.rows(b, Walk::Expiry, piece, &format!(" AND {column} > {c2}")));
         }
         let all = self.all_of_piece(b, Walk::Expiry, piece);
-        let (h1, h2) = (
-            b.bind(Param::I64(hour_of(piece.lo))),
-            b.bind(Param::I64(hour_of(piece.hi))),
-        );
-        let hours = format!("a BETWEEN {h1} AND {h2}");
+        let hours = hours_of_piece(b, piece);
         let surely_inside = match created.full_days() {
             Some((d1, d2)) => {
                 let (q1, q2) = (b.bind(Param::I64(d1)), b.bind(Param::I64(d2)));
@@ -697,6 +689,15 @@ impl CellCount {
         let in_hours = self.grid_cells(b, grid::EXPIRY_HOUR_BY_DAY, hours, None);
         pick_the_smaller_side(&surely_inside, &in_hours, &inside, &all, &outside)
     }
+}
+
+/// The grid condition "`a` is an hour of `piece`" (one hour, or two when it straddles them).
+fn hours_of_piece(b: &mut Builder, piece: Range) -> String {
+    let (h1, h2) = (
+        b.bind(Param::I64(hour_of(piece.lo))),
+        b.bind(Param::I64(hour_of(piece.hi))),
+    );
+    format!("a BETWEEN {h1} AND {h2}")
 }
 
 /// `inside` (row counts of the matches) when fewer than half the sessions of the piece's hours
