@@ -75,6 +75,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<AppStore> {
     let mut options = SqliteOptions::new(path);
     options.synchronous_full = config.database.sqlite_synchronous == SqliteSynchronous::Full;
     options.read_connections = config.database.read_connections;
+    options.memory_map = config.database.sqlite_mmap;
     let store = SqliteStore::open(&options)
         .await
         .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;

@@ -21,6 +21,10 @@ pub struct DatabaseConfig {
     pub sqlite_synchronous: SqliteSynchronous,
     /// SQLite: connections for reads (writes always use one). Each keeps a 4 MB page cache.
     pub read_connections: u32,
+    /// SQLite: the read connections map the file into memory (reads of pages not in their
+    /// own cache are memory accesses, not system calls). The mapped pages are the kernel's
+    /// page cache and count in the process's RSS (as `RssFile`).
+    pub sqlite_mmap: bool,
     /// PostgreSQL: the most connections this node opens.
     pub max_connections: u32,
     /// PostgreSQL: connections kept open while idle.
@@ -39,6 +43,7 @@ impl Default for DatabaseConfig {
             url: DatabaseUrl::Sqlite(PathBuf::from("lanyard.db")),
             sqlite_synchronous: SqliteSynchronous::Normal,
             read_connections: 4,
+            sqlite_mmap: true,
             max_connections: 16,
             min_connections: 0,
             acquire_timeout: HumanDuration(Duration::from_secs(5)),

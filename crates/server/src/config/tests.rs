@@ -22,6 +22,7 @@ fn defaults_match_the_documentation() {
     assert_eq!(config.database.url, DatabaseUrl::Sqlite(PathBuf::from("lanyard.db")));
     assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Normal);
     assert_eq!(config.database.read_connections, 4);
+    assert!(config.database.sqlite_mmap);
     assert_eq!(config.serve.public.listen.to_string(), "0.0.0.0:4433");
     assert_eq!(config.serve.public.base_url.as_str(), "http://127.0.0.1:4433/");
     assert_eq!(config.serve.admin.listen.to_string(), "127.0.0.1:4434");
@@ -116,6 +117,7 @@ fn toml_overrides_defaults() {
             url = "sqlite:///var/lib/lanyard/l.db"
             sqlite_synchronous = "full"
             read_connections = 4
+            sqlite_mmap = false
             [serve]
             request_body_limit_bytes = 2048
             request_timeout = "1m 30s"
@@ -144,6 +146,7 @@ fn toml_overrides_defaults() {
     );
     assert_eq!(config.database.sqlite_synchronous, SqliteSynchronous::Full);
     assert_eq!(config.database.read_connections, 4);
+    assert!(!config.database.sqlite_mmap);
     assert_eq!(config.serve.request_body_limit_bytes, 2048);
     assert_eq!(config.serve.request_timeout.0, Duration::from_secs(90));
     assert_eq!(config.serve.public.listen.port(), 8433);

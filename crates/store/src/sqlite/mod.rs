@@ -29,12 +29,24 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 const READER_CACHE_KIB: i64 = -4000;
 const WRITER_CACHE_KIB: &str = "-16000";
 
+/// How much of the file each reader maps into memory (SQLite's `mmap_size`): all of it, in
+/// practice. A read of a page that the reader's own cache does not hold (at 10M sessions most
+/// of the index pages a search touches, and every page after another connection commits,
+/// which empties that cache) is then a memory access instead of a `pread` and a copy.
+/// SQLite caps this at its compile-time `SQLITE_MAX_MMAP_SIZE`, which `.cargo/config.toml`
+/// raises from the amalgamation's 2 GiB; a build without it maps the first 2 GiB and reads
+/// the rest as before.
+pub(crate) const READER_MMAP_BYTES: i64 = 1 << 40;
+
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
     pub path: PathBuf,
     /// `FULL` survives power loss; `NORMAL` (default) survives process crashes.
     pub synchronous_full: bool,
     pub read_connections: u32,
+    /// Readers map the file into memory (`mmap_size`: docs/STORAGE.md, "Reading SQLite through
+    /// a memory map").
+    pub memory_map: bool,
     pub busy_timeout: Duration,
 }
 
@@ -44,6 +56,7 @@ impl SqliteOptions {
             path: path.into(),
             synchronous_full: false,
             read_connections: 4,
+            memory_map: true,
             busy_timeout: Duration::from_secs(5),
         }
     }
@@ -88,6 +101,7 @@ impl SqliteStore {
             path: &options.path,
             connections: options.read_connections,
             cache_kib: READER_CACHE_KIB,
+            mmap_bytes: if options.memory_map { READER_MMAP_BYTES } else { 0 },
             busy_timeout: options.busy_timeout,
         })?);
         let session_writer = session_writer::spawn(writer.clone());

@@ -31,6 +31,7 @@ pub(super) struct ReadOptions<'a> {
     pub path: &'a Path,
     pub connections: u32,
     pub cache_kib: i64,
+    pub mmap_bytes: i64,
     pub busy_timeout: Duration,
 }
 
@@ -106,6 +107,41 @@ fn open_connection(options: &ReadOptions<'_>) -> StoreResult<Connection> {
     connection.busy_timeout(options.busy_timeout)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.pragma_update(None, "cache_size", options.cache_kib)?;
+    // Setting it answers the size in effect (capped by the build), so `_and_check`.
+    connection.pragma_update_and_check(None, "mmap_size", options.mmap_bytes, |row| row.get::<_, i64>(0))?;
     connection.pragma_update(None, "temp_store", "memory")?;
     Ok(connection)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::sqlite::{SqliteOptions, SqliteStore, READER_MMAP_BYTES};
+
+    async fn readers_mmap_size(memory_map: bool) -> i64 {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut options = SqliteOptions::new(dir.path().join("db.sqlite"));
+        options.memory_map = memory_map;
+        let store = SqliteStore::open_and_migrate(&options).await.expect("open and migrate");
+        let mapped = store
+            .reader
+            .read(|connection| Ok(connection.query_row("PRAGMA mmap_size", [], |row| row.get::<_, i64>(0))?))
+            .await
+            .expect("read the reader's mmap_size");
+        store.close().await;
+        mapped
+    }
+
+    /// A build without `.cargo/config.toml`'s `SQLITE_MAX_MMAP_SIZE` would silently cap the
+    /// mapping at 2 GiB, and a 10M-session file would be read with `pread` again.
+    #[tokio::test]
+    async fn readers_map_the_whole_file_beyond_two_gibibytes() {
+        let mapped = readers_mmap_size(true).await;
+        assert_eq!(mapped, READER_MMAP_BYTES);
+        assert!(mapped > 1 << 31);
+    }
+
+    #[tokio::test]
+    async fn readers_read_with_system_calls_when_mapping_is_off() {
+        assert_eq!(readers_mmap_size(false).await, 0);
+    }
 }
