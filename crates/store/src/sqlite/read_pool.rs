@@ -41,7 +41,17 @@ impl ReadPool {
         let (sender, receiver) = crossbeam_channel::unbounded::<Job>();
         let mut threads = Vec::new();
         for n in 0..options.connections.max(1) {
-            let connection = open_connection(options)?;
+            let (connection, mapped) = open_connection(options)?;
+            if n == 0 && mapped < options.mmap_bytes {
+                // A build without .cargo/config.toml's SQLITE_MAX_MMAP_SIZE (e.g. another
+                // workspace depending on this crate): correct, but larger files read slower.
+                tracing::warn!(
+                    requested = options.mmap_bytes,
+                    mapped,
+                    "SQLite maps less of the file than asked (built with a lower SQLITE_MAX_MMAP_SIZE); \
+                     reads beyond it use pread"
+                );
+            }
             let receiver = receiver.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("sqlite-read-{n}"))
@@ -101,16 +111,18 @@ fn serve(mut connection: Connection, jobs: &crossbeam_channel::Receiver<Job>) {
     }
 }
 
-fn open_connection(options: &ReadOptions<'_>) -> StoreResult<Connection> {
+/// A read-only connection, and how many bytes of the file it may map (`mmap_size` in effect).
+fn open_connection(options: &ReadOptions<'_>) -> StoreResult<(Connection, i64)> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
     let connection = Connection::open_with_flags(options.path, flags)?;
     connection.busy_timeout(options.busy_timeout)?;
     connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection.pragma_update(None, "cache_size", options.cache_kib)?;
     // Setting it answers the size in effect (capped by the build), so `_and_check`.
-    connection.pragma_update_and_check(None, "mmap_size", options.mmap_bytes, |row| row.get::<_, i64>(0))?;
+    let mapped =
+        connection.pragma_update_and_check(None, "mmap_size", options.mmap_bytes, |row| row.get::<_, i64>(0))?;
     connection.pragma_update(None, "temp_store", "memory")?;
-    Ok(connection)
+    Ok((connection, mapped))
 }
 
 #[cfg(test)]
