@@ -254,6 +254,12 @@ pub fn render(report: &Report) -> String {
             verdict(bar)
         );
     }
+    if let Some(anon) = report.anon_rss_mib {
+        let _ = writeln!(
+            out,
+            "| ↳ of it allocated by the server (RssAnon, largest when a server stopped; on SQLite the rest is mapped file pages) | | | | | | | {anon:.1} MiB | |"
+        );
+    }
     let cpu: Vec<String> = report
         .steps
         .iter()

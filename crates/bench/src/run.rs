@@ -86,6 +86,9 @@ pub struct Report {
     pub steps: Vec<StepResult>,
     pub bars: Vec<Bar>,
     pub peak_rss_mib: Option<f64>,
+    /// The largest `RssAnon` seen when a server stopped: comparable across SQLite builds with
+    /// and without the memory map, which VmHWM (counting mapped file pages) is not.
+    pub anon_rss_mib: Option<f64>,
     pub warm_cache_hit_ratio: Option<f64>,
 }
 
@@ -475,6 +478,8 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let mut steps = Steps { results: Vec::new() };
     let mut peak_rss_kib: Option<u64> = None;
+    // Sampled when each server stops; unlike VmHWM there is no kernel-kept peak of it.
+    let mut peak_anon_kib: Option<u64> = None;
     let mut hit_ratio = None;
     let duration = options.duration;
     let wrapper = options.server_wrapper.as_deref();
@@ -860,10 +865,12 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         }
 
         peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
+        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
         eprintln!(
-            "lanyard-bench: stopping the server (peak RSS {:.1} MiB, now {:.1} MiB)",
+            "lanyard-bench: stopping the server (peak RSS {:.1} MiB, now {:.1} MiB, of it anonymous {:.1} MiB)",
             server.peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
-            server.rss_kib().unwrap_or(0) as f64 / 1024.0
+            server.rss_kib().unwrap_or(0) as f64 / 1024.0,
+            server.anon_rss_kib().unwrap_or(0) as f64 / 1024.0
         );
         server.stop()?;
     }
@@ -898,6 +905,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         .await?;
         server.check_alive()?;
         peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
+        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
         server.stop()?;
     }
 
@@ -944,6 +952,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
             server.peak_rss_kib(),
         );
         peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
+        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
         server.stop()?;
     }
 
@@ -971,6 +980,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         steps: steps.results,
         bars,
         peak_rss_mib,
+        anon_rss_mib: peak_anon_kib.map(|k| k as f64 / 1024.0),
         warm_cache_hit_ratio: hit_ratio,
     };
     if let Some(path) = &options.json {

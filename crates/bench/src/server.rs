@@ -230,6 +230,12 @@ impl Server {
         proc_status_kib(self.pid(), "VmRSS:")
     }
 
+    /// Resident memory the server allocated itself (`RssAnon`), in KiB: RSS without the file
+    /// pages SQLite's readers map, which are the kernel's page cache.
+    pub fn anon_rss_kib(&self) -> Option<u64> {
+        proc_status_kib(self.pid(), "RssAnon:")
+    }
+
     /// SIGTERM, then wait for the graceful shutdown (at most a minute, then SIGKILL).
     pub fn stop(mut self) -> anyhow::Result<()> {
         if self.child.try_wait()?.is_some() {
