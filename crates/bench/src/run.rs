@@ -92,6 +92,21 @@ pub struct Report {
     pub warm_cache_hit_ratio: Option<f64>,
 }
 
+/// The servers' memory over a run, read as each server stops: the largest `VmHWM`, and the
+/// largest `RssAnon` (the kernel keeps no peak of that one, so it is sampled).
+#[derive(Default)]
+struct MemoryPeaks {
+    rss_kib: Option<u64>,
+    anon_kib: Option<u64>,
+}
+
+impl MemoryPeaks {
+    fn sample(&mut self, server: &Server) {
+        self.rss_kib = self.rss_kib.max(server.peak_rss_kib());
+        self.anon_kib = self.anon_kib.max(server.anon_rss_kib());
+    }
+}
+
 pub(crate) fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -477,9 +492,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
     }
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
     let mut steps = Steps { results: Vec::new() };
-    let mut peak_rss_kib: Option<u64> = None;
-    // Sampled when each server stops; unlike VmHWM there is no kernel-kept peak of it.
-    let mut peak_anon_kib: Option<u64> = None;
+    let mut memory = MemoryPeaks::default();
     let mut hit_ratio = None;
     let duration = options.duration;
     let wrapper = options.server_wrapper.as_deref();
@@ -864,8 +877,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
             );
         }
 
-        peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
-        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
+        memory.sample(&server);
         eprintln!(
             "lanyard-bench: stopping the server (peak RSS {:.1} MiB, now {:.1} MiB, of it anonymous {:.1} MiB)",
             server.peak_rss_kib().unwrap_or(0) as f64 / 1024.0,
@@ -904,8 +916,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         )
         .await?;
         server.check_alive()?;
-        peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
-        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
+        memory.sample(&server);
         server.stop()?;
     }
 
@@ -951,8 +962,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
             m,
             server.peak_rss_kib(),
         );
-        peak_rss_kib = peak_rss_kib.max(server.peak_rss_kib());
-        peak_anon_kib = peak_anon_kib.max(server.anon_rss_kib());
+        memory.sample(&server);
         server.stop()?;
     }
 
@@ -965,7 +975,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         steps.push("direct", "direct store lookup by digest (in-process)".into(), m, None);
     }
 
-    let peak_rss_mib = peak_rss_kib.map(|k| k as f64 / 1024.0);
+    let peak_rss_mib = memory.rss_kib.map(|k| k as f64 / 1024.0);
     let bars = report::bars(&steps.results, peak_rss_mib);
     let report = Report {
         command: options.command_line.clone(),
@@ -980,7 +990,7 @@ pub async fn run(options: RunOptions) -> anyhow::Result<Report> {
         steps: steps.results,
         bars,
         peak_rss_mib,
-        anon_rss_mib: peak_anon_kib.map(|k| k as f64 / 1024.0),
+        anon_rss_mib: memory.anon_kib.map(|k| k as f64 / 1024.0),
         warm_cache_hit_ratio: hit_ratio,
     };
     if let Some(path) = &options.json {
