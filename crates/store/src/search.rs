@@ -12,8 +12,8 @@
 use async_trait::async_trait;
 use lanyard_domain::{DateFilter, DateMethod, Micros, SessionPage, SessionQuery, SessionSort};
 
-use crate::sql::session_count::{self, CellCount};
-use crate::sql::session_query::list_sessions_with;
+use crate::sql::session_count::{self, hour_of, hour_start, CellCount, Range};
+use crate::sql::session_query::{list_sessions_with, PageWalk};
 use crate::sql::{BuiltQuery, Dialect, TimeCells, HOUR_US, MINUTE_US};
 use crate::{SearchPage, SessionRow, StoreResult};
 
@@ -52,8 +52,11 @@ pub(crate) async fn search(
         }
         (Some(None), _) => Vec::new(),
         _ => {
-            tx.sessions(&list_sessions_with(dialect, query, now, false), query.with_devices)
-                .await?
+            tx.sessions(
+                &list_sessions_with(dialect, query, now, PageWalk::Ordered),
+                query.with_devices,
+            )
+            .await?
         }
     };
     let sequence = tx.sequence().await?;
@@ -95,10 +98,37 @@ pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros
                 label,
                 cells.cells_sql(dialect, coarsest, cells.created_span(), descending),
             ));
-            statements.push(("page", list_sessions_with(dialect, &page, now, false)));
+            statements.push(("page", list_sessions_with(dialect, &page, now, PageWalk::Ordered)));
+            // Where SQLite pages from the expiry hours instead (see `narrow_to_sure_matches`):
+            // the cells of the first window, and the page as it is when they promise one a day
+            // below the newest creation the page can match.
+            if let (Dialect::Sqlite, true, Some(expires)) = (dialect, descending, cells.bounded_expiry()) {
+                let newest = cells.created_span().1.min(now.0);
+                let top = hour_of(newest) - 1;
+                if let (true, Some(sure)) = (
+                    expires.hi.saturating_sub(newest) <= NEAR_EXPIRY_END_US,
+                    cells.sure_matches_sql(dialect, top - (SURE_MATCH_WINDOWS[0] - 1), top),
+                ) {
+                    let lo = hour_start(hour_of(newest) - 24);
+                    let mut narrowed = page.clone();
+                    narrowed.filter.created.push(DateFilter {
+                        method: DateMethod::GreaterOrEquals,
+                        at: Micros(lo),
+                    });
+                    let walk = PageWalk::ExpiryHours {
+                        first: lo.max(expires.lo) / HOUR_US,
+                        last: expires.hi / HOUR_US,
+                    };
+                    statements.push(("sure matches per creation hour", sure));
+                    statements.push((
+                        "page from the expiry hours",
+                        list_sessions_with(dialect, &narrowed, now, walk),
+                    ));
+                }
+            }
         }
         Some(None) => {}
-        None => statements.push(("page", list_sessions_with(dialect, query, now, false))),
+        None => statements.push(("page", list_sessions_with(dialect, query, now, PageWalk::Ordered))),
     }
     statements
 }
@@ -185,14 +215,101 @@ async fn seek(
         offset: remaining,
         limit,
     };
+    let needed = remaining + u64::from(limit);
+    if descending && dialect == Dialect::Sqlite {
+        if let Some(walk) = narrow_to_sure_matches(tx, dialect, &mut page, cells, needed, now).await? {
+            return Ok(list_sessions_with(dialect, &page, now, walk));
+        }
+    }
     // Rows the ordered walk reads before it has the page, at the average density of matches
     // among the hours' sessions; against reading the `total` matches through the expiry index
     // and sorting them.
-    let needed = remaining + u64::from(limit);
     let walked = needed.saturating_mul(sessions_from_start) / total.max(1);
-    let sort_matches = cells.filters_expiry() && total.saturating_mul(SORT_COST) < walked;
-    Ok(list_sessions_with(dialect, &page, now, sort_matches))
+    let walk = if cells.filters_expiry() && total.saturating_mul(SORT_COST) < walked {
+        PageWalk::SortMatches
+    } else {
+        PageWalk::Ordered
+    };
+    Ok(list_sessions_with(dialect, &page, now, walk))
 }
+
+/// How far below the expiry range's end a descending page may start for
+/// [`narrow_to_sure_matches`]: further down, matches are no longer thin, and each creation
+/// hour has more expiry hours of cells to read than the ordered walk has rows.
+const NEAR_EXPIRY_END_US: i64 = 48 * HOUR_US;
+
+/// The creation hours [`narrow_to_sure_matches`] reads the cells of, in turn (12, then the 36
+/// below, then the 96 below those): each read is a seek per hour, and ends at the first window
+/// that holds enough matches.
+const SURE_MATCH_WINDOWS: [i64; 3] = [12, 36, 96];
+
+/// SQLite, a descending page with an expiry range that ends near the top of its creation range
+/// ("expired more than 30 days ago"): the newest sessions created before the expiry bound
+/// rarely match (a session created x before it matches only if it lived less than x), so the
+/// ordered walk reads many rows per match, and their number grows like the square root of the
+/// table (78,779 entries for 100 matches at 10M sessions, 27,487 at 1M). Instead: the creation
+/// × expiry hour cells say from which creation hour down at least `needed` sessions surely
+/// match; every match created since then expires between that hour and the range's end, so the
+/// page seeks those expiry hours in `sessions_expiry_hour` to the creation range, and sorts
+/// what it finds (about a page, whatever the table's size). The page is exact: every match
+/// above the new lower bound is among the candidates, and there are at least `needed` of them.
+/// `None` leaves the page to the ordered walk.
+async fn narrow_to_sure_matches(
+    tx: &mut dyn ReadTx,
+    dialect: Dialect,
+    page: &mut SessionQuery,
+    cells: &CellCount,
+    needed: u64,
+    now: Micros,
+) -> StoreResult<Option<PageWalk>> {
+    let (Some(expires), Some(created)) = (cells.bounded_expiry(), Range::of(&page.filter.created)) else {
+        return Ok(None);
+    };
+    // Sessions are created up to now: the hours above hold no cells to read (and a session
+    // created later would still be found: the lower bound is all the page adds).
+    let newest = created.hi.min(now.0);
+    if expires.hi.saturating_sub(newest) > NEAR_EXPIRY_END_US {
+        return Ok(None);
+    }
+    let Some((first_hour, top)) = created.full_hours() else {
+        return Ok(None);
+    };
+    let mut top = top.min(hour_of(newest));
+    let mut sure = 0u64;
+    for window in SURE_MATCH_WINDOWS {
+        if top < first_hour {
+            break;
+        }
+        let bottom = top.saturating_sub(window - 1).max(first_hour);
+        let Some(query) = cells.sure_matches_sql(dialect, bottom, top) else {
+            return Ok(None);
+        };
+        for cell in tx.cells(&query).await? {
+            sure += cell.possible;
+            if sure < needed {
+                continue;
+            }
+            let lo = hour_start(cell.index);
+            // The expression `expires_us / 3600000000` the index is built on (truncating, as
+            // Rust's `/` does; only instants after 1970 come here).
+            let (first, last) = (lo.max(expires.lo) / HOUR_US, expires.hi / HOUR_US);
+            if lo < 0 || first > last || last - first > MAX_EXPIRY_HOURS {
+                return Ok(None);
+            }
+            page.filter.created.push(DateFilter {
+                method: DateMethod::GreaterOrEquals,
+                at: Micros(lo),
+            });
+            return Ok(Some(PageWalk::ExpiryHours { first, last }));
+        }
+        top = bottom - 1;
+    }
+    Ok(None)
+}
+
+/// The most expiry hours a page seeks (the windows and the distance to the range's end, in
+/// hours, with room).
+const MAX_EXPIRY_HOURS: i64 = 400;
 
 /// The [`ReadTx`] of a backend: `impl_search_tx!(sqlx::Postgres, bind_all, devices_into)`
 /// names its database, its parameter binder and its device loader.
@@ -271,4 +388,121 @@ fn first_reaching(cells: &[TimeCells], offset: u64, mut possible_before: u64) ->
         possible_before += cell.possible;
     }
     (cells.len(), possible_before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Param;
+    use lanyard_domain::query::Scope;
+    use lanyard_domain::SessionFilter;
+
+    /// A read transaction that answers from fixed cells and records the page query it is given.
+    struct Scripted {
+        total: u64,
+        /// `(hour, sessions)` per creation hour, newest first.
+        creation_hours: Vec<(i64, u64)>,
+        /// `(hour, sure matches)`, the cells of creation hour × expiry hour inside the range.
+        sure: Vec<(i64, u64)>,
+        page: Option<BuiltQuery>,
+    }
+
+    fn cells(pairs: impl Iterator<Item = (i64, u64)>) -> Vec<TimeCells> {
+        pairs
+            .map(|(index, n)| TimeCells {
+                index,
+                possible: n,
+                all: n,
+            })
+            .collect()
+    }
+
+    #[async_trait]
+    impl ReadTx for Scripted {
+        async fn count(&mut self, _query: &BuiltQuery) -> StoreResult<u64> {
+            Ok(self.total)
+        }
+
+        async fn cells(&mut self, query: &BuiltQuery) -> StoreResult<Vec<TimeCells>> {
+            if !query.sql.contains(&format!("level = {}", 3)) {
+                return Ok(cells(self.creation_hours.iter().copied()));
+            }
+            // The hours the query lists, as the database would select them.
+            let listed = |hour: i64| query.sql.contains(&format!("{hour},")) || query.sql.contains(&format!("{hour})"));
+            Ok(cells(self.sure.iter().copied().filter(|(hour, _)| listed(*hour))))
+        }
+
+        async fn sessions(&mut self, query: &BuiltQuery, _with_devices: bool) -> StoreResult<Vec<SessionRow>> {
+            self.page = Some(query.clone());
+            Ok(Vec::new())
+        }
+
+        async fn sequence(&mut self) -> StoreResult<i64> {
+            Ok(1)
+        }
+    }
+
+    const BOUND_HOUR: i64 = 470_000;
+
+    /// "Expired before hour 470,000", newest first, `limit` rows from the top.
+    async fn first_page(dialect: Dialect, sure: Vec<(i64, u64)>, limit: u32) -> BuiltQuery {
+        let mut tx = Scripted {
+            total: 5_000,
+            creation_hours: (1..=200).map(|back| (BOUND_HOUR - back, 100)).collect(),
+            sure,
+            page: None,
+        };
+        let query = SessionQuery {
+            filter: SessionFilter {
+                scope: Scope::NotRevoked,
+                expires: vec![DateFilter {
+                    method: DateMethod::Less,
+                    at: Micros(BOUND_HOUR * HOUR_US),
+                }],
+                ..Default::default()
+            },
+            sort: SessionSort::CreatedDesc,
+            page: SessionPage::Offset { offset: 0, limit },
+            with_devices: false,
+        };
+        let now = Micros((BOUND_HOUR + 24 * 30) * HOUR_US);
+        search(&mut tx, dialect, &query, now).await.expect("search");
+        tx.page.expect("a page query")
+    }
+
+    #[tokio::test]
+    async fn a_page_of_long_expired_sessions_seeks_only_the_expiry_hours_its_sure_matches_allow() {
+        // 4 sure matches created 3 hours below the bound, 7 more 5 hours below: 10 rows surely
+        // lie in creation hours 469,995 and later.
+        let page = first_page(Dialect::Sqlite, vec![(BOUND_HOUR - 3, 4), (BOUND_HOUR - 5, 7)], 10).await;
+        let lo = (BOUND_HOUR - 5) * HOUR_US;
+        let hours: Vec<String> = (BOUND_HOUR - 5..BOUND_HOUR).map(|h| h.to_string()).collect();
+        assert!(page.sql.contains("INDEXED BY sessions_expiry_hour"), "{}", page.sql);
+        assert!(
+            page.sql
+                .contains(&format!("s.expires_us / 3600000000 IN ({})", hours.join(", "))),
+            "{}",
+            page.sql
+        );
+        assert!(page.params.contains(&Param::I64(lo)), "{page:?}");
+        assert!(page.sql.contains("ORDER BY +s.created_us DESC"), "{}", page.sql);
+    }
+
+    #[tokio::test]
+    async fn the_ordered_walk_stays_when_the_cells_do_not_promise_a_page() {
+        // 11 sure matches in the 144 hours the windows read: too few for 20 rows.
+        let sure = vec![(BOUND_HOUR - 3, 4), (BOUND_HOUR - 100, 7), (BOUND_HOUR - 150, 50)];
+        let page = first_page(Dialect::Sqlite, sure.clone(), 20).await;
+        assert!(!page.sql.contains("sessions_expiry_hour"), "{}", page.sql);
+        // Enough within the third window.
+        let page = first_page(Dialect::Sqlite, sure.clone(), 11).await;
+        assert!(page.sql.contains("sessions_expiry_hour"), "{}", page.sql);
+        assert!(
+            page.params.contains(&Param::I64((BOUND_HOUR - 100) * HOUR_US)),
+            "{page:?}"
+        );
+        // PostgreSQL has no such index, and its planner picks its own way.
+        let page = first_page(Dialect::Postgres, sure, 11).await;
+        assert!(!page.sql.contains("expires_us / 3600000000"), "{}", page.sql);
+    }
 }

@@ -114,7 +114,7 @@ pub fn hour_of(at: i64) -> i64 {
     unit_of(at, HOUR_US)
 }
 
-fn hour_start(hour: i64) -> i64 {
+pub(crate) fn hour_start(hour: i64) -> i64 {
     unit_start(hour, HOUR_US)
 }
 
@@ -164,7 +164,7 @@ impl Range {
     };
 
     /// The intersection of date filters, as the list query applies them to non-null values.
-    fn of(filters: &[DateFilter]) -> Option<Range> {
+    pub(crate) fn of(filters: &[DateFilter]) -> Option<Range> {
         let mut range = Range::ALL;
         for DateFilter { method, at: Micros(at) } in filters {
             let at = *at;
@@ -183,7 +183,7 @@ impl Range {
     }
 
     /// The hours wholly inside, as (first, last); `None` when there is none.
-    fn full_hours(self) -> Option<(i64, i64)> {
+    pub(crate) fn full_hours(self) -> Option<(i64, i64)> {
         self.full_units(HOUR_US)
     }
 
@@ -792,6 +792,36 @@ impl CellCount {
                 ..self.clone()
             };
             (narrowed, Micros(hi))
+        })
+    }
+
+    /// The expiry range when the search has one and sessions that never expire do not match.
+    pub(crate) fn bounded_expiry(&self) -> Option<Range> {
+        self.expires.filter(|_| !self.never)
+    }
+
+    /// The creation hours `first..=last` (descending) with the sessions in each that surely
+    /// match: those expiring in an hour wholly inside the expiry range, from the cells of
+    /// creation hour × expiry hour (`(index, sure, sure)` rows, read as [`TimeCells`]).
+    /// The hours are listed one by one, so that each is a seek to its cells inside the
+    /// expiry range rather than a read of all its cells. `None` when no expiry hour is whole.
+    pub(crate) fn sure_matches_sql(&self, dialect: Dialect, first: i64, last: i64) -> Option<BuiltQuery> {
+        let (e1, e2) = self.bounded_expiry()?.full_hours()?;
+        let mut b = Builder {
+            dialect,
+            params: Vec::new(),
+        };
+        let creators = self.creator_condition(&mut b, "creator");
+        let hours: Vec<String> = (first..=last).map(|hour| hour.to_string()).collect();
+        let level = grid::HOUR_BY_HOUR;
+        Some(BuiltQuery {
+            sql: format!(
+                "SELECT a, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_grid \
+                 WHERE level = {level}{creators} AND a IN ({}) AND b BETWEEN {e1} AND {e2} \
+                 GROUP BY a ORDER BY a DESC",
+                hours.join(", ")
+            ),
+            params: b.params,
         })
     }
 

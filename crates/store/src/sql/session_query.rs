@@ -4,7 +4,7 @@ use lanyard_domain::query::Scope;
 use lanyard_domain::{DateFilter, DateMethod, Micros, SessionFilter, SessionPage, SessionQuery, SessionSort};
 use uuid::Uuid;
 
-use super::SESSION_COLUMNS;
+use super::{HOUR_US, SESSION_COLUMNS};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -174,22 +174,41 @@ fn push_filter(b: &mut Builder, filter: &SessionFilter, now: Micros) {
 }
 
 pub fn list_sessions(dialect: Dialect, query: &SessionQuery, now: Micros) -> BuiltQuery {
-    list_sessions_with(dialect, query, now, false)
+    list_sessions_with(dialect, query, now, PageWalk::Ordered)
 }
 
-/// The list query; with `sort_matches`, SQLite is kept from walking the creation index in
-/// order (a `+` on the sort key) so that it finds the matches through another index (the
-/// expiry's) and sorts them: faster when matches are few and far apart in creation order.
-pub(crate) fn list_sessions_with(
-    dialect: Dialect,
-    query: &SessionQuery,
-    now: Micros,
-    sort_matches: bool,
-) -> BuiltQuery {
-    let mut b = Builder::new(
-        dialect,
-        &format!("SELECT {SESSION_COLUMNS} {} WHERE 1 = 1", super::sessions_from(dialect)),
-    );
+/// How the list query finds its rows on SQLite (PostgreSQL's planner chooses for itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PageWalk {
+    /// Walk the creation index in the sort order, testing each row.
+    Ordered,
+    /// Keep SQLite off the ordered walk (a `+` on the sort key), so that it finds the matches
+    /// through another index (the expiry's) and sorts them: faster when matches are few and
+    /// far apart in creation order.
+    SortMatches,
+    /// Seek each of the expiry hours `first..=last` (as `expires_us / 3600000000`) in the index
+    /// `sessions_expiry_hour` (expiry hour, creation) to the page's creation range, and sort
+    /// what it finds: for a page whose creation range is narrow (see `crate::search`) but
+    /// whose matches are thin among the sessions created then.
+    ExpiryHours { first: i64, last: i64 },
+}
+
+/// The list query, finding its rows as `walk` says.
+pub(crate) fn list_sessions_with(dialect: Dialect, query: &SessionQuery, now: Micros, walk: PageWalk) -> BuiltQuery {
+    let from = match (walk, dialect) {
+        (PageWalk::ExpiryHours { .. }, Dialect::Sqlite) => super::sessions_from(dialect).replacen(
+            "FROM sessions s ",
+            "FROM sessions s INDEXED BY sessions_expiry_hour ",
+            1,
+        ),
+        _ => super::sessions_from(dialect).to_owned(),
+    };
+    let mut b = Builder::new(dialect, &format!("SELECT {SESSION_COLUMNS} {from} WHERE 1 = 1"));
+    if let (PageWalk::ExpiryHours { first, last }, Dialect::Sqlite) = (walk, dialect) {
+        // Literal integers, computed here: one seek per hour, and no parameter per hour.
+        let hours: Vec<String> = (first..=last).map(|hour| hour.to_string()).collect();
+        b.and(&format!("s.expires_us / {HOUR_US} IN ({})", hours.join(", ")));
+    }
     push_filter(&mut b, &query.filter, now);
     if let SessionPage::Keyset {
         after: Some(cursor), ..
@@ -204,7 +223,7 @@ pub(crate) fn list_sessions_with(
             SessionSort::CreatedAsc => b.and(&format!("s.created_us >= {t} AND (s.created_us > {t} OR s.id < {id})")),
         }
     }
-    let plus = if sort_matches && dialect == Dialect::Sqlite {
+    let plus = if walk != PageWalk::Ordered && dialect == Dialect::Sqlite {
         "+"
     } else {
         ""

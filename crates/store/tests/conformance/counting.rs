@@ -449,3 +449,93 @@ pub async fn a_cut_hour_is_counted_exactly_from_either_side(store: Arc<dyn Store
         }
     }
 }
+
+/// A search for sessions that expired before a date, newest first: the newest sessions created
+/// before that date rarely match, so the page is found from the creation × expiry hour cells
+/// and the expiry hours they point to rather than by walking creation order (on SQLite, see
+/// `narrow_to_sure_matches` in the store's `search.rs`). Sessions created every 20 minutes over
+/// twelve days, living from minutes to days, a few revoked, of another creator or never
+/// expiring: every page, at every offset and with a creator, is the brute-force list's slice.
+pub async fn a_page_of_long_expired_sessions_is_the_slice_of_the_full_list(store: Arc<dyn Store>) {
+    let start = NOW.0 / HOUR * HOUR - 12 * 24 * HOUR;
+    let mut sessions = Vec::new();
+    for i in 0..(12 * 24 * 3) {
+        let created = start + i * 20 * MINUTE + (i % 7) * SECOND;
+        let mut s = session(None, Micros(created));
+        // Lifetimes from 3 minutes to about five days, in a scrambled order.
+        let lifetime = ((i * 7919) % 2400) * 3 * MINUTE + 3 * MINUTE;
+        s.expires_at = (i % 23 != 0).then_some(Micros(created + lifetime));
+        s.creator = Some(if i % 5 == 0 { "key-other" } else { "key-login-ui" }.to_owned());
+        if i % 11 == 0 {
+            s.revoked_at = Some(s.created_at);
+        }
+        sessions.push(s);
+    }
+    for s in sessions {
+        insert(&*store, s).await;
+    }
+    let date = |method, at| DateFilter { method, at: Micros(at) };
+    let before = |at| vec![date(DateMethod::Less, at)];
+    let shapes = [
+        (Vec::new(), before(NOW.0 - 3 * 24 * HOUR)),
+        (Vec::new(), before(NOW.0 - 3 * 24 * HOUR + 17 * MINUTE)),
+        (Vec::new(), vec![date(DateMethod::LessOrEquals, NOW.0 - 6 * 24 * HOUR)]),
+        (
+            vec![date(DateMethod::GreaterOrEquals, start + 24 * HOUR)],
+            before(NOW.0 - 2 * 24 * HOUR),
+        ),
+        (
+            Vec::new(),
+            vec![
+                date(DateMethod::Greater, NOW.0 - 8 * 24 * HOUR),
+                date(DateMethod::Less, NOW.0 - 4 * 24 * HOUR),
+            ],
+        ),
+    ];
+    for (created, expires) in shapes {
+        for creator in [None, Some("key-login-ui".to_owned())] {
+            let filter = SessionFilter {
+                scope: Scope::NotRevoked,
+                created: created.clone(),
+                expires: expires.clone(),
+                creator,
+                ..Default::default()
+            };
+            let everything = ids(&list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await);
+            assert!(
+                everything.len() > 60,
+                "{filter:?} matches {}: too few to page",
+                everything.len()
+            );
+            for (offset, limit) in [
+                (0, 1),
+                (0, 10),
+                (0, 100),
+                (7, 5),
+                (40, 20),
+                (everything.len() as u64 - 3, 10),
+            ] {
+                let page = store
+                    .search_sessions(
+                        &lanyard_domain::SessionQuery {
+                            with_devices: false,
+                            filter: filter.clone(),
+                            sort: SessionSort::CreatedDesc,
+                            page: lanyard_domain::SessionPage::Offset { offset, limit },
+                        },
+                        NOW,
+                    )
+                    .await
+                    .expect("search");
+                let expected: Vec<Uuid> = everything
+                    .iter()
+                    .skip(offset as usize)
+                    .take(limit as usize)
+                    .copied()
+                    .collect();
+                assert_eq!(ids(&page.rows), expected, "{offset}+{limit} {filter:?}");
+                assert_eq!(page.total, everything.len() as u64, "{filter:?}");
+            }
+        }
+    }
+}

@@ -169,6 +169,7 @@ macro_rules! conformance_tests {
                 search_reads_count_rows_and_sequence_from_one_snapshot,
                 a_session_never_expires_before_it_was_created,
                 a_cut_hour_is_counted_exactly_from_either_side,
+                a_page_of_long_expired_sessions_is_the_slice_of_the_full_list,
             ],
             changes: [
                 every_write_that_changes_whoami_is_in_the_feed_in_order,
