@@ -272,30 +272,39 @@ async fn narrow_to_sure_matches(
         return Ok(None);
     };
     let mut top = top.min(hour_of(newest));
-    let mut sure = 0u64;
+    // The hour of the newest creation, when it is not whole: its sessions are no sure matches,
+    // but the seeks would read those in the expiry hours.
+    let mut partial_top = Some(hour_of(newest)).filter(|&hour| hour > top);
+    let (mut sure, mut read) = (0u64, 0u64);
     for window in SURE_MATCH_WINDOWS {
         if top < first_hour {
             break;
         }
         let bottom = top.saturating_sub(window - 1).max(first_hour);
-        let Some(query) = cells.sure_matches_sql(dialect, bottom, top) else {
+        let Some(query) = cells.sure_matches_sql(dialect, bottom, partial_top.take().unwrap_or(top)) else {
             return Ok(None);
         };
         for cell in tx.cells(&query).await? {
+            read += cell.all;
+            if cell.index > top {
+                continue;
+            }
             sure += cell.possible;
             if sure < needed {
                 continue;
             }
             let lo = hour_start(cell.index);
-            // The sessions the ordered walk would pass from the top down to `lo`, against the
-            // candidates the seeks would read (about the sure matches): where matches are
-            // dense (expired sessions under "expiry < now"), the walk is cheaper.
+            // The sessions the ordered walk would pass from the top down to its last row, at the
+            // density of the sessions the seeks would read among those created since `lo`,
+            // against what the seeks read: where matches are dense ("expired before now": a
+            // sixth of the sessions), the walk is cheaper.
             let created_since: u64 = creation_cells
                 .iter()
                 .filter(|c| creation_unit.span(c.index).1 >= lo)
                 .map(|c| c.all)
                 .sum();
-            if needed.saturating_mul(created_since) <= CANDIDATE_COST.saturating_mul(sure.saturating_mul(sure)) {
+            let walked = needed.saturating_mul(created_since) / read.max(1);
+            if walked <= CANDIDATE_COST.saturating_mul(read) {
                 return Ok(None);
             }
             return Ok(from_expiry_hours(page, expires, lo));

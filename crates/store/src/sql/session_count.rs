@@ -800,13 +800,16 @@ impl CellCount {
         self.expires.filter(|_| !self.never)
     }
 
-    /// The creation hours `first..=last` (descending) with the sessions in each that surely
-    /// match: those expiring in an hour wholly inside the expiry range, from the cells of
-    /// creation hour × expiry hour (`(index, sure, sure)` rows, read as [`TimeCells`]).
-    /// The hours are listed one by one, so that each is a seek to its cells inside the
-    /// expiry range rather than a read of all its cells. `None` when no expiry hour is whole.
+    /// The creation hours `first..=last` (descending) with, for each, the sessions that surely
+    /// match (those expiring in an hour wholly inside the expiry range) and those an expiry-hour
+    /// seek would read (expiring in any hour the range touches), from the cells of creation hour
+    /// × expiry hour: `(index, sure, read)` rows, read as [`TimeCells`]. The hours are listed one
+    /// by one, so that each is a seek to its cells inside the expiry range rather than a read
+    /// of all its cells. `None` when no expiry hour is whole.
     pub(crate) fn sure_matches_sql(&self, dialect: Dialect, first: i64, last: i64) -> Option<BuiltQuery> {
-        let (e1, e2) = self.bounded_expiry()?.full_hours()?;
+        let expires = self.bounded_expiry()?;
+        let (e1, e2) = expires.full_hours()?;
+        let (touched_first, touched_last) = (hour_of(expires.lo), hour_of(expires.hi));
         let mut b = Builder {
             dialect,
             params: Vec::new(),
@@ -816,8 +819,9 @@ impl CellCount {
         let level = grid::HOUR_BY_HOUR;
         Some(BuiltQuery {
             sql: format!(
-                "SELECT a, CAST(SUM(n) AS BIGINT), CAST(SUM(n) AS BIGINT) FROM session_counts_grid \
-                 WHERE level = {level}{creators} AND a IN ({}) AND b BETWEEN {e1} AND {e2} \
+                "SELECT a, CAST(SUM(CASE WHEN b BETWEEN {e1} AND {e2} THEN n ELSE 0 END) AS BIGINT), \
+                 CAST(SUM(n) AS BIGINT) FROM session_counts_grid \
+                 WHERE level = {level}{creators} AND a IN ({}) AND b BETWEEN {touched_first} AND {touched_last} \
                  GROUP BY a ORDER BY a DESC",
                 hours.join(", ")
             ),
