@@ -192,31 +192,45 @@ async fn assert_counts_match(store: &dyn Store, rng: &mut Rng, seed: u64, round:
         // is the same slice of the brute-force list.
         let offset = rng.below(brute + 3);
         let limit = 1 + rng.below(7) as u32;
-        let page = store
-            .search_sessions(
-                &lanyard_domain::SessionQuery {
-                    with_devices: false,
-                    filter: filter.clone(),
-                    sort,
-                    page: lanyard_domain::SessionPage::Offset { offset, limit },
-                },
-                NOW,
-            )
-            .await
-            .expect("search");
-        let expected: Vec<Uuid> = everything
-            .iter()
-            .skip(offset as usize)
-            .take(limit as usize)
-            .copied()
-            .collect();
-        assert_eq!(
-            ids(&page.rows),
-            expected,
-            "seed {seed}, round {round}: {sort:?} {offset}+{limit} {filter:?}"
-        );
-        assert_eq!(page.total, brute);
+        let context = format!("seed {seed}, round {round}");
+        assert_search_page_is_the_slice(store, &filter, sort, (offset, limit), &everything, &context).await;
     }
+}
+
+/// The search's offset page of `filter` is `everything[offset..][..limit]` (the brute-force list
+/// in `sort` order), and its total is the length of that list.
+async fn assert_search_page_is_the_slice(
+    store: &dyn Store,
+    filter: &SessionFilter,
+    sort: SessionSort,
+    (offset, limit): (u64, u32),
+    everything: &[Uuid],
+    context: &str,
+) {
+    let page = store
+        .search_sessions(
+            &lanyard_domain::SessionQuery {
+                with_devices: false,
+                filter: filter.clone(),
+                sort,
+                page: lanyard_domain::SessionPage::Offset { offset, limit },
+            },
+            NOW,
+        )
+        .await
+        .expect("search");
+    let expected: Vec<Uuid> = everything
+        .iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .copied()
+        .collect();
+    assert_eq!(
+        ids(&page.rows),
+        expected,
+        "{context}: {sort:?} {offset}+{limit} {filter:?}"
+    );
+    assert_eq!(page.total, everything.len() as u64, "{context}: {filter:?}");
 }
 
 pub async fn broad_counts_equal_a_brute_force_count_after_random_operations(store: Arc<dyn Store>) {
@@ -515,26 +529,16 @@ pub async fn a_page_of_long_expired_sessions_is_the_slice_of_the_full_list(store
                 (40, 20),
                 (everything.len() as u64 - 3, 10),
             ] {
-                let page = store
-                    .search_sessions(
-                        &lanyard_domain::SessionQuery {
-                            with_devices: false,
-                            filter: filter.clone(),
-                            sort: SessionSort::CreatedDesc,
-                            page: lanyard_domain::SessionPage::Offset { offset, limit },
-                        },
-                        NOW,
-                    )
-                    .await
-                    .expect("search");
-                let expected: Vec<Uuid> = everything
-                    .iter()
-                    .skip(offset as usize)
-                    .take(limit as usize)
-                    .copied()
-                    .collect();
-                assert_eq!(ids(&page.rows), expected, "{offset}+{limit} {filter:?}");
-                assert_eq!(page.total, everything.len() as u64, "{filter:?}");
+                let slice = (offset, limit);
+                assert_search_page_is_the_slice(
+                    &*store,
+                    &filter,
+                    SessionSort::CreatedDesc,
+                    slice,
+                    &everything,
+                    "long expired",
+                )
+                .await;
             }
         }
     }
