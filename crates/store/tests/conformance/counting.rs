@@ -448,19 +448,10 @@ pub async fn a_cut_hour_is_counted_exactly_from_either_side(store: Arc<dyn Store
             )],
         ),
     ];
-    for (created, expires) in shapes {
-        for creator in [None, Some("key-login-ui".to_owned())] {
-            let filter = SessionFilter {
-                scope: Scope::NotRevoked,
-                created: created.clone(),
-                expires: expires.clone(),
-                creator,
-                ..Default::default()
-            };
-            let brute = list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len() as u64;
-            assert!(brute > 0, "{filter:?} matches nothing: the shape tests nothing");
-            assert_eq!(count(&*store, &filter, NOW).await, brute, "{filter:?}");
-        }
+    for filter in zitadel_filters(shapes) {
+        let brute = list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len() as u64;
+        assert!(brute > 0, "{filter:?} matches nothing: the shape tests nothing");
+        assert_eq!(count(&*store, &filter, NOW).await, brute, "{filter:?}");
     }
 }
 
@@ -506,40 +497,48 @@ pub async fn a_page_of_long_expired_sessions_is_the_slice_of_the_full_list(store
             ],
         ),
     ];
+    for filter in zitadel_filters(shapes) {
+        let everything = ids(&list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await);
+        assert!(
+            everything.len() > 60,
+            "{filter:?} matches {}: too few to page",
+            everything.len()
+        );
+        for (offset, limit) in [
+            (0, 1),
+            (0, 10),
+            (0, 100),
+            (7, 5),
+            (40, 20),
+            (everything.len() as u64 - 3, 10),
+        ] {
+            assert_search_page_is_the_slice(
+                &*store,
+                &filter,
+                SessionSort::CreatedDesc,
+                (offset, limit),
+                &everything,
+                "long expired",
+            )
+            .await;
+        }
+    }
+}
+
+/// Each creation and expiry range of `shapes` as a ZITADEL filter, for all creators and for the
+/// login UI alone.
+fn zitadel_filters(shapes: impl IntoIterator<Item = (Vec<DateFilter>, Vec<DateFilter>)>) -> Vec<SessionFilter> {
+    let mut filters = Vec::new();
     for (created, expires) in shapes {
         for creator in [None, Some("key-login-ui".to_owned())] {
-            let filter = SessionFilter {
+            filters.push(SessionFilter {
                 scope: Scope::NotRevoked,
                 created: created.clone(),
                 expires: expires.clone(),
                 creator,
                 ..Default::default()
-            };
-            let everything = ids(&list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await);
-            assert!(
-                everything.len() > 60,
-                "{filter:?} matches {}: too few to page",
-                everything.len()
-            );
-            for (offset, limit) in [
-                (0, 1),
-                (0, 10),
-                (0, 100),
-                (7, 5),
-                (40, 20),
-                (everything.len() as u64 - 3, 10),
-            ] {
-                let slice = (offset, limit);
-                assert_search_page_is_the_slice(
-                    &*store,
-                    &filter,
-                    SessionSort::CreatedDesc,
-                    slice,
-                    &everything,
-                    "long expired",
-                )
-                .await;
-            }
+            });
         }
     }
+    filters
 }
