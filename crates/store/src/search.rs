@@ -81,7 +81,8 @@ fn walk(query: &SessionQuery, cells: &CellCount) -> (SessionQuery, CellCount) {
 
 /// The statements `search` runs for the first page of `query` when the matches are dense
 /// enough to walk (the plans docs/STORAGE.md shows): the count; for a broad search the cells
-/// per creation hour and the walk; otherwise the list query.
+/// per creation hour and the walk (and, where SQLite may page from the expiry hours instead,
+/// the sure-match cells and that page); otherwise the list query.
 pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros) -> Vec<(&'static str, BuiltQuery)> {
     let mut statements = vec![("count", session_count::count_sessions(dialect, &query.filter, now))];
     match CellCount::plan(&query.filter) {
@@ -102,13 +103,15 @@ pub fn first_page_statements(dialect: Dialect, query: &SessionQuery, now: Micros
             // Where SQLite pages from the expiry hours instead (see `narrow_to_sure_matches`):
             // the cells of the first window, and the page as it is when they promise one a day
             // below the newest creation the page can match.
-            if let (Dialect::Sqlite, true, Some(expires)) = (dialect, descending, cells.bounded_expiry()) {
-                let newest = cells.created_span().1.min(now.0);
+            let near_end = cells.bounded_expiry().and_then(|expires| {
+                Some((
+                    expires,
+                    newest_creation_near_expiry_end(expires, cells.created_span().1, now)?,
+                ))
+            });
+            if let (Dialect::Sqlite, true, Some((expires, newest))) = (dialect, descending, near_end) {
                 let top = hour_of(newest) - 1;
-                if let (true, Some(sure)) = (
-                    expires.hi.saturating_sub(newest) <= NEAR_EXPIRY_END_US,
-                    cells.sure_matches_sql(dialect, top - (SURE_MATCH_WINDOWS[0] - 1), top),
-                ) {
+                if let Some(sure) = cells.sure_matches_sql(dialect, top - (SURE_MATCH_WINDOWS[0] - 1), top) {
                     let mut narrowed = page.clone();
                     statements.push(("sure matches per creation hour", sure));
                     if let Some(walk) = from_expiry_hours(&mut narrowed, expires, hour_start(hour_of(newest) - 24)) {
@@ -262,12 +265,9 @@ async fn narrow_to_sure_matches(
     let (Some(expires), Some(created)) = (cells.bounded_expiry(), Range::of(&page.filter.created)) else {
         return Ok(None);
     };
-    // Sessions are created up to now: the hours above hold no cells to read (and a session
-    // created later would still be found: the lower bound is all the page adds).
-    let newest = created.hi.min(now.0);
-    if expires.hi.saturating_sub(newest) > NEAR_EXPIRY_END_US {
+    let Some(newest) = newest_creation_near_expiry_end(expires, created.hi, now) else {
         return Ok(None);
-    }
+    };
     let Some((first_hour, top)) = created.full_hours() else {
         return Ok(None);
     };
@@ -312,6 +312,15 @@ async fn narrow_to_sure_matches(
         top = bottom - 1;
     }
     Ok(None)
+}
+
+/// The newest creation a page with creation range up to `created_hi` can match, when the expiry
+/// range ends at most [`NEAR_EXPIRY_END_US`] above it: where [`narrow_to_sure_matches`] may
+/// apply. Sessions are created up to now: the hours above hold no cells to read (and a session
+/// created later would still be found: the lower bound is all the page adds).
+fn newest_creation_near_expiry_end(expires: Range, created_hi: i64, now: Micros) -> Option<i64> {
+    let newest = created_hi.min(now.0);
+    (expires.hi.saturating_sub(newest) <= NEAR_EXPIRY_END_US).then_some(newest)
 }
 
 /// Narrows `page` to sessions created from `lo` (the start of an hour inside its creation
@@ -459,7 +468,8 @@ mod tests {
         }
 
         async fn cells(&mut self, query: &BuiltQuery) -> StoreResult<Vec<TimeCells>> {
-            if !query.sql.contains(&format!("level = {}", 3)) {
+            // Level 3: creation hour × expiry hour, the sure-match cells.
+            if !query.sql.contains("level = 3") {
                 return Ok(cells(self.creation_hours.iter().copied()));
             }
             // The hours the query lists, as the database would select them.

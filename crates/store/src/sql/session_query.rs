@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::fmt::Write;
 
 use lanyard_domain::query::Scope;
@@ -195,13 +196,13 @@ pub(crate) enum PageWalk {
 
 /// The list query, finding its rows as `walk` says.
 pub(crate) fn list_sessions_with(dialect: Dialect, query: &SessionQuery, now: Micros, walk: PageWalk) -> BuiltQuery {
-    let from = match (walk, dialect) {
-        (PageWalk::ExpiryHours { .. }, Dialect::Sqlite) => super::sessions_from(dialect).replacen(
+    let from: Cow<'static, str> = match (walk, dialect) {
+        (PageWalk::ExpiryHours { .. }, Dialect::Sqlite) => Cow::Owned(super::sessions_from(dialect).replacen(
             "FROM sessions s ",
             "FROM sessions s INDEXED BY sessions_expiry_hour ",
             1,
-        ),
-        _ => super::sessions_from(dialect).to_owned(),
+        )),
+        _ => Cow::Borrowed(super::sessions_from(dialect)),
     };
     let mut b = Builder::new(dialect, &format!("SELECT {SESSION_COLUMNS} {from} WHERE 1 = 1"));
     if let (PageWalk::ExpiryHours { first, last }, Dialect::Sqlite) = (walk, dialect) {
