@@ -542,3 +542,51 @@ fn zitadel_filters(shapes: impl IntoIterator<Item = (Vec<DateFilter>, Vec<DateFi
     }
     filters
 }
+
+/// Expiry and creation dates at the ends of what a client can send (and beyond, to the ends of
+/// the integer) take every path of a broad search, the expiry-hour pages included, without an
+/// error, and each page is still the slice of the full list.
+pub async fn searches_at_the_ends_of_time_answer_exact_pages(store: Arc<dyn Store>) {
+    for i in 0..30 {
+        let created = NOW.0 - 40 * 24 * HOUR + i * 29 * HOUR;
+        let mut s = session(None, Micros(created));
+        s.expires_at = Some(Micros(created + (i % 7 + 1) * 5 * HOUR));
+        insert(&*store, s).await;
+    }
+    // 0001-01-01 and 9999-12-31, the RFC 3339 range, and the integer's own ends.
+    let (year_1, year_9999) = (-62_135_596_800_000_000, 253_402_300_799_000_000);
+    let instants = [
+        i64::MIN,
+        i64::MIN + 1,
+        year_1,
+        -1,
+        0,
+        NOW.0 - 30 * 24 * HOUR,
+        year_9999,
+        i64::MAX,
+    ];
+    let date = |method, at| DateFilter { method, at: Micros(at) };
+    for &at in &instants {
+        for &since in &instants {
+            let filter = SessionFilter {
+                scope: Scope::NotRevoked,
+                created: vec![date(DateMethod::GreaterOrEquals, since)],
+                expires: vec![date(DateMethod::Less, at)],
+                ..Default::default()
+            };
+            let everything = ids(&list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await);
+            let context = format!("expiry < {at}, creation ≥ {since}");
+            for slice in [(0, 1), (0, 10), (3, 5)] {
+                assert_search_page_is_the_slice(
+                    &*store,
+                    &filter,
+                    SessionSort::CreatedDesc,
+                    slice,
+                    &everything,
+                    &context,
+                )
+                .await;
+            }
+        }
+    }
+}

@@ -170,6 +170,7 @@ macro_rules! conformance_tests {
                 a_session_never_expires_before_it_was_created,
                 a_cut_hour_is_counted_exactly_from_either_side,
                 a_page_of_long_expired_sessions_is_the_slice_of_the_full_list,
+                searches_at_the_ends_of_time_answer_exact_pages,
             ],
             changes: [
                 every_write_that_changes_whoami_is_in_the_feed_in_order,
