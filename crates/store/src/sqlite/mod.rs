@@ -12,6 +12,9 @@ mod store_impl;
 mod write;
 mod writer_pool;
 
+#[cfg(test)]
+mod migration_tests;
+
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
