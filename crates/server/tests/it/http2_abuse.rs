@@ -147,7 +147,9 @@ async fn rapid_resets_close_the_abusers_connection_and_no_one_elses() {
         Err(e) => e.reason() == Some(Reason::ENHANCE_YOUR_CALM) || e.is_io(),
         Ok(()) => false,
     };
+    // The close is the protection. How many resets the client got out first is not: on a
+    // loaded machine h2's client queues all 5,000 before the GOAWAY reaches it (seen in CI
+    // while a benchmark seeded on the other core), so that number is not asserted.
     assert!(closed_by_the_server, "after {opened} resets: {ended:?}");
-    assert!(opened < 5_000, "the server accepted all {opened} resets");
     others_are_served(&server).await;
 }
