@@ -33,9 +33,16 @@ copy_sqlite() { # name binary
     mkdir -p "$dir/$1"
     rm -f "$db" "$db-wal" "$db-shm"
     "$2" migrate --database-url "sqlite://$db" >/dev/null
+    # The build's own columns, named: a newer seed may have columns an older build lacks.
+    local t copies=()
+    for t in $tables; do
+        local columns
+        columns=$(sqlite3 "$db" "SELECT group_concat(name, ', ') FROM pragma_table_info('$t')")
+        copies+=("INSERT OR REPLACE INTO $t ($columns) SELECT $columns FROM seed.$t;")
+    done
     {
         echo "ATTACH '$dir/seed/lanyard-bench-100000.db' AS seed; BEGIN;"
-        for t in $tables; do echo "INSERT OR REPLACE INTO $t SELECT * FROM seed.$t;"; done
+        printf '%s\n' "${copies[@]}"
         echo "COMMIT; PRAGMA optimize; PRAGMA wal_checkpoint(TRUNCATE);"
     } | sqlite3 "$db" >/dev/null
 }
