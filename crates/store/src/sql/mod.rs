@@ -64,10 +64,11 @@ pub const SESSION_COLUMNS: &str = "s.id, s.identity_id, s.created_us, s.changed_
 /// join on the partial index makes its planner, estimating one non-active identity,
 /// rescan the materialised index once per session.
 ///
-/// On SQLite the session row says whether its identity is not active (`identity_not_active`,
-/// migration `sqlite/0020`, kept by triggers), and the join key is NULL unless it does, so
-/// SQLite skips the probe for every other session: a Kratos `active=false` page walks ~1,400
-/// sessions, and their probes were most of its time at 10M sessions.
+/// The session row says whether its identity is not active (`identity_not_active`,
+/// migrations `sqlite/0020` and `postgres/0024`, kept by triggers), and the join key is NULL
+/// unless it does, so neither database probes for the other sessions: a Kratos
+/// `active=false` page walks ~1,400 sessions, whose probes were most of its time at 10M
+/// sessions on SQLite, and PostgreSQL spent 0.16 of a page's 0.49 ms on its 251 probes.
 pub fn sessions_from(dialect: Dialect) -> &'static str {
     match dialect {
         Dialect::Sqlite => {
@@ -76,7 +77,7 @@ pub fn sessions_from(dialect: Dialect) -> &'static str {
         }
         Dialect::Postgres => {
             "FROM sessions s LEFT JOIN LATERAL (SELECT i.state FROM identities i \
-             WHERE i.id = s.identity_id AND i.state <> 'active') i ON true"
+             WHERE i.id = (CASE WHEN s.identity_not_active THEN s.identity_id END) AND i.state <> 'active') i ON true"
         }
     }
 }

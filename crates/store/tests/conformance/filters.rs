@@ -756,3 +756,60 @@ pub async fn every_filter_combination_matches_the_model_and_count(store: Arc<dyn
     assert_eq!(checked, 2 * 3 * 4 * 2 * 3 * 3 * 4 * 2);
     assert!(non_empty > checked / 10, "the combinations must select something");
 }
+
+/// A session inserted while its identity is being deactivated (or reactivated) ends up with
+/// the state the identity has once both have committed: the list's `active` filter reads the
+/// identity's state from the session row on both stores (`identity_not_active`), which the
+/// triggers must keep right whichever of the two writes commits first.
+pub async fn sessions_inserted_during_a_state_change_follow_the_final_state(store: Arc<dyn Store>) {
+    let active = SessionFilter {
+        active: Some(true),
+        ..Default::default()
+    };
+    let inactive = SessionFilter {
+        active: Some(false),
+        ..Default::default()
+    };
+    for round in 0..20 {
+        let owner = insert_identity(&*store, identity(&[&format!("race-{round}@example.com")])).await;
+        let mut changed = owner.clone();
+        changed.state = if round % 2 == 0 {
+            IdentityState::Inactive
+        } else {
+            IdentityState::Active
+        };
+        if round % 2 == 1 {
+            let mut start = owner.clone();
+            start.state = IdentityState::Inactive;
+            assert!(store.update_identity(&start).await.unwrap());
+        }
+        let sessions: Vec<Session> = (0..8).map(|k| session(Some(owner.id), at(-HOUR + k))).collect();
+        let writer = {
+            let store = store.clone();
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                for s in &sessions {
+                    store.insert_session(s, &token_for(s.id)).await.expect("insert session");
+                }
+            })
+        };
+        let changer = {
+            let store = store.clone();
+            tokio::spawn(async move { store.update_identity(&changed).await.expect("change state") })
+        };
+        writer.await.unwrap();
+        assert!(changer.await.unwrap());
+
+        let of_owner = |filter: &SessionFilter| SessionFilter {
+            identity_id: Some(owner.id),
+            ..filter.clone()
+        };
+        let (expect_active, expect_inactive) = if round % 2 == 0 { (0, 8) } else { (8, 0) };
+        let listed = |filter: SessionFilter| {
+            let store = store.clone();
+            async move { list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len() }
+        };
+        assert_eq!(listed(of_owner(&active)).await, expect_active, "round {round}");
+        assert_eq!(listed(of_owner(&inactive)).await, expect_inactive, "round {round}");
+    }
+}

@@ -114,6 +114,7 @@ macro_rules! conformance_tests {
                 scope_not_revoked_hides_revoked_sessions,
                 active_filter_partitions_sessions_by_is_active,
                 active_filter_follows_identity_state_changes,
+                sessions_inserted_during_a_state_change_follow_the_final_state,
                 ids_identity_exclude_creator_and_fingerprint_filters,
                 created_filters_with_every_date_method,
                 expires_filters_treat_no_expiry_as_later_than_any_date,
