@@ -16,14 +16,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 store=$1 rounds=$2
 shift 2
-bench=target/release/lanyard-bench
+# The seed is made by this lanyard-bench (BENCH overrides it: seed with the oldest build when a
+# newer one added columns, so that every build can load it).
+bench=${BENCH:-target/release/lanyard-bench}
 dir=target/bench/write-path
 mkdir -p "$dir"
 pg="psql -h 127.0.0.1 -U postgres -q -v ON_ERROR_STOP=1"
 tables="lanyard_counters lanyard_settings api_keys identities identity_identifiers sessions session_devices"
 
 seed_sqlite() {
-    "$bench" run --sessions 100000 --dir "$dir/seed" --server-bin target/release/lanyard \
+    "$bench" run --sessions 100000 --dir "$dir/seed" --server-bin "$(dirname "$bench")/lanyard" \
         --builtin-load --steps health --duration 1s >/dev/null 2>"$dir/seed.log"
     sqlite3 "$dir/seed/lanyard-bench-100000.db" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
 }
@@ -50,7 +52,7 @@ copy_sqlite() { # name binary
 seed_postgres() {
     $pg -d postgres -c "DROP DATABASE IF EXISTS wp_seed" -c "CREATE DATABASE wp_seed"
     "$bench" run --sessions 100000 --database-url postgres://postgres@127.0.0.1/wp_seed \
-        --dir "$dir/seed-pg" --server-bin target/release/lanyard --builtin-load --steps health \
+        --dir "$dir/seed-pg" --server-bin "$(dirname "$bench")/lanyard" --builtin-load --steps health \
         --duration 1s >/dev/null 2>"$dir/seed-pg.log"
     # pg_dump empties search_path, under which the counter triggers would not find their tables.
     pg_dump -h 127.0.0.1 -U postgres --data-only $(printf -- '-t %s ' $tables) wp_seed \
