@@ -762,54 +762,48 @@ pub async fn every_filter_combination_matches_the_model_and_count(store: Arc<dyn
 /// identity's state from the session row on both stores (`identity_not_active`), which the
 /// triggers must keep right whichever of the two writes commits first.
 pub async fn sessions_inserted_during_a_state_change_follow_the_final_state(store: Arc<dyn Store>) {
-    let active = SessionFilter {
-        active: Some(true),
-        ..Default::default()
-    };
-    let inactive = SessionFilter {
-        active: Some(false),
-        ..Default::default()
-    };
     for round in 0..20 {
-        let owner = insert_identity(&*store, identity(&[&format!("race-{round}@example.com")])).await;
-        let mut changed = owner.clone();
-        changed.state = if round % 2 == 0 {
+        // Even rounds deactivate an active identity, odd rounds reactivate an inactive one.
+        let deactivating = round % 2 == 0;
+        let mut owner = identity(&[&format!("race-{round}@example.com")]);
+        if !deactivating {
+            owner.state = IdentityState::Inactive;
+        }
+        let mut owner = insert_identity(&*store, owner).await;
+        owner.state = if deactivating {
             IdentityState::Inactive
         } else {
             IdentityState::Active
         };
-        if round % 2 == 1 {
-            let mut start = owner.clone();
-            start.state = IdentityState::Inactive;
-            assert!(store.update_identity(&start).await.unwrap());
-        }
-        let sessions: Vec<Session> = (0..8).map(|k| session(Some(owner.id), at(-HOUR + k))).collect();
+        let owner_id = owner.id;
         let writer = {
             let store = store.clone();
-            let sessions = sessions.clone();
             tokio::spawn(async move {
-                for s in &sessions {
-                    store.insert_session(s, &token_for(s.id)).await.expect("insert session");
+                for k in 0..8 {
+                    let s = session(Some(owner_id), at(-HOUR + k));
+                    store
+                        .insert_session(&s, &token_for(s.id))
+                        .await
+                        .expect("insert session");
                 }
             })
         };
         let changer = {
             let store = store.clone();
-            tokio::spawn(async move { store.update_identity(&changed).await.expect("change state") })
+            tokio::spawn(async move { store.update_identity(&owner).await.expect("change state") })
         };
         writer.await.unwrap();
         assert!(changer.await.unwrap());
 
-        let of_owner = |filter: &SessionFilter| SessionFilter {
-            identity_id: Some(owner.id),
-            ..filter.clone()
-        };
-        let (expect_active, expect_inactive) = if round % 2 == 0 { (0, 8) } else { (8, 0) };
-        let listed = |filter: SessionFilter| {
-            let store = store.clone();
-            async move { list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len() }
-        };
-        assert_eq!(listed(of_owner(&active)).await, expect_active, "round {round}");
-        assert_eq!(listed(of_owner(&inactive)).await, expect_inactive, "round {round}");
+        let (expect_active, expect_inactive) = if deactivating { (0, 8) } else { (8, 0) };
+        for (active, expected) in [(true, expect_active), (false, expect_inactive)] {
+            let filter = SessionFilter {
+                active: Some(active),
+                identity_id: Some(owner_id),
+                ..Default::default()
+            };
+            let listed = list_all(&*store, &filter, SessionSort::CreatedDesc, NOW).await.len();
+            assert_eq!(listed, expected, "round {round}, active = {active}");
+        }
     }
 }
